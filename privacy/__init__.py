@@ -1,0 +1,1 @@
+"""Privacy: redaction, the privacy ledger and accountant, retention, bundle crypto."""
