@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Set up Persona, then run the main job: the desktop app where a display exists,
+# otherwise the headless demo of the whole loop (`persona demo`).
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+bash "$ROOT/scripts/setup.sh"
+PERSONA="${PERSONA_VENV:-$ROOT/.venv}/bin/persona"
+if [[ -n "${DISPLAY:-}${WAYLAND_DISPLAY:-}" || "$(uname -s)" == "Darwin" ]] \
+   && "$PERSONA" app --check >/dev/null 2>&1; then
+  exec "$PERSONA" app "$@"
+fi
+exec "$PERSONA" demo "$@"
