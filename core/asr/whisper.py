@@ -39,8 +39,8 @@ class WhisperOptions:
     cpu_threads: int = 0  # 0 = all cores
     compute_type: str = "int8"
     vad_filter: bool = True
-    vad_min_silence_ms: int = 500  # a pause this long splits speech regions
-    vad_speech_pad_ms: int = 200  # kept around each speech region
+    vad_min_silence_ms: int = 1000  # a pause this long splits speech regions
+    vad_speech_pad_ms: int = 400  # kept around each region; 200 ms clipped word edges
     trim_context: bool = True  # encode only the real audio (see module docstring)
     min_context_seconds: float = 10.0
     initial_prompt: str | None = None  # e.g. names the person uses often
