@@ -9,8 +9,9 @@ five ways so that the share of each signal is visible:
   clips of the set, as the pipeline's running baseline would be after some use;
 - fused, population / fused, own baseline: words and voice together.
 
-Speaking rate comes from ASR word timings when ``core.asr.whisper`` is available and
-``PERSONA_BENCH_ASR=1`` is set; otherwise it is estimated from syllable nuclei.
+In the full run the speaking rate comes from the bundled Whisper's word timings, as in the
+pipeline (``PERSONA_BENCH_ASR=0`` turns that off); the quick run estimates it from syllable
+nuclei instead, to stay fast.
 """
 
 from __future__ import annotations
@@ -22,15 +23,13 @@ import shutil
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import soundfile as sf
-from scipy.signal import resample_poly
 
 from benchmarks.table import Row, format_table
+from core.audio.io import read_audio
 from core.audio.utterance import SAMPLE_RATE, Utterance
 from core.emotion.base import LABELS
 from core.emotion.baseline import SpeakerBaseline
@@ -76,18 +75,16 @@ def synthesize(item: Item, folder: Path) -> Utterance:
         subprocess.run([exe, "-v", "en-us", "-s", str(item.speed), "-p", str(item.pitch),
                         "-a", str(item.amplitude), "-w", str(wav), item.text],
                        check=True, capture_output=True)
-    audio, sr = sf.read(wav, dtype="float32")
-    if sr != SAMPLE_RATE:
-        g = np.gcd(sr, SAMPLE_RATE)
-        audio = resample_poly(audio, SAMPLE_RATE // g, sr // g).astype(np.float32)
+    audio = read_audio(wav)  # mono float32, resampled to 16 kHz
     return Utterance(audio=audio, sample_rate=SAMPLE_RATE, source="file", path=str(wav))
 
 
-def _transcriber():
-    if os.environ.get("PERSONA_BENCH_ASR") != "1":
+def _transcriber(use_asr: bool):
+    """The bundled Whisper for word timings, or None (then the rate is estimated)."""
+    if not use_asr or os.environ.get("PERSONA_BENCH_ASR") == "0":
         return None
     try:
-        from core.asr.whisper import WhisperTranscriber  # written by the ASR stage
+        from core.asr.whisper import WhisperTranscriber
     except ImportError:
         return None
     return WhisperTranscriber()
@@ -105,9 +102,8 @@ def _group(label: str) -> str:
     return "high" if label in HIGH else "low" if label in LOW else "mid"
 
 
-def evaluate(items: list[Item], folder: Path) -> dict[str, dict[str, list]]:
+def evaluate(items: list[Item], folder: Path, asr=None) -> dict[str, dict[str, list]]:
     """Predictions and arousal values of every mode, plus per-item timings."""
-    asr = _transcriber()
     utts = [synthesize(it, folder) for it in items]
     transcripts = [asr.transcribe(u) if asr else None for u in utts]
     own = SpeakerBaseline()
@@ -116,9 +112,8 @@ def evaluate(items: list[Item], folder: Path) -> dict[str, dict[str, list]]:
                            speaking_rate=tr.speaking_rate if tr else None))
     taggers = {"population": ProsodyTextTagger(), "own baseline": ProsodyTextTagger(own)}
     out: dict[str, dict[str, list]] = {}
-    text_tagger = taggers["population"]
-    out["text"] = {"pred": [text_tagger.tag(it.text).label for it in items],
-                   "arousal": [text_tagger.tag(it.text).arousal for it in items]}
+    text_tags = [taggers["population"].tag(it.text) for it in items]
+    out["text"] = {"pred": [t.label for t in text_tags], "arousal": [t.arousal for t in text_tags]}
     times = []
     for name, tagger in taggers.items():
         voice = [tagger.analyse("", u, tr).tag for u, tr in zip(utts, transcripts, strict=True)]
@@ -166,17 +161,19 @@ def run(quick: bool = False) -> list[Row]:
     """Accuracy and confusion matrices on the labelled set; ``quick`` uses 2 dev items/label."""
     items = load_manifest()
     if quick:
-        per: dict[str, int] = {}
         items = [it for it in items if it.split == "dev"
-                 and per.setdefault(it.label, 0) < 2 and not per.update({it.label: per[it.label] + 1})]
+                 and int(it.id.rsplit("d", 1)[-1]) <= 2]  # ids are <label>-dNN
     rows: list[Row] = []
     with tempfile.TemporaryDirectory(prefix="persona-emotion-") as tmp:
         folder = Path(tmp)
         splits = sorted({it.split for it in items})
         timing: list[float] = []
+        asr = _transcriber(use_asr=not quick)
+        rows.append(Row("emotion", "speaking rate from",
+                        "Whisper word timings" if asr else "syllable-nuclei estimate"))
         for split in splits:
             sub = [it for it in items if it.split == split]
-            res = evaluate(sub, folder)
+            res = evaluate(sub, folder, asr)
             timing += res["_timing"]["tag_s"]
             rows += _rows_for(split, sub, res, full=not quick)
         rows.append(Row("emotion", "fused tag() latency per voice turn (median)",
@@ -202,12 +199,6 @@ def _timed(fn) -> float:
     t0 = time.perf_counter()
     fn()
     return time.perf_counter() - t0
-
-
-def per_item(items: Iterable[Item], res: dict) -> list[tuple[str, str, str]]:
-    """(id, true, fused prediction) rows, handy when reading the errors."""
-    return [(it.id, it.label, p) for it, p in zip(items, res["fused, own baseline"]["pred"],
-                                                  strict=False)]
 
 
 if __name__ == "__main__":

@@ -114,51 +114,59 @@ def pitch_track(audio: np.ndarray, sample_rate: int, *, fmin: float = FMIN, fmax
     times = (np.arange(len(fr)) * hop + w / 2) / sample_rate
     if len(fr) == 0:
         return PitchTrack(times, np.zeros(0))
-    fr = fr - fr.mean(axis=1, keepdims=True)
+    # Only frames loud enough to be speech are analysed: silence costs nothing.
+    energy = frame_energy_db(x[: (len(fr) - 1) * hop + w], sample_rate, frame_s=frame_s,
+                             hop_s=hop_s)
+    loud = np.flatnonzero(active_mask(energy)[: len(fr)])
+    f0 = np.zeros(len(fr))
+    if len(loud):
+        lag = _yin_lags(np.asarray(fr[loud], dtype=np.float32), w, tau_min, tau_max, threshold)
+        f0[loud] = np.where(lag > 0, sample_rate / np.maximum(lag, 1.0), 0.0)
+    f0[(f0 < fmin) | (f0 > fmax)] = 0.0
+    return PitchTrack(times, _clean(f0))
 
-    # Difference function d(tau) = E(window) + E(window shifted by tau) - 2 r(tau), with the
-    # cross-correlation r for every frame and lag from one batched FFT.
-    nfft = 1 << int(np.ceil(np.log2(2 * w + tau_max)))
+
+def _yin_lags(fr: np.ndarray, w: int, tau_min: int, tau_max: int,
+              threshold: float) -> np.ndarray:
+    """Period (in samples, fractional) of each frame by YIN; 0 where no dip is deep enough."""
+    fr = fr - fr.mean(axis=1, keepdims=True)
+    n = len(fr)
+    # Difference function d(tau) = E(window) + E(window shifted by tau) - 2 r(tau). The
+    # window starts the frame, so a circular FFT correlation of frame length has no wrap-around
+    # for lags up to tau_max: one batched FFT gives r for every frame and lag.
+    nfft = 1 << int(np.ceil(np.log2(w + tau_max)))
     spec_full = sfft.rfft(fr, nfft, axis=1)
     spec_win = sfft.rfft(fr[:, :w], nfft, axis=1)
     r = sfft.irfft(spec_full * np.conj(spec_win), nfft, axis=1)[:, : tau_max + 1]
-    cs = np.concatenate([np.zeros((len(fr), 1)), np.cumsum(fr * fr, axis=1)], axis=1)
+    cs = np.concatenate([np.zeros((n, 1), fr.dtype), np.cumsum(fr * fr, axis=1)], axis=1)
     lags = np.arange(tau_max + 1)
-    e_shift = cs[:, lags + w] - cs[:, lags]
-    d = np.maximum(cs[:, w:w + 1] + e_shift - 2.0 * r, 0.0)
+    d = np.maximum(cs[:, w:w + 1] + (cs[:, lags + w] - cs[:, lags]) - 2.0 * r, 0.0)
 
     # Cumulative mean normalised difference: d'(0)=1, d'(t) = d(t) * t / sum_{1..t} d.
-    csum = np.cumsum(d[:, 1:], axis=1)
     cmnd = np.ones_like(d)
-    cmnd[:, 1:] = d[:, 1:] * lags[1:] / np.maximum(csum, 1e-12)
+    cmnd[:, 1:] = d[:, 1:] * lags[1:] / np.maximum(np.cumsum(d[:, 1:], axis=1), 1e-12)
 
-    # First lag whose dip falls below the threshold, then walk down to that dip's minimum.
+    # The first dip below the threshold wins; it must also come close to the deepest dip, or
+    # a formant dip at a fraction of the period (an octave or a twelfth too high) would.
     band = cmnd[:, tau_min:]
-    # A dip must also come close to the deepest one, or a formant dip at a fraction of the
-    # period (an octave or a twelfth too high) would win over the true period.
     limit = np.minimum(threshold, band.min(axis=1) + DIP_TOLERANCE)
     below = band < limit[:, None]
     has = below.any(axis=1)
     first = np.argmax(below, axis=1) + tau_min
-    energy = frame_energy_db(x[: len(fr) * hop + w], sample_rate, frame_s=frame_s, hop_s=hop_s)
-    loud = active_mask(energy)[: len(fr)]
-    ok = has & loud
-    # From the first dip below the threshold, walk down to that dip's minimum: the first lag
-    # at or after it where the curve stops falling.
+    # Walk down to that dip's minimum: the first lag at or after it where the curve rises.
     stops = cmnd[:, 1:] >= cmnd[:, :-1]
     stops &= lags[None, :-1] >= first[:, None]
     stops[:, -1] = True
     t = np.argmax(stops, axis=1)
-    rows = np.arange(len(fr))
-    # Parabolic interpolation around the minimum gives sub-sample lag precision.
+    # Parabolic interpolation around the minimum gives sub-sample precision.
+    rows = np.arange(n)
     tc = np.clip(t, 1, tau_max - 1)
     a, b, c = cmnd[rows, tc - 1], cmnd[rows, tc], cmnd[rows, tc + 1]
     den = a - 2 * b + c
-    shift = np.where(den > 1e-12, 0.5 * (a - c) / np.where(den > 1e-12, den, 1.0), 0.0)
+    safe = den > 1e-9
+    shift = np.where(safe, 0.5 * (a - c) / np.where(safe, den, 1.0), 0.0)
     lag = t + np.where(t == tc, np.clip(shift, -1, 1), 0.0)
-    f0 = np.where(ok, sample_rate / np.maximum(lag, 1.0), 0.0)
-    f0[(f0 < fmin) | (f0 > fmax)] = 0.0
-    return PitchTrack(times, _clean(f0))
+    return np.where(has, lag, 0.0)
 
 
 def _clean(f0: np.ndarray) -> np.ndarray:
