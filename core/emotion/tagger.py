@@ -126,7 +126,8 @@ def fuse(text: TextCues | None, voice: VoiceEvidence | None,
     n_cues = sum(cats.values())
     logits = {}
     for label, (pv, pa) in PROTOTYPES.items():
-        d2 = ((valence - pv) / options.valence_scale) ** 2 + ((arousal - pa) / options.arousal_scale) ** 2
+        d2 = (((valence - pv) / options.valence_scale) ** 2
+              + ((arousal - pa) / options.arousal_scale) ** 2)
         cue = cats.get(label, 0.0) / (1.0 + n_cues) if n_cues else 0.0
         logits[label] = -0.5 * d2 + options.category_weight * 2.0 * cue
     probs = _softmax(logits)
