@@ -2,7 +2,7 @@
 
 Pure numpy functions on 16 kHz mono float32 audio (any rate works). The pitch tracker is
 YIN (de Cheveigné & Kawahara 2002) computed for all frames at once with one batched FFT, so
-a 10 s clip takes a few milliseconds. ``ProsodyFeatures`` is what the tagger consumes; the
+a 10 s clip takes tens of milliseconds. ``ProsodyFeatures`` is what the tagger consumes; the
 speaker baseline that makes those features relative to one person lives in ``baseline.py``.
 """
 
@@ -72,7 +72,7 @@ def _check(audio: np.ndarray, sample_rate: int) -> np.ndarray:
 
 
 def _frames(x: np.ndarray, length: int, hop: int) -> np.ndarray:
-    """Overlapping frames as a strided view (zero-padded so the last sample is covered)."""
+    """Overlapping frames as a strided view; a tail shorter than a hop is left out."""
     if len(x) < length:
         return np.zeros((0, length))
     n = 1 + (len(x) - length) // hop
