@@ -1,0 +1,109 @@
+"""The `persona` command: every feature, headless. It parses arguments and calls the core."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from core import __version__
+from core.errors import PersonaError
+
+
+def _common(p: argparse.ArgumentParser, *, json_flag: bool = False) -> None:
+    p.add_argument("--home", metavar="DIR",
+                   help="data folder (default: $PERSONA_HOME or the platform's user-data folder)")
+    if json_flag:
+        p.add_argument("--json", action="store_true", help="print one JSON object")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(
+        prog="persona", description="An on-device assistant that learns one person.")
+    ap.add_argument("--version", action="version", version=f"persona {__version__}")
+    ap.add_argument("-v", "--verbose", action="store_true", help="log what happens")
+    sub = ap.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("demo", help="run the whole loop on a sample persona")
+    _common(p, json_flag=True)
+    p.add_argument("--question", help="the question to speak (default: one about the diary)")
+
+    p = sub.add_parser("ingest", help="import text, Markdown and audio files or folders")
+    _common(p, json_flag=True)
+    p.add_argument("paths", nargs="+", metavar="PATH")
+
+    p = sub.add_parser("remember", help="store a typed note as a memory")
+    _common(p, json_flag=True)
+    p.add_argument("text")
+
+    p = sub.add_parser("listen", help="push-to-talk in the terminal: Enter starts, Enter stops")
+    _common(p, json_flag=True)
+    p.add_argument("--device", help="microphone name or index (see `persona devices`)")
+    p.add_argument("--once", action="store_true", help="one utterance, then exit")
+    p.add_argument("--reply", action="store_true", help="answer each utterance aloud")
+
+    p = sub.add_parser("hear", help="treat an audio file as an utterance and remember it")
+    _common(p, json_flag=True)
+    p.add_argument("file")
+
+    p = sub.add_parser("ask", help="ask a question; answered from your memories")
+    _common(p, json_flag=True)
+    p.add_argument("question")
+    p.add_argument("--speak", action="store_true", help="say the reply aloud")
+    p.add_argument("--wav", metavar="OUT", help="write the spoken reply to a WAV file")
+    p.add_argument("--no-memory", action="store_true", help="answer without retrieval")
+
+    p = sub.add_parser("memories", help="search, list or delete memories")
+    msub = p.add_subparsers(dest="action", required=True, metavar="ACTION")
+    q = msub.add_parser("search", help="hybrid search with recency")
+    _common(q, json_flag=True)
+    q.add_argument("query")
+    q.add_argument("-k", type=int, default=None, help="how many (default: the setting)")
+    q.add_argument("--mode", choices=("hybrid", "vector", "fts"), default="hybrid")
+    q = msub.add_parser("list", help="newest first")
+    _common(q, json_flag=True)
+    q.add_argument("--limit", type=int, default=20)
+    q.add_argument("--offset", type=int, default=0)
+    q.add_argument("--source", choices=("voice", "text", "import", "chat"))
+    q = msub.add_parser("delete", help="delete one memory (and its recording)")
+    _common(q, json_flag=True)
+    q.add_argument("id")
+
+    p = sub.add_parser("profile", help="the persona profile")
+    psub = p.add_subparsers(dest="action", required=True, metavar="ACTION")
+    _common(psub.add_parser("show", help="print the profile"), json_flag=True)
+    _common(psub.add_parser("induce", help="fill the profile from the memories"), json_flag=True)
+
+    p = sub.add_parser("devices", help="list microphones")
+    _common(p, json_flag=True)
+
+    p = sub.add_parser("settings", help="show or change settings")
+    ssub = p.add_subparsers(dest="action", required=True, metavar="ACTION")
+    _common(ssub.add_parser("show", help="print the settings"), json_flag=True)
+    q = ssub.add_parser("set", help="change one setting (`none` resets it)")
+    _common(q, json_flag=True)
+    q.add_argument("key")
+    q.add_argument("value")
+    return ap
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
+    from core import commands
+
+    handler = getattr(commands, "cmd_" + "_".join(
+        x for x in (args.command, getattr(args, "action", None)) if x))
+    try:
+        return handler(args) or 0
+    except PersonaError as exc:
+        print(f"persona: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("persona: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

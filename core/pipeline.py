@@ -1,0 +1,299 @@
+"""The one place where the stages are wired together.
+
+    utterance ─► asr ─► emotion ─► memory            (hear)
+    question  ─► retrieve ─► prompt ─► llm ─► tts    (reply)
+
+Every component is created on first use, so a command that only lists memories never loads
+Whisper or the language model. The CLI, the demo and the desktop app all drive this class;
+none of them wires stages together on its own.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+
+from core.asr.base import Transcript
+from core.atomic import atomic_write_text
+from core.audio.io import check_utterance, load_utterance, save_utterance
+from core.audio.utterance import Utterance
+from core.emotion.base import EmotionTag
+from core.errors import PersonaError
+from core.llm.backend import GenerationOptions
+from core.memory.schema import Hit, Memory
+from core.paths import Home
+from core.settings import Settings, load_settings
+from core.timing import Timings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Heard:
+    """One utterance after speech-to-text and emotion tagging."""
+
+    transcript: Transcript
+    emotion: EmotionTag
+    memory: Memory | None  # None when it was not stored (or was a duplicate)
+    duplicate: bool = False
+    timings: Timings = field(default_factory=Timings)
+
+
+@dataclass
+class Reply:
+    question: str
+    text: str
+    hits: list[Hit]
+    emotion: EmotionTag | None
+    wav: Path | None = None
+    first_token_s: float | None = None  # from the start of the reply
+    first_audio_s: float | None = None  # from the start of the reply; None when not spoken
+    timings: Timings = field(default_factory=Timings)
+
+
+class Pipeline:
+    """Persona's pipeline over one home folder."""
+
+    def __init__(self, home: Home | str | Path | None = None,
+                 settings: Settings | None = None) -> None:
+        self.home = (home if isinstance(home, Home) else Home.resolve(home)).ensure()
+        self.settings = settings or load_settings(self.home.settings_file)
+        self._lock = threading.RLock()
+
+    # ----------------------------------------------------------------- components
+    @cached_property
+    def transcriber(self):
+        from core.asr.whisper import WhisperTranscriber
+
+        return WhisperTranscriber.from_settings(self.settings)
+
+    @cached_property
+    def tagger(self):
+        from core.emotion.baseline import SpeakerBaseline
+        from core.emotion.tagger import ProsodyTextTagger
+
+        baseline = SpeakerBaseline()
+        path = self._baseline_file
+        if path.exists():
+            try:
+                baseline = SpeakerBaseline.from_dict(json.loads(path.read_text("utf-8")))
+            except (ValueError, PersonaError) as exc:  # a bad baseline only costs accuracy
+                log.warning("ignoring the voice baseline %s: %s", path, exc)
+        return ProsodyTextTagger(baseline, learn=True)
+
+    @cached_property
+    def embedder(self):
+        from core.memory.embed import Embedder
+
+        return Embedder.from_settings(self.settings)
+
+    @cached_property
+    def store(self):
+        from core.memory.store import MemoryStore
+
+        return MemoryStore(self.home.memory_dir, self.embedder, settings=self.settings)
+
+    @cached_property
+    def llm(self):
+        from core.llm.models import load_backend
+
+        return load_backend(self.settings, self.home)
+
+    @cached_property
+    def speaker(self):
+        from core.tts.pyttsx3_engine import Pyttsx3Speaker
+
+        return Pyttsx3Speaker.from_settings(self.settings)
+
+    @property
+    def _baseline_file(self) -> Path:
+        return self.home.root / "voice_baseline.json"
+
+    def warm_up(self, *, asr: bool = True, llm: bool = True) -> None:
+        """Load the models now, so that the first push-to-talk is as fast as the rest."""
+        if asr:
+            self.transcriber.warm_up()
+        self.store.count()
+        if llm:
+            self.llm.chat([{"role": "user", "content": "Hi"}],
+                          GenerationOptions(max_new_tokens=1))
+
+    # ----------------------------------------------------------------- hearing
+    def hear(self, utterance: Utterance | str | Path, *, store: bool = True,
+             source: str = "voice", timings: Timings | None = None) -> Heard:
+        """Transcribe and tag one utterance and (unless ``store=False``) remember it.
+
+        Empty, silent or unreadable audio raises ``AudioError`` and stores nothing.
+        """
+        t = timings if timings is not None else Timings()
+        if not isinstance(utterance, Utterance):
+            with t.stage("load"):
+                utterance = load_utterance(utterance, max_seconds=self.settings.max_record_seconds)
+        check_utterance(utterance)
+        with t.stage("asr"):
+            transcript = self.transcriber.transcribe(utterance)
+        with t.stage("emotion"):
+            tag = self.tagger.tag(transcript.text, utterance, transcript)
+            self._save_baseline()
+        heard = Heard(transcript, tag, None, timings=t)
+        if store:
+            with t.stage("memory"):
+                heard.memory, heard.duplicate = self._remember(
+                    Memory(text=transcript.text, source=source, **_emotion_fields(tag)),
+                    audio=utterance)
+        return heard
+
+    def _save_baseline(self) -> None:
+        try:
+            atomic_write_text(self._baseline_file, json.dumps(self.tagger.baseline.to_dict()))
+        except OSError as exc:  # the tag is still right; only the next one loses the update
+            log.warning("could not save the voice baseline: %s", exc)
+
+    def _remember(self, memory: Memory, *, audio: Utterance | None = None
+                  ) -> tuple[Memory | None, bool]:
+        """Store one memory (with its recording); returns (memory, was_duplicate)."""
+        clip = None
+        if audio is not None:
+            clip = self.home.audio_dir / f"{memory.id}.wav"
+            save_utterance(audio, clip)
+            memory.audio_path = clip.name
+        try:
+            result = self.store.add([memory])
+        except BaseException:
+            if clip is not None:
+                clip.unlink(missing_ok=True)
+            raise
+        if result.duplicates:
+            if clip is not None:
+                clip.unlink(missing_ok=True)
+            return None, True
+        return memory, False
+
+    # ----------------------------------------------------------------- text memories
+    def remember_text(self, text: str, *, source: str = "text") -> tuple[Memory | None, bool]:
+        """Tag and store a typed note; returns (memory, was_duplicate)."""
+        tag = self.tagger.tag(text)
+        return self._remember(Memory(text=text.strip(), source=source, **_emotion_fields(tag)))
+
+    def ingest(self, paths: Sequence[str | Path], *,
+               progress: Callable[[int, int], None] | None = None):
+        """Batch import of text, Markdown and audio files (see core.ingest)."""
+        from core.ingest import ingest_paths
+
+        return ingest_paths(self, [Path(p) for p in paths], progress=progress)
+
+    def search(self, query: str, *, k: int | None = None, mode: str = "hybrid",
+               exclude_ids: Iterable[str] = ()) -> list[Hit]:
+        """The person's own memories that best match ``query`` (the assistant's words are
+        never evidence about the person)."""
+        return self.store.search(query, k=k or self.settings.retrieval_k, mode=mode,
+                                 speaker="person", exclude_ids=list(exclude_ids))
+
+    # ----------------------------------------------------------------- replying
+    def profile(self):
+        from core.persona.profile import load_profile
+
+        return load_profile(self.home.profile_file)
+
+    def induce_profile(self):
+        from core.persona.induce import induce_and_save
+
+        return induce_and_save(self.store.all_memories(), self.home.profile_file)
+
+    def reply(self, question: str, *, emotion: EmotionTag | None = None,
+              use_memory: bool = True, speak: bool = False, wav: Path | None = None,
+              on_text: Callable[[str], None] | None = None, store_turns: bool = True,
+              question_memory: Memory | None = None, conversation=None,
+              timings: Timings | None = None) -> Reply:
+        """Answer ``question`` from the profile and the memories, streaming into speech.
+
+        With ``speak`` or ``wav`` each sentence is synthesised as soon as it is complete, so
+        the first audio starts before the whole reply exists.
+        """
+        from core.conversation import Conversation
+        from core.persona.prompt import build_messages
+
+        question = question.strip()
+        if not question:
+            from core.errors import TextError
+
+            raise TextError("the question is empty; ask something.")
+        t = timings if timings is not None else Timings()
+        conv = conversation or Conversation.current(self.store,
+                                                    max_turns=self.settings.history_turns)
+        person_turn = question_memory
+        if store_turns and person_turn is None:
+            with t.stage("memory"):
+                tag = emotion or self.tagger.tag(question)
+                person_turn, _ = self._remember(Memory(
+                    text=question, source="chat", speaker="person",
+                    conversation_id=conv.id, **_emotion_fields(tag)))
+        exclude = [person_turn.id] if person_turn is not None else []
+        with t.stage("retrieve"):
+            hits = self.search(question, exclude_ids=exclude) if use_memory else []
+        with t.stage("prompt"):
+            messages = build_messages(self.profile(), hits, conv.history, question,
+                                      emotion=emotion)
+        options = GenerationOptions(max_new_tokens=self.settings.max_new_tokens,
+                                    temperature=self.settings.temperature)
+        start = time.perf_counter()
+        first_token: list[float] = []
+
+        def pieces() -> Iterator[str]:
+            for piece in self.llm.stream_chat(messages, options):
+                if not first_token:
+                    first_token.append(time.perf_counter() - start)
+                if on_text is not None:
+                    on_text(piece)
+                yield piece
+
+        out = Reply(question, "", hits, emotion, timings=t)
+        with t.stage("reply"):
+            if speak or wav is not None:
+                from core.tts.streaming import SpeechStream
+
+                result = SpeechStream(self.speaker, wav_path=wav, play=speak).run(pieces())
+                out.text, out.wav = result.text.strip(), result.wav_path
+                out.first_audio_s = result.first_audio_seconds
+                if result.error is not None:
+                    log.warning("speech failed: %s", result.error)
+            else:
+                out.text = "".join(pieces()).strip()
+        out.first_token_s = first_token[0] if first_token else None
+        if store_turns and out.text:
+            with t.stage("memory"):
+                self._remember(Memory(text=out.text, source="chat", speaker="assistant",
+                                      conversation_id=conv.id))
+        return out
+
+    def voice_turn(self, utterance: Utterance | str | Path, *, speak: bool = False,
+                   wav: Path | None = None, use_memory: bool = True) -> tuple[Heard, Reply]:
+        """One spoken question, end to end: hear it, remember it, answer it aloud."""
+        from core.conversation import Conversation
+
+        t = Timings()
+        if not isinstance(utterance, Utterance):
+            with t.stage("load"):
+                utterance = load_utterance(utterance, max_seconds=self.settings.max_record_seconds)
+        heard = self.hear(utterance, store=False, timings=t)
+
+        conv = Conversation.current(self.store, max_turns=self.settings.history_turns)
+        with t.stage("memory"):
+            turn = Memory(text=heard.transcript.text, source="chat", speaker="person",
+                          conversation_id=conv.id, **_emotion_fields(heard.emotion))
+            heard.memory, heard.duplicate = self._remember(turn, audio=utterance)
+        reply = self.reply(heard.transcript.text, emotion=heard.emotion, speak=speak, wav=wav,
+                           use_memory=use_memory, question_memory=heard.memory or turn,
+                           conversation=conv, timings=t)
+        return heard, reply
+
+
+def _emotion_fields(tag: EmotionTag) -> dict:
+    return {"emotion": tag.label, "valence": tag.valence, "arousal": tag.arousal,
+            "emotion_confidence": tag.confidence}
