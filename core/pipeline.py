@@ -181,6 +181,13 @@ class Pipeline:
         tag = self.tagger.tag(text)
         return self._remember(Memory(text=text.strip(), source=source, **_emotion_fields(tag)))
 
+    def delete_memory(self, memory_id: str) -> Memory:
+        """Forget one memory and its recording; unknown ids raise ``StoreError``."""
+        memory = self.store.delete(memory_id)
+        if memory.audio_path:
+            (self.home.audio_dir / memory.audio_path).unlink(missing_ok=True)
+        return memory
+
     def ingest(self, paths: Sequence[str | Path], *,
                progress: Callable[[int, int], None] | None = None):
         """Batch import of text, Markdown and audio files (see core.ingest)."""

@@ -1,0 +1,239 @@
+"""The handlers of the `persona` command, one per subcommand (see core/cli.py)."""
+
+from __future__ import annotations
+
+import sys
+from argparse import Namespace
+from pathlib import Path
+
+from core import report
+from core.errors import SettingsError
+from core.paths import Home
+from core.pipeline import Pipeline
+from core.report import emit_json, info
+from core.settings import Settings, load_settings, save_settings
+
+
+def _pipeline(args: Namespace) -> Pipeline:
+    return Pipeline(Home.resolve(args.home))
+
+
+def _progress_bar(desc: str, json_mode: bool):
+    """A tqdm bar on stderr; returns (callback(done, total), close)."""
+    from tqdm import tqdm
+
+    bar = tqdm(desc=desc, unit="item", file=sys.stderr, leave=not json_mode, disable=None)
+
+    def update(done: int, total: int) -> None:
+        if bar.total != total:
+            bar.total = total
+        bar.n = done
+        bar.refresh()
+
+    return update, bar.close
+
+
+def cmd_demo(args: Namespace) -> int:
+    from core.demo import DEFAULT_QUESTION, run_demo
+
+    out = run_demo(Home.resolve(args.home), question=args.question or DEFAULT_QUESTION,
+                   log=None if args.json else info)
+    if args.json:
+        emit_json(out)
+    return 0
+
+
+def cmd_ingest(args: Namespace) -> int:
+    pipe = _pipeline(args)
+    update, close = _progress_bar("ingest", args.json)
+    try:
+        summary = pipe.ingest(args.paths, progress=update)
+    finally:
+        close()
+    if args.json:
+        emit_json(summary.to_dict())
+    else:
+        print(summary.describe())
+    return 0 if summary.stored or not summary.errors else 2
+
+
+def cmd_remember(args: Namespace) -> int:
+    pipe = _pipeline(args)
+    memory, duplicate = pipe.remember_text(args.text)
+    if args.json:
+        emit_json({"stored": memory is not None, "duplicate": duplicate,
+                   "memory": report.memory_dict(memory) if memory else None})
+    elif duplicate:
+        print("Already remembered (identical text); nothing stored.")
+    else:
+        print(f"Remembered {memory.id} ({memory.emotion}).")
+    return 0
+
+
+def _print_heard(heard, as_json: bool) -> None:
+    if as_json:
+        emit_json({"transcript": heard.transcript.text,
+                   "emotion": report.emotion_dict(heard.emotion),
+                   "memory_id": heard.memory.id if heard.memory else None,
+                   "duplicate": heard.duplicate, "timings": heard.timings.rounded(),
+                   "words": report.transcript_dict(heard.transcript)["words"]})
+        return
+    print(f"Transcript: {heard.transcript.text}")
+    print(f"Emotion:    {report.emotion_line(heard.emotion)}")
+    if heard.duplicate:
+        print("Memory:     already remembered (identical text); nothing stored")
+    elif heard.memory is not None:
+        print(f"Memory:     stored as {heard.memory.id}")
+
+
+def cmd_hear(args: Namespace) -> int:
+    heard = _pipeline(args).hear(Path(args.file), source="voice")
+    _print_heard(heard, args.json)
+    return 0
+
+
+def cmd_listen(args: Namespace) -> int:
+    from core.listen import listen_loop
+
+    pipe = _pipeline(args)
+    if args.device is not None:
+        pipe.settings.microphone = args.device
+    for heard, reply in listen_loop(pipe, once=args.once, reply=args.reply, log=info):
+        _print_heard(heard, args.json)
+        if reply is not None and not args.json:
+            print(f"Persona:    {reply.text}")
+    return 0
+
+
+def cmd_ask(args: Namespace) -> int:
+    pipe = _pipeline(args)
+    stream = not args.json and not args.speak
+    reply = pipe.reply(args.question, speak=args.speak,
+                       wav=Path(args.wav) if args.wav else None,
+                       use_memory=not args.no_memory,
+                       on_text=(lambda s: print(s, end="", flush=True)) if stream else None)
+    if args.json:
+        emit_json({"question": reply.question, "reply": reply.text,
+                   "retrieved": [report.hit_dict(h) for h in reply.hits],
+                   "reply_wav": str(reply.wav) if reply.wav else None,
+                   "first_token_s": reply.first_token_s, "first_audio_s": reply.first_audio_s,
+                   "timings": reply.timings.rounded()})
+        return 0
+    if stream:
+        print()
+    else:
+        print(reply.text)
+    if reply.wav:
+        info(f"(spoken reply written to {reply.wav})")
+    return 0
+
+
+def cmd_memories_search(args: Namespace) -> int:
+    hits = _pipeline(args).search(args.query, k=args.k, mode=args.mode)
+    if args.json:
+        emit_json({"query": args.query, "mode": args.mode,
+                   "hits": [report.hit_dict(h) for h in hits]})
+    else:
+        for h in hits:
+            print(report.memory_line(h.memory, h.score))
+        if not hits:
+            print("No memories match.")
+    return 0
+
+
+def cmd_memories_list(args: Namespace) -> int:
+    store = _pipeline(args).store
+    rows = store.list(limit=args.limit, offset=args.offset, source=args.source)
+    if args.json:
+        emit_json({"total": store.count(), "memories": [report.memory_dict(m) for m in rows]})
+    else:
+        for m in rows:
+            print(report.memory_line(m))
+        print(f"({len(rows)} shown of {store.count()})")
+    return 0
+
+
+def cmd_memories_delete(args: Namespace) -> int:
+    pipe = _pipeline(args)
+    memory = pipe.delete_memory(args.id)
+    if args.json:
+        emit_json({"deleted": memory.id})
+    else:
+        print(f"Deleted {memory.id}: {memory.text[:70]}")
+    return 0
+
+
+def cmd_profile_show(args: Namespace) -> int:
+    pipe = _pipeline(args)
+    profile = pipe.profile()
+    if args.json:
+        emit_json(profile.model_dump(mode="json"))
+    else:
+        print(pipe.home.profile_file.read_text(encoding="utf-8")
+              if pipe.home.profile_file.exists() else "No profile yet: run `persona profile induce`.")
+    return 0
+
+
+def cmd_profile_induce(args: Namespace) -> int:
+    pipe = _pipeline(args)
+    result = pipe.induce_profile()
+    if args.json:
+        emit_json(result.to_dict())
+    else:
+        print(result.describe())
+        print(f"Profile written to {pipe.home.profile_file}")
+    return 0
+
+
+def cmd_devices(args: Namespace) -> int:
+    from core.audio.capture import list_input_devices
+
+    devices = list_input_devices(refresh=True)
+    if args.json:
+        emit_json({"inputs": [d.__dict__ for d in devices]})
+    else:
+        for d in devices:
+            print(f"{d.index:>3}  {d.name}  ({d.channels} ch, {d.default_rate:.0f} Hz)"
+                  + ("  [default]" if getattr(d, "is_default", False) else ""))
+        if not devices:
+            print("No microphone found.")
+    return 0
+
+
+def cmd_settings_show(args: Namespace) -> int:
+    home = Home.resolve(args.home)
+    settings = load_settings(home.settings_file)
+    if args.json:
+        emit_json(settings.model_dump())
+    else:
+        for key, value in settings.model_dump().items():
+            print(f"{key:<24} {value!r}")
+    return 0
+
+
+def cmd_settings_set(args: Namespace) -> int:
+    import yaml
+    from pydantic import ValidationError
+
+    home = Home.resolve(args.home).ensure()
+    settings = load_settings(home.settings_file)
+    if args.key not in Settings.model_fields:
+        raise SettingsError(f"unknown setting {args.key!r}; known: "
+                            f"{', '.join(Settings.model_fields)}")
+    if args.value.lower() == "default":
+        value = Settings.model_fields[args.key].default
+    elif args.value.lower() in ("none", "null"):
+        value = None
+    else:
+        value = yaml.safe_load(args.value)
+    try:
+        setattr(settings, args.key, value)
+    except ValidationError as exc:
+        raise SettingsError(f"{args.key}={args.value!r} is not valid: "
+                            f"{exc.errors()[0]['msg']}") from exc
+    save_settings(settings, home.settings_file)
+    if args.json:
+        emit_json(settings.model_dump())
+    else:
+        print(f"{args.key} = {getattr(settings, args.key)!r}")
+    return 0
