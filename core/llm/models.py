@@ -1,0 +1,193 @@
+"""Which language-model folder to load, and which backend runs it.
+
+The person may point ``settings.llm_model`` at any local Hugging Face or MLX folder. Without
+it, the bundled GGUF is converted once into ``Home.models_dir / "smollm2-135m-instruct"``.
+The conversion is crash-safe: it is built in a hidden temporary folder that is renamed into
+place only when complete (a half-written folder is never used), and a lock file stops two
+processes from converting at the same time.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import platform
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from core.bundled import bundled_path
+from core.errors import ModelError
+from core.llm.convert import SOURCE_FILE, Progress, convert_gguf, source_info
+from core.paths import Home
+from core.settings import Settings
+
+log = logging.getLogger(__name__)
+
+BUNDLED_NAME = "smollm2-135m-instruct"
+BACKENDS = ("torch", "mlx")
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer.model", "tokenizer_config.json")
+
+
+def default_backend_name(settings: Settings | None = None) -> str:
+    """``settings.llm_backend`` unless it is "auto"; then "mlx" on Apple Silicon, else "torch"."""
+    choice = settings.llm_backend if settings is not None else "auto"
+    if choice != "auto":
+        return choice
+    apple_silicon = sys.platform == "darwin" and platform.machine() == "arm64"
+    return "mlx" if apple_silicon else "torch"
+
+
+def validate_model_folder(path: str | os.PathLike[str]) -> Path:
+    """Check that ``path`` is a local HF/MLX model folder (config, tokenizer, weights)."""
+    folder = Path(path).expanduser()
+    fix = "fix the 'llm_model' setting or remove it to use the bundled model"
+    if not folder.is_dir():
+        raise ModelError(f"The language model folder {folder} does not exist; {fix}.")
+    if not (folder / "config.json").is_file():
+        raise ModelError(f"{folder} has no config.json, so it is not a Hugging Face or MLX "
+                         f"model folder; {fix}.")
+    if not any((folder / name).is_file() for name in TOKENIZER_FILES):
+        raise ModelError(f"{folder} has no tokenizer (one of {', '.join(TOKENIZER_FILES)}); "
+                         f"{fix}.")
+    if not any(folder.glob("*.safetensors")) and not (folder / "pytorch_model.bin").is_file():
+        raise ModelError(f"{folder} has no weights (*.safetensors or pytorch_model.bin); {fix}.")
+    return folder
+
+
+def converted_folder(models_dir: Path, gguf: Path | None = None) -> Path | None:
+    """The finished conversion in ``models_dir``, or None.
+
+    A folder counts only when it carries the source record written last by the converter
+    (and, given ``gguf``, was made from that same file). Temporary folders never count.
+    """
+    folder = models_dir / BUNDLED_NAME
+    record = folder / SOURCE_FILE
+    if not record.is_file():
+        return None
+    try:
+        made_from = json.loads(record.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if gguf is not None and made_from != source_info(gguf):
+        return None
+    return folder
+
+
+def ensure_model_folder(settings: Settings, home: Home,
+                        progress: Progress | None = None) -> Path:
+    """The folder of the language model to load: the setting's, else the bundled one,
+    converted on first use (which takes about a minute)."""
+    if settings.llm_model:
+        return validate_model_folder(settings.llm_model)
+    gguf = bundled_path("llm")
+    models_dir = home.models_dir
+    folder = converted_folder(models_dir, gguf)
+    if folder is not None:
+        _clean_leftovers_if_idle(models_dir)
+        return folder
+    models_dir.mkdir(parents=True, exist_ok=True)
+    with conversion_lock(models_dir, progress):
+        # Another process may have finished the conversion while we waited for the lock.
+        folder = converted_folder(models_dir, gguf)
+        if folder is not None:
+            return folder
+        _remove_leftovers(models_dir)
+        return _convert_into_place(gguf, models_dir, progress)
+
+
+def _convert_into_place(gguf: Path, models_dir: Path, progress: Progress | None) -> Path:
+    final = models_dir / BUNDLED_NAME
+    tmp = Path(tempfile.mkdtemp(prefix=f".{BUNDLED_NAME}.tmp-", dir=models_dir))
+    try:
+        convert_gguf(gguf, tmp, progress)
+        if final.exists():  # an outdated or unfinished conversion: move it aside first
+            old = Path(tempfile.mkdtemp(prefix=f".{BUNDLED_NAME}.old-", dir=models_dir))
+            os.replace(final, old / BUNDLED_NAME)
+            shutil.rmtree(old, ignore_errors=True)
+        os.replace(tmp, final)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return final
+
+
+def leftovers(models_dir: Path) -> list[Path]:
+    """Temporary folders that an interrupted conversion left behind."""
+    return sorted(p for p in models_dir.glob(f".{BUNDLED_NAME}.*-*") if p.is_dir())
+
+
+def _remove_leftovers(models_dir: Path) -> None:
+    for p in leftovers(models_dir):
+        log.info("Removing %s, left by an interrupted conversion.", p)
+        shutil.rmtree(p, ignore_errors=True)
+
+
+def _clean_leftovers_if_idle(models_dir: Path) -> None:
+    # Only when nobody holds the lock: a live conversion's temp folder must not vanish.
+    if not leftovers(models_dir):
+        return
+    with conversion_lock(models_dir, blocking=False) as got:
+        if got:
+            _remove_leftovers(models_dir)
+
+
+@contextmanager
+def conversion_lock(models_dir: Path, progress: Progress | None = None, *,
+                    blocking: bool = True) -> Iterator[bool]:
+    """Hold the conversion lock of ``models_dir``; yields False if ``blocking`` is False and
+    another process holds it. The OS drops the lock when its process dies (no stale locks)."""
+    models_dir.mkdir(parents=True, exist_ok=True)
+    path = models_dir / f".{BUNDLED_NAME}.lock"
+    with open(path, "a+b") as f:
+        got = _try_lock(f)
+        if not got and blocking:
+            (progress or log.info)("Another Persona process is converting the language model; "
+                                   "waiting for it to finish...")
+            _lock(f)
+            got = True
+        try:
+            yield got
+        finally:
+            if got:
+                _unlock(f)
+
+
+if sys.platform == "win32":
+    import msvcrt
+
+    def _try_lock(f) -> bool:
+        f.seek(0)  # msvcrt locks bytes from the current position
+        try:
+            msvcrt.locking(f.fileno(), msvcrt.LK_NBLCK, 1)
+            return True
+        except OSError:
+            return False
+
+    def _lock(f) -> None:
+        while not _try_lock(f):  # LK_LOCK gives up after 10 s; poll instead
+            time.sleep(0.5)
+
+    def _unlock(f) -> None:
+        f.seek(0)
+        msvcrt.locking(f.fileno(), msvcrt.LK_UNLCK, 1)
+else:
+    import fcntl
+
+    def _try_lock(f) -> bool:
+        try:
+            fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return True
+        except BlockingIOError:
+            return False
+
+    def _lock(f) -> None:
+        fcntl.flock(f.fileno(), fcntl.LOCK_EX)
+
+    def _unlock(f) -> None:
+        fcntl.flock(f.fileno(), fcntl.LOCK_UN)
