@@ -2,8 +2,8 @@
 
 faster-whisper is used directly (core/asr/whisper.py is written in parallel); the model is
 the bundled tiny.en, loaded once for the module. Tiny.en on espeak's robotic voice is not
-word-perfect (it hears "works and a doctor" here), so the checks are a word error rate bound plus the
-content words that matter; garbled or missing speech scores near 1.0 and fails.
+word-perfect (it hears "works and a doctor" here), so the checks are a word error rate bound
+plus the content words that matter; garbled or missing speech scores near 1.0 and fails.
 """
 
 from __future__ import annotations

@@ -39,7 +39,8 @@ def test_first_sentence_is_ready_while_the_generator_still_runs(tmp_path):
                        wav_path=tmp_path / "reply.wav")
     generator_done = state["finished_at"] - t0
     assert res.text.strip() == REPLY
-    assert res.sentences == ["Of course I remember.", "Your cat hid under the sofa for three hours.",
+    assert res.sentences == ["Of course I remember.",
+                             "Your cat hid under the sofa for three hours.",
                              "Then she fell asleep on your feet.", "It was a good day."]
     # 24 words at 0.08 s: the generator runs ~2 s; the first sentence ends after 4 words.
     assert res.first_audio_seconds is not None
