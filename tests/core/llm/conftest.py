@@ -1,0 +1,75 @@
+"""Shared by the language-model tests: the converted bundled model and small adapters.
+
+The conversion runs once for all test runs (PERSONA_MODEL_CACHE, set in tests/conftest.py);
+the adapters are made with the libraries' own LoRA code on a model of the real shapes.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from core.llm.models import ensure_model_folder
+from core.paths import Home
+from core.settings import Settings
+
+FRANCE = [{"role": "user", "content": "What is the capital of France?"}]
+# A system message keeps the prompt short (no default system prompt): MLX on Linux reads
+# the prompt at about 3 tokens/s, so short prompts keep its tests fast.
+SHORT = [{"role": "system", "content": "Be brief."},
+         {"role": "user", "content": "Tell me a story about a cat."}]
+
+
+@pytest.fixture(scope="session")
+def model_folder(tmp_path_factory) -> Path:
+    """The bundled model, converted (once) into the shared model cache."""
+    home = Home.resolve(tmp_path_factory.mktemp("llm-home"))
+    return ensure_model_folder(Settings(), home)
+
+
+def make_peft_adapter(model_folder: Path, out: Path, *, layers: list[int] | None = None,
+                      seed: int = 0) -> Path:
+    """A random peft LoRA adapter (r=4 on q/v, non-zero B) for ``model_folder``'s shapes."""
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoConfig, AutoModelForCausalLM
+
+    torch.manual_seed(seed)
+    # Random base weights are fine: the adapter holds only the A and B matrices.
+    base = AutoModelForCausalLM.from_config(AutoConfig.from_pretrained(model_folder))
+    config = LoraConfig(r=4, lora_alpha=8, target_modules=["q_proj", "v_proj"],
+                        layers_to_transform=layers, lora_dropout=0.0,
+                        init_lora_weights=False)  # False: B is random, not zero
+    get_peft_model(base, config).save_pretrained(out)
+    return out
+
+
+def make_mlx_adapter(model_folder: Path, out: Path, *, num_layers: int = 4) -> Path:
+    """A random mlx-lm LoRA adapter, made and saved the way mlx_lm.tuner does."""
+    import mlx.core as mx
+    from mlx.utils import tree_flatten
+    from mlx_lm.tuner.lora import LoRALinear
+    from mlx_lm.tuner.utils import linear_to_lora_layers
+    from mlx_lm.utils import load_model, save_config
+
+    mx.random.seed(0)
+    model, _ = load_model(model_folder, lazy=True)  # lazy: the base weights are not read
+    model.freeze()
+    params = {"rank": 4, "scale": 2.0, "dropout": 0.0,
+              "keys": ["self_attn.q_proj", "self_attn.v_proj"]}
+    linear_to_lora_layers(model, num_layers, params)
+    for _, module in model.named_modules():
+        if isinstance(module, LoRALinear):  # B starts at zero; make it matter
+            module.lora_b = mx.random.normal(module.lora_b.shape) * 0.05
+    out.mkdir(parents=True, exist_ok=True)
+    mx.save_safetensors(str(out / "adapters.safetensors"),
+                        dict(tree_flatten(model.trainable_parameters())))
+    save_config({"fine_tune_type": "lora", "num_layers": num_layers,
+                 "lora_parameters": params}, out / "adapter_config.json")
+    return out
+
+
+def read_json(path: Path) -> dict:
+    return json.loads(path.read_text(encoding="utf-8"))
