@@ -176,11 +176,14 @@ def cmd_profile_show(args: Namespace) -> int:
 
 def cmd_profile_induce(args: Namespace) -> int:
     pipe = _pipeline(args)
-    result = pipe.induce_profile()
+    profile, rep = pipe.induce_profile()
     if args.json:
-        emit_json(result.to_dict())
+        emit_json({"memories": rep.n_memories,
+                   "changed": [c.field for c in rep.changed],
+                   "kept": [c.field for c in rep.kept],
+                   "profile": profile.model_dump(mode="json")})
     else:
-        print(result.describe())
+        print(rep.summary())
         print(f"Profile written to {pipe.home.profile_file}")
     return 0
 

@@ -101,7 +101,7 @@ class Pipeline:
 
     @cached_property
     def llm(self):
-        from core.llm.models import load_backend
+        from core.llm.factory import load_backend
 
         return load_backend(self.settings, self.home)
 
@@ -209,9 +209,12 @@ class Pipeline:
         return load_profile(self.home.profile_file)
 
     def induce_profile(self):
-        from core.persona.induce import induce_and_save
+        """Fill the profile from every memory, keeping what the person wrote by hand;
+        returns (profile, InductionReport)."""
+        from core.persona.induce import InductionOptions, induce_profile_file
 
-        return induce_and_save(self.store.all_memories(), self.home.profile_file)
+        return induce_profile_file(self.store.all_memories(), self.home.profile_file,
+                                   InductionOptions(audio_dir=self.home.audio_dir))
 
     def reply(self, question: str, *, emotion: EmotionTag | None = None,
               use_memory: bool = True, speak: bool = False, wav: Path | None = None,

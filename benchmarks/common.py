@@ -1,0 +1,31 @@
+"""Shared set-up for the benchmarks that run the whole pipeline on the sample persona."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from core.demo import load_sample_persona
+from core.paths import Home
+from core.pipeline import Pipeline
+
+CACHE = Path(__file__).resolve().parent / ".cache"
+
+
+def sample_pipeline(root: Path | None = None) -> Pipeline:
+    """A pipeline over a fresh home holding the sample persona, models loaded and warm."""
+    # Share the converted language model with the tests and earlier runs.
+    os.environ.setdefault("PERSONA_MODEL_CACHE", str(CACHE / "models"))
+    root = root or Path(tempfile.mkdtemp(prefix="persona-bench-"))
+    pipe = Pipeline(Home.resolve(root))
+    load_sample_persona(pipe)
+    pipe.warm_up()
+    return pipe
+
+
+def percentiles(seconds: list[float]) -> tuple[float, float]:
+    a = np.asarray(seconds, dtype=float)
+    return float(np.percentile(a, 50)), float(np.percentile(a, 95))
