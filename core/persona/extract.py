@@ -94,9 +94,10 @@ def _object(phrase: str, max_words: int = 4) -> str:
         out.append(tok)
     while out and out[0].lower() in FUNCTION_WORDS:
         out.pop(0)
+    out = out[:max_words]
     while out and out[-1].lower() in FUNCTION_WORDS:
         out.pop()
-    return " ".join(out[:max_words]).lower()
+    return " ".join(out).lower()
 
 
 def ranked_objects(patterns: list[re.Pattern], sentences: list[str], limit: int) -> list[str]:

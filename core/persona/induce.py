@@ -89,7 +89,9 @@ def induce_fields(memories: list[Memory], options: InductionOptions | None = Non
     opt = options or InductionOptions()
     mems = sorted((m for m in memories if m.speaker != "assistant"), key=lambda m: m.ts)
     sents = [s for m in mems for s in sentences(m.text)]
-    docs = [words(m.text) for m in mems]
+    style = phrases(mems, opt.max_phrases)
+    # Phrases are style, not subject ("honest" in "to be honest"): cut them before topics.
+    docs = [_without(words(m.text), style) for m in mems]
     return {
         "identity.name": extract.last_match(extract.NAME, sents),
         "demographics.age": extract.age(sents),
@@ -102,7 +104,7 @@ def induce_fields(memories: list[Memory], options: InductionOptions | None = Non
         "pattern.active_hours": active_hours(mems, opt.max_hours, opt.tz),
         "pattern.avg_sentence_words": (round(sum(len(words(s)) for s in sents) / len(sents), 1)
                                        if sents else None),
-        "pattern.typical_phrases": phrases(mems, opt.max_phrases),
+        "pattern.typical_phrases": style,
         "pattern.speaking_rate": speaking_rate(mems, opt.audio_dir),
         "preference.likes": extract.ranked_objects([extract.LIKES, extract.FAVOURITE], sents,
                                                    opt.max_likes),
@@ -206,7 +208,8 @@ def phrases(mems: list[Memory], limit: int) -> list[str]:
     cands = []
     for p, count in df.items():
         toks = p.split()
-        if count < 2 or toks[0] in _EDGE or toks[-1] in _EDGE:
+        # "to" may open a phrase ("to be honest") but not close one ("went to").
+        if count < 2 or (toks[0] in _EDGE and toks[0] != "to") or toks[-1] in _EDGE:
             continue
         if len(toks) < 3 and all(w in FUNCTION_WORDS or not is_content(w) for w in toks):
             continue  # "i am", "you know"; but "you know what" and "i guess" pass
@@ -218,6 +221,13 @@ def phrases(mems: list[Memory], limit: int) -> list[str]:
         if len(chosen) == limit:
             break
     return chosen
+
+
+def _without(tokens: list[str], cut: list[str]) -> list[str]:
+    text = f" {' '.join(tokens)} "
+    for p in cut:
+        text = text.replace(f" {p} ", " | ")
+    return text.split()  # "|" stays, so no phrase is formed across a cut
 
 
 def active_hours(mems: list[Memory], limit: int, tz: tzinfo | None) -> list[int]:

@@ -1,0 +1,160 @@
+"""The chat messages for one question: persona, memories, conversation, emotion, question.
+
+The default model is tiny (SmolLM2-135M), so the prompt is short and ordered for it: a
+compact system prompt of the filled profile fields, the recent turns, then one user message
+with the retrieved memories (the most relevant last, right before the question), a line on
+how the person sounds, and the question. A character budget caps the whole prompt: the least
+relevant memories go first, then the oldest turns, then the profile's longer lists.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+from core.emotion.base import EmotionTag
+from core.errors import TextError
+from core.memory.schema import Hit, text_hash
+from core.persona.profile import Profile
+
+# How to answer each emotion; neutral says nothing (no line, fewer tokens).
+GUIDANCE = {
+    "anxious": "respond calmly and supportively",
+    "sad": "respond gently and with warmth",
+    "angry": "respond calmly, acknowledge the frustration, do not argue",
+    "happy": "share their good mood",
+    "excited": "match their energy but stay brief",
+    "calm": "keep a relaxed, easy tone",
+}
+
+
+@dataclass
+class PromptOptions:
+    budget_chars: int = 2400  # ~600 tokens at ~4 characters a token
+    max_memories: int = 5
+    memory_chars: int = 240  # one memory is cut to this length
+    history_turns: int = 6  # messages, not pairs (Settings.history_turns)
+    turn_chars: int = 400
+    min_emotion_confidence: float = 0.3
+
+
+def describe_emotion(tag: EmotionTag) -> str:
+    """"The user sounds anxious (high arousal, negative) — respond calmly and supportively."""
+    arousal = "high" if tag.arousal >= 0.6 else "low" if tag.arousal <= 0.35 else "moderate"
+    valence = ("positive" if tag.valence > 0.2 else "negative" if tag.valence < -0.2
+               else "neutral")
+    return (f"The user sounds {tag.label} ({arousal} arousal, {valence}) — "
+            f"{GUIDANCE.get(tag.label, 'respond naturally')}.")
+
+
+def memory_line(hit: Hit, limit: int, tz=None) -> str:
+    """"[2026-03-14, felt happy] I adopted a cat named Miso" (the date in ``tz``)."""
+    m = hit.memory
+    text = " ".join(m.text.split())
+    if len(text) > limit:
+        text = text[: limit - 1].rsplit(" ", 1)[0] + "…"
+    feeling = f", felt {m.emotion}" if m.emotion != "neutral" else ""
+    return f"[{m.ts.astimezone(tz).date().isoformat()}{feeling}] {text}"
+
+
+def system_prompt(profile: Profile, now: datetime, *, lists: int = 5) -> str:
+    """A compact description of the person from the filled fields only; ``lists`` caps each
+    list (facts, topics, likes) so the budget can shrink it."""
+    p = profile
+    name = p.identity.name or "the user"
+    about: list[str] = []
+
+    def add(label: str, value) -> None:
+        if isinstance(value, list):
+            value = ", ".join(str(v) for v in value[:lists])
+        if value not in (None, "", []):
+            about.append(f"{label}: {value}." if label else f"{value}.")
+
+    add("Pronouns", p.identity.pronouns)
+    add("", p.identity.summary.rstrip("."))
+    add("Age", p.demographics.age)
+    add("Lives in", p.demographics.location)
+    add("Works as", p.demographics.occupation)
+    add("Speaks", p.demographics.languages)
+    add("Personality", p.personality.traits)
+    if p.personality.dominant_emotion not in ("", "neutral"):
+        add("Usually feels", p.personality.dominant_emotion)
+    add("Often talks about", p.memory.frequent_topics)
+    add("Likes", p.preference.likes)
+    add("Dislikes", p.preference.dislikes)
+    facts = " ".join(f.rstrip(".") + "." for f in p.memory.key_facts[:lists])
+    add("Facts", facts.rstrip("."))
+    style = p.preference.reply_style or "short, warm and direct"
+    head = (f"You are the personal assistant of {name}; you know {name} well. "
+            f"Today is {now.strftime('%A, %d %B %Y')}. "
+            f"Answer in a {style} way, using what you know; if you do not know, say so.")
+    return head + ("\nAbout " + name + ": " + " ".join(about) if about else "")
+
+
+def build_messages(profile: Profile, hits: list[Hit], history: list[dict[str, str]],
+                   question: str, emotion: EmotionTag | None = None,
+                   now: datetime | None = None,
+                   options: PromptOptions | None = None) -> list[dict[str, str]]:
+    """The messages for ``LLMBackend.stream_chat``; see the module docstring for the order."""
+    opt = options or PromptOptions()
+    question = " ".join(str(question or "").split())
+    if not question:
+        raise TextError("The question is empty; say or type something to ask.")
+    for turn in history:
+        if turn.get("role") not in ("user", "assistant") or not isinstance(
+                turn.get("content"), str):
+            raise TextError(f"A history turn must be {{'role': 'user'|'assistant', 'content': "
+                            f"str}}, not {turn!r}.")
+    now = now or datetime.now(timezone.utc)
+
+    # Best first, each memory once, only the person's own words (the assistant's earlier
+    # replies could feed the model its own mistakes).
+    seen, ranked = set(), []
+    for h in sorted(hits, key=lambda h: -h.score):
+        if h.memory.speaker != "assistant" and h.memory.hash not in seen:
+            seen.add(h.memory.hash)
+            ranked.append(h)
+    memories = [memory_line(h, opt.memory_chars, now.tzinfo) for h in ranked[: opt.max_memories]]
+    turns = [{"role": t["role"], "content": _cut(t["content"], opt.turn_chars)}
+             for t in history[-opt.history_turns:] if opt.history_turns > 0]
+    if text_hash(question) in {text_hash(t["content"]) for t in turns[-1:]}:
+        turns = turns[:-1]  # the caller already appended the question to the history
+    feeling = (describe_emotion(emotion) if emotion and emotion.label != "neutral"
+               and emotion.confidence >= opt.min_emotion_confidence else "")
+
+    lists = 5
+    while True:
+        messages = _assemble(system_prompt(profile, now, lists=lists), turns, memories,
+                             feeling, question)
+        if _size(messages) <= opt.budget_chars:
+            return messages
+        if memories:
+            memories = memories[:-1]  # the least relevant (the list is best first)
+        elif turns:
+            turns = turns[2:] if len(turns) > 1 else []  # the oldest exchange
+        elif lists > 1:
+            lists -= 1
+        else:
+            return messages  # only the essentials are left: never cut the question
+
+
+def _assemble(system: str, turns: list[dict[str, str]], memories: list[str], feeling: str,
+              question: str) -> list[dict[str, str]]:
+    parts = []
+    if memories:
+        # Listed least relevant first so the best memory sits right before the question.
+        parts.append("What I told you before:\n" + "\n".join(reversed(memories)))
+    if feeling:
+        parts.append(feeling)
+    parts.append(question)
+    return [{"role": "system", "content": system}, *turns,
+            {"role": "user", "content": "\n\n".join(parts)}]
+
+
+def _size(messages: list[dict[str, str]]) -> int:
+    return sum(len(m["content"]) + 16 for m in messages)  # 16: the chat template's tags
+
+
+def _cut(text: str, limit: int) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
