@@ -16,6 +16,7 @@ from __future__ import annotations
 import math
 import os
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -129,13 +130,20 @@ class WhisperTranscriber(Transcriber):
         model = self.load()
         noise = np.random.default_rng(0).normal(0, 0.01, SAMPLE_RATE).astype(np.float32)
         with self._run_lock:
-            # VAD off so the decoder and the word aligner really run.
-            segments, _ = model.transcribe(noise, language=self._language(model), beam_size=1,
-                                           word_timestamps=True, vad_filter=False)
-            list(segments)
+            # Once with the VAD (it loads its own ONNX model), once without so the decoder
+            # and the word aligner really run on the otherwise VAD-filtered noise.
+            for vad in (True, False):
+                segments, _ = model.transcribe(noise, language=self._language(model),
+                                               beam_size=1, word_timestamps=True,
+                                               vad_filter=vad)
+                list(segments)
 
-    def transcribe(self, utterance: Utterance) -> Transcript:
-        """Text with word timings; ``AudioError`` when the audio holds no intelligible speech."""
+    def transcribe(self, utterance: Utterance, *,
+                   progress: Callable[[float], None] | None = None) -> Transcript:
+        """Text with word timings; ``AudioError`` when the audio holds no intelligible speech.
+
+        ``progress(fraction)`` is called after each decoded segment (for long files).
+        """
         utt = self._prepared(utterance)
         model = self.load()
         o = self.options
@@ -146,9 +154,16 @@ class WhisperTranscriber(Transcriber):
             kwargs["vad_parameters"] = {"min_silence_duration_ms": o.vad_min_silence_ms,
                                         "speech_pad_ms": o.vad_speech_pad_ms}
         kwargs.update(o.extra)
+        segments = []
         with self._run_lock:
-            segments, info = model.transcribe(utt.audio, **kwargs)
-            segments = list(segments)  # the generator does the work: run it under the lock
+            # The generator does the work: run it all under the lock.
+            pieces, info = model.transcribe(utt.audio, **kwargs)
+            for seg in pieces:
+                segments.append(seg)
+                if progress is not None:
+                    progress(min(1.0, float(seg.end) / max(utt.duration, 1e-9)))
+        if progress is not None:
+            progress(1.0)
         words = [Word(w.word.strip(), float(w.start), float(w.end), float(w.probability))
                  for s in segments for w in (s.words or []) if w.word.strip()]
         text = " ".join(s.text.strip() for s in segments if s.text.strip())

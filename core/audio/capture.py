@@ -157,6 +157,7 @@ class Recorder:
         self._max_frames = 0
         self._overflows = 0
         self._done = threading.Event()
+        self._stop_signal: type[Exception] = Exception  # sounddevice.CallbackStop, set in start()
 
     @classmethod
     def from_settings(cls, settings, **kwargs) -> Recorder:
@@ -186,6 +187,7 @@ class Recorder:
             device = find_input_device(self.device_spec)
             rate, channels = _pick_format(sd, device, self.device_rate)
             self.device, self.rate = device, rate
+            self._stop_signal = sd.CallbackStop
             self._queue = queue.SimpleQueue()
             self._chunks, self._frames, self._overflows = [], 0, 0
             self._max_frames = max(1, int(round(self.max_seconds * rate)))
@@ -251,7 +253,7 @@ class Recorder:
             self._queue.put(indata[:take].copy())
             self._frames += take
         if self._frames >= self._max_frames:
-            raise _sd().CallbackStop
+            raise self._stop_signal
 
     def _finished(self) -> None:
         self._done.set()

@@ -53,8 +53,11 @@ def test_longer_speech_with_a_pause(whisper, speak, tmp_path):
     a = load_utterance(speak(said_a)).audio
     b = load_utterance(speak(said_b)).audio
     pause = np.zeros(2 * SAMPLE_RATE, np.float32)
-    tr = whisper.transcribe(Utterance(audio=np.concatenate([a, pause, b])))
+    seen: list[float] = []
+    tr = whisper.transcribe(Utterance(audio=np.concatenate([a, pause, b])), progress=seen.append)
     assert word_error_rate(tr.text, f"{said_a} {said_b}") <= 0.15, tr.text
+    assert len(seen) >= 2 and seen == sorted(seen) and seen[-1] == 1.0
+    assert all(0 < f <= 1 for f in seen)
     # The VAD dropped most of the 2 s pause, and the timings still span both sentences.
     assert tr.speech_duration < tr.duration - 1.0
     assert tr.words[-1].end > (len(a) + len(pause)) / SAMPLE_RATE
