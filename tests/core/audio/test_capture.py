@@ -165,3 +165,23 @@ def test_misuse_gives_clear_errors(mic):
 def test_recorder_from_settings(mic):
     rec = Recorder.from_settings(Settings(microphone="pulse", max_record_seconds=7))
     assert rec.device_spec == "pulse" and rec.max_seconds == 7
+
+
+def test_no_microphone_at_all_is_a_clear_device_error(mic, monkeypatch, tmp_path):
+    # A machine without any input: hide the test's sound server from PortAudio (and forbid
+    # libpulse from starting one of its own), re-scan, and the real lookup finds nothing.
+    conf = tmp_path / "client.conf"
+    conf.write_text("autospawn = no\n")
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path))
+    monkeypatch.setenv("PULSE_SERVER", f"unix:{tmp_path}/no-server")
+    monkeypatch.setenv("PULSE_CLIENTCONFIG", str(conf))
+    try:
+        refresh_devices()
+        if list_input_devices():
+            pytest.skip("this machine has a real microphone besides PulseAudio")
+        with pytest.raises(DeviceError, match="no microphone found: connect one"):
+            Recorder().start()
+    finally:
+        monkeypatch.undo()
+        refresh_devices()
+    assert list_input_devices(), "the PulseAudio monitor should be back after the re-scan"
