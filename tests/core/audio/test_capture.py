@@ -124,6 +124,7 @@ def test_max_length_stops_by_itself_and_keeps_the_audio(mic, speak):
         assert not rec.is_recording
         utt = rec.stop()
     finally:
+        player.terminate()  # no need to hear the rest
         player.wait(timeout=30)
     assert utt.duration == pytest.approx(0.6, abs=1 / SAMPLE_RATE)
     assert utt.meta["stopped_by_limit"]
