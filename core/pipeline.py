@@ -227,7 +227,7 @@ class Pipeline:
         the first audio starts before the whole reply exists.
         """
         from core.conversation import Conversation
-        from core.persona.prompt import build_messages
+        from core.persona.prompt import PromptOptions, build_messages
 
         question = question.strip()
         if not question:
@@ -248,8 +248,9 @@ class Pipeline:
         with t.stage("retrieve"):
             hits = self.search(question, exclude_ids=exclude) if use_memory else []
         with t.stage("prompt"):
-            messages = build_messages(self.profile(), hits, conv.history, question,
-                                      emotion=emotion)
+            messages = build_messages(
+                self.profile(), hits, conv.history, question, emotion=emotion,
+                options=PromptOptions(history_turns=self.settings.history_turns))
         options = GenerationOptions(max_new_tokens=self.settings.max_new_tokens,
                                     temperature=self.settings.temperature)
         start = time.perf_counter()
