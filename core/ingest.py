@@ -1,0 +1,164 @@
+"""Batch import of files into memory: text and Markdown notes, and audio recordings.
+
+Text files are chunked by ``core.memory`` (dates in diary headings become the memories'
+times); audio files are transcribed, split at sentence ends into memory-sized pieces, and
+each piece is tagged from its own slice of the recording. A bad file is reported and
+skipped; the others still go in. Progress is reported per file.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from core.asr.base import Transcript, Word
+from core.audio.io import SUFFIXES as AUDIO_SUFFIXES
+from core.audio.io import load_utterance
+from core.audio.utterance import Utterance
+from core.errors import PersonaError, TextError
+from core.memory.schema import Memory
+
+TEXT_SUFFIXES = (".txt", ".md", ".markdown")
+MAX_CHUNK_CHARS = 400  # about three spoken sentences: one retrievable thought
+PAD_SECONDS = 0.25  # audio kept around a chunk's words
+
+
+@dataclass
+class IngestSummary:
+    files: int = 0
+    stored: int = 0
+    duplicates: int = 0
+    errors: list[tuple[str, str]] = field(default_factory=list)  # (file, what was wrong)
+
+    def describe(self) -> str:
+        head = (f"Imported {self.files} file(s): {self.stored} memories stored, "
+                f"{self.duplicates} duplicates skipped")
+        if not self.errors:
+            return head + "."
+        return head + f", {len(self.errors)} file(s) failed:\n" + "\n".join(
+            f"  {name}: {why}" for name, why in self.errors)
+
+    def to_dict(self) -> dict:
+        return {"files": self.files, "stored": self.stored, "duplicates": self.duplicates,
+                "errors": [{"file": f, "error": e} for f, e in self.errors]}
+
+
+def expand(paths: Iterable[Path]) -> tuple[list[Path], list[tuple[str, str]]]:
+    """Files to import (folders walked, hidden files skipped) and the paths refused."""
+    files, refused = [], []
+    for p in paths:
+        p = Path(p).expanduser()
+        if p.is_dir():
+            files += sorted(f for f in p.rglob("*") if f.is_file() and _importable(f)
+                            and not any(part.startswith(".") for part in f.relative_to(p).parts))
+        elif not p.exists():
+            refused.append((str(p), "no such file or folder"))
+        elif _importable(p):
+            files.append(p)
+        else:
+            refused.append((str(p), f"unsupported file type {p.suffix or '(none)'!r}; Persona "
+                            f"imports {', '.join(TEXT_SUFFIXES + AUDIO_SUFFIXES)}"))
+    return files, refused
+
+
+def _importable(path: Path) -> bool:
+    return path.suffix.lower() in TEXT_SUFFIXES + AUDIO_SUFFIXES
+
+
+def ingest_paths(pipe, paths: list[Path], *,
+                 progress: Callable[[int, int], None] | None = None) -> IngestSummary:
+    """Import ``paths`` through ``pipe`` (a core.pipeline.Pipeline)."""
+    files, refused = expand(paths)
+    summary = IngestSummary(errors=list(refused))
+    for i, path in enumerate(files):
+        try:
+            if path.suffix.lower() in TEXT_SUFFIXES:
+                memories = [_tagged(pipe, m) for m in text_memories(path)]
+                result = pipe.store.add(memories, compact=False)
+                summary.stored += len(result.ids)
+                summary.duplicates += len(result.duplicates)
+            else:
+                stored, dupes = _ingest_audio(pipe, path)
+                summary.stored += stored
+                summary.duplicates += dupes
+            summary.files += 1
+        except PersonaError as exc:
+            summary.errors.append((str(path), str(exc)))
+        if progress is not None:
+            progress(i + 1, len(files))
+    if summary.stored:
+        pipe.store.compact()
+    return summary
+
+
+def text_memories(path: Path) -> list[Memory]:
+    from core.memory.ingest import read_text_memories
+
+    memories = read_text_memories(path)
+    if not memories:
+        raise TextError(f"{path} holds no text to remember (it is empty or only whitespace).")
+    return memories
+
+
+def _tagged(pipe, memory: Memory) -> Memory:
+    tag = pipe.tagger.tag(memory.text)
+    memory.emotion, memory.valence, memory.arousal = tag.label, tag.valence, tag.arousal
+    memory.emotion_confidence = tag.confidence
+    return memory
+
+
+def _ingest_audio(pipe, path: Path) -> tuple[int, int]:
+    utterance = load_utterance(path, max_seconds=pipe.settings.max_record_seconds)
+    transcript = pipe.transcriber.transcribe(utterance)
+    stored = dupes = 0
+    for words in sentence_chunks(transcript.words, MAX_CHUNK_CHARS) or [transcript.words]:
+        piece, sub = _slice(utterance, transcript, words)
+        tag = pipe.tagger.tag(sub.text, piece, sub)
+        memory = Memory(text=sub.text, source="import", origin=str(path), emotion=tag.label,
+                        valence=tag.valence, arousal=tag.arousal,
+                        emotion_confidence=tag.confidence)
+        kept, duplicate = pipe._remember(memory, audio=piece)
+        stored += kept is not None
+        dupes += duplicate
+    return stored, dupes
+
+
+def sentence_chunks(words: list[Word], max_chars: int) -> list[list[Word]]:
+    """Group words into runs of whole sentences of at most ``max_chars`` characters
+    (a single longer sentence becomes its own chunk)."""
+    chunks: list[list[Word]] = []
+    current: list[Word] = []
+    sentence: list[Word] = []
+    for w in words:
+        sentence.append(w)
+        if w.word.strip().endswith((".", "!", "?")):
+            if current and _chars(current + sentence) > max_chars:
+                chunks.append(current)
+                current = []
+            current += sentence
+            sentence = []
+    if sentence:
+        if current and _chars(current + sentence) > max_chars:
+            chunks.append(current)
+            current = []
+        current += sentence
+    if current:
+        chunks.append(current)
+    return chunks
+
+
+def _chars(words: list[Word]) -> int:
+    return sum(len(w.word) for w in words)
+
+
+def _slice(utt: Utterance, transcript: Transcript, words: list[Word]
+           ) -> tuple[Utterance, Transcript]:
+    start = max(0.0, words[0].start - PAD_SECONDS)
+    end = min(utt.duration, words[-1].end + PAD_SECONDS)
+    a, b = int(start * utt.sample_rate), int(end * utt.sample_rate)
+    piece = Utterance(utt.audio[a:b], utt.sample_rate, source="file", path=utt.path)
+    shifted = [Word(w.word, w.start - start, w.end - start, w.probability) for w in words]
+    text = "".join(w.word for w in words).strip()
+    return piece, Transcript(text=text, words=shifted, language=transcript.language,
+                             duration=end - start, speech_duration=end - start)
