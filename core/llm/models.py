@@ -91,14 +91,17 @@ def ensure_model_folder(settings: Settings, home: Home,
     if folder is not None:
         _clean_leftovers_if_idle(models_dir)
         return folder
-    models_dir.mkdir(parents=True, exist_ok=True)
-    with conversion_lock(models_dir, progress):
-        # Another process may have finished the conversion while we waited for the lock.
-        folder = converted_folder(models_dir, gguf)
-        if folder is not None:
-            return folder
-        _remove_leftovers(models_dir)
-        return _convert_into_place(gguf, models_dir, progress)
+    try:
+        with conversion_lock(models_dir, progress):
+            # Another process may have finished the conversion while we waited for the lock.
+            folder = converted_folder(models_dir, gguf)
+            if folder is not None:
+                return folder
+            _remove_leftovers(models_dir)
+            return _convert_into_place(gguf, models_dir, progress)
+    except OSError as exc:  # disk full, read-only or permission denied
+        raise ModelError(f"Cannot write the converted language model into {models_dir} "
+                         f"({exc}); free about 600 MB there or fix its permissions.") from exc
 
 
 def _convert_into_place(gguf: Path, models_dir: Path, progress: Progress | None) -> Path:

@@ -193,3 +193,11 @@ def test_converted_model_generates_what_the_gguf_generates(model_folder):
             b = gguf_model.generate(**ids, max_new_tokens=20, do_sample=False)
         assert a.tolist() == b.tolist()
         assert a.shape[1] > ids["input_ids"].shape[1]
+
+
+def test_unwritable_model_cache_is_a_clear_error(tmp_path, monkeypatch):
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the model cache should be")
+    monkeypatch.setenv("PERSONA_MODEL_CACHE", str(blocker / "models"))
+    with pytest.raises(ModelError, match=f"{blocker / 'models'}.*free about 600 MB"):
+        ensure_model_folder(Settings(), Home.resolve(tmp_path / "h"))
