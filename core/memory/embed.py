@@ -1,0 +1,130 @@
+"""Sentence embeddings for memories: all-MiniLM-L6-v2 (384-d) from a local folder.
+
+The model loads on first use (a command that only lists memories never pays for it), once,
+even when several threads ask at the same time. Vectors are L2-normalised float32, so cosine
+similarity is a dot product and LanceDB's cosine distance is ``1 - similarity``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from core.bundled import model_path
+from core.errors import ModelError, TextError
+
+log = logging.getLogger(__name__)
+
+# Measured on 2 cores: 64 is as fast as 128 and keeps the padding waste of mixed lengths low.
+DEFAULT_BATCH_SIZE = 64
+
+
+def usable_cores() -> int:
+    """CPU cores this process may run on (respects taskset and container limits)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # macOS has no sched_getaffinity
+        return max(1, os.cpu_count() or 1)
+
+
+class Embedder:
+    """Turns texts into normalised float32 vectors with a sentence-transformers model.
+
+    ``model`` is a local folder; ``None`` means the bundled all-MiniLM-L6-v2. ``threads``
+    caps torch's intra-op threads (process-wide); ``None`` keeps torch's choice unless it
+    exceeds the cores this process may use, because oversubscribed threads spin and run
+    several times slower on a small machine.
+    """
+
+    def __init__(self, model: str | os.PathLike[str] | None = None, *,
+                 batch_size: int = DEFAULT_BATCH_SIZE, threads: int | None = None) -> None:
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be at least 1, not {batch_size}")
+        self.path: Path = model_path("embed", str(model) if model else None)
+        self.batch_size = batch_size
+        self.threads = threads
+        self._model = None
+        self._load_lock = threading.Lock()
+        # One encode at a time: two concurrent encodes on 2 cores only fight for them.
+        self._encode_lock = threading.Lock()
+
+    @classmethod
+    def from_settings(cls, settings) -> Embedder:
+        """The embedder named by ``settings.embed_model`` (None = the bundled model)."""
+        return cls(settings.embed_model)
+
+    @property
+    def loaded(self) -> bool:
+        return self._model is not None
+
+    def load(self):
+        """Load the model now (idempotent, thread-safe); returns the SentenceTransformer."""
+        if self._model is not None:
+            return self._model
+        with self._load_lock:
+            if self._model is None:
+                self._model = self._load()
+        return self._model
+
+    def _load(self):
+        import torch
+        from sentence_transformers import SentenceTransformer
+
+        cores = usable_cores()
+        if self.threads is not None:
+            torch.set_num_threads(max(1, self.threads))
+        elif torch.get_num_threads() > cores:
+            torch.set_num_threads(cores)
+        try:
+            # A folder path with local_files_only never touches the hub (HF_HUB_OFFLINE is
+            # also set by core/__init__.py).
+            model = SentenceTransformer(str(self.path), device="cpu", local_files_only=True,
+                                        trust_remote_code=False)
+        except Exception as exc:  # a broken folder fails in many library-specific ways
+            raise ModelError(
+                f"Cannot load the embedding model from {self.path} ({exc}); point the "
+                f"'embed_model' setting at a sentence-transformers folder, or remove it to "
+                f"use the bundled all-MiniLM-L6-v2.") from exc
+        model.eval()
+        log.info("embedding model %s loaded (%d-d, %d torch threads)", self.path,
+                 _dimension(model), torch.get_num_threads())
+        return model
+
+    @property
+    def dim(self) -> int:
+        """Length of the vectors (loads the model)."""
+        return _dimension(self.load())
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        """Vectors of ``texts`` as a ``(len(texts), dim)`` float32 array, each of length 1.
+
+        Empty or whitespace-only texts raise ``TextError`` (they have no meaning to embed).
+        """
+        if isinstance(texts, str):
+            raise TypeError("encode() takes a list of texts; use encode_query() for one")
+        texts = list(texts)
+        for i, t in enumerate(texts):
+            if not isinstance(t, str) or not t.strip():
+                raise TextError(f"text #{i} is empty ({t!r}); there is nothing to embed.")
+        model = self.load()
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        with self._encode_lock:
+            vectors = model.encode(texts, batch_size=self.batch_size, convert_to_numpy=True,
+                                   normalize_embeddings=True, show_progress_bar=False)
+        return np.ascontiguousarray(vectors, dtype=np.float32)
+
+    def encode_query(self, text: str) -> np.ndarray:
+        """The vector of one text, shape ``(dim,)``."""
+        return self.encode([text])[0]
+
+
+def _dimension(model) -> int:
+    # sentence-transformers 6 renamed the method; older versions only have the long name.
+    get = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
+    return int(get())
