@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from core.atomic import atomic_write_text
 from core.errors import SettingsError
@@ -44,6 +44,32 @@ class Settings(BaseModel):
     tts_voice: str | None = None
     tts_rate: int = Field(175, ge=60, le=400, description="Words per minute")
     tts_volume: float = Field(1.0, ge=0, le=1)
+
+    # Privacy.
+    redact_names: list[str] = Field(
+        [], description="Names replaced by [NAME] before any text reaches training")
+
+    @field_validator("redact_names", mode="before")
+    @classmethod
+    def _split_names(cls, value):
+        # `persona settings set redact_names "Anna, Bob Smith"` gives one string.
+        return [p for p in value.split(",")] if isinstance(value, str) else value
+
+    @field_validator("redact_names")
+    @classmethod
+    def _check_names(cls, names: list[str]) -> list[str]:
+        out: list[str] = []
+        for raw in names:
+            name = " ".join(raw.split())
+            if not name:
+                continue
+            if sum(ch.isalpha() for ch in name) < 2:
+                # A one-letter "name" would blank out that letter word everywhere.
+                raise ValueError(f"redact_names entry {raw!r} needs at least two letters; "
+                                 f"write the whole name, e.g. 'Anna'")
+            if name.casefold() not in {o.casefold() for o in out}:
+                out.append(name)
+        return out
 
 
 def load_settings(path: Path) -> Settings:
