@@ -32,3 +32,7 @@ class SettingsError(PersonaError):
 
 class DeviceError(PersonaError):
     """A microphone or speaker cannot be opened."""
+
+
+class PrivacyError(PersonaError):
+    """The privacy ledger or accountant refuses a run (budget, δ) or cannot be read."""

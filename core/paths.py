@@ -76,3 +76,8 @@ class Home:
     def adapter_dir(self) -> Path:
         """The current LoRA adapter, if training has produced one."""
         return self.adapters_dir / "current"
+
+    @property
+    def privacy_dir(self) -> Path:
+        """The privacy ledger (append-only; never deleted by Persona)."""
+        return self.root / "privacy"
