@@ -124,6 +124,7 @@ _EMPHASIS = [
     re.compile(r"(\*)(?=\S)(.+?)(?<=\S)\*"),
     re.compile(r"(?<![\w])(_)(?=\S)(.+?)(?<=\S)_(?![\w])"),  # not inside snake_case words
 ]
+_SPACE_PUNCT = re.compile(r"\s+([.,!?;:])(?=\s|$)")
 _ESCAPE = re.compile(r"\\([\\`*_{}\[\]()#+\-.!|>~])")
 
 
@@ -138,7 +139,8 @@ def _inline(text: str) -> str:
     for pattern in _EMPHASIS:
         text = pattern.sub(r"\2", text)
     text = _ESCAPE.sub(r"\1", text)
-    return " ".join(text.split())
+    # A removed image or tag leaves "popcorn ." behind.
+    return _SPACE_PUNCT.sub(r"\1", " ".join(text.split()))
 
 
 # ------------------------------------------------------------------ sentences

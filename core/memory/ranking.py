@@ -7,6 +7,10 @@ only blends that relevance with recency:
 
 Relevance is taken relative to the best candidate, so with the default weight (0.15)
 recency re-orders near-ties but cannot lift a poor match above a clearly better one.
+
+RRF scores depend on ranks only: neighbours differ by ~1.6% whether their meanings are
+nearly equal or far apart, so on its own any recency weight would re-order them. In hybrid
+mode the relevance is therefore half RRF, half cosine similarity (``hybrid_relevance``).
 """
 
 from __future__ import annotations
@@ -58,11 +62,20 @@ def blend(relevance: Sequence[float], ts: Sequence[datetime], *, now: datetime,
           half_life_days: float, recency_weight: float) -> np.ndarray:
     """The final scores of candidates with raw ``relevance`` (higher is better, any scale)
     stored at times ``ts``."""
-    rel = np.clip(np.asarray(relevance, dtype=np.float64), 0.0, None)
-    if rel.size == 0:
-        return rel
-    best = rel.max()
-    rel = rel / best if best > 0 else rel
-    if recency_weight == 0:
+    rel = _relative(relevance)
+    if rel.size == 0 or recency_weight == 0:
         return rel
     return (1.0 - recency_weight) * rel + recency_weight * recency(ts, now, half_life_days)
+
+
+def _relative(values: Sequence[float]) -> np.ndarray:
+    v = np.clip(np.asarray(values, dtype=np.float64), 0.0, None)
+    best = v.max() if v.size else 0.0
+    return v / best if best > 0 else v
+
+
+def hybrid_relevance(rrf: Sequence[float], similarity: Sequence[float]) -> np.ndarray:
+    """Relevance of hybrid candidates: the mean of their RRF score and their cosine
+    similarity to the query, each relative to the best candidate. RRF keeps the order the
+    two searches agree on; similarity says how much better the better one is."""
+    return 0.5 * _relative(rrf) + 0.5 * _relative(similarity)

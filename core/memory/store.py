@@ -23,7 +23,7 @@ import pyarrow.compute as pc
 
 from core.errors import StoreError, TextError
 from core.memory import rows
-from core.memory.ranking import MODES, RetrievalOptions, blend
+from core.memory.ranking import MODES, RetrievalOptions, blend, hybrid_relevance
 from core.memory.schema import Hit, Memory, arrow_schema, now_utc
 
 # Index statistics (read to decide when the vector index needs retraining) need no centroids.
@@ -359,7 +359,10 @@ class MemoryStore:
         elif mode == "vector":
             relevance = [1.0 - d for d in found["_distance"].to_pylist()]
         else:
-            relevance = found["_relevance_score"].to_pylist()
+            stored = found["vector"].combine_chunks()
+            dim = stored.type.list_size
+            sims = stored.values.to_numpy(zero_copy_only=False).reshape(-1, dim) @ vector
+            relevance = hybrid_relevance(found["_relevance_score"].to_pylist(), sims)
         memories = rows.to_memories(found)
         weight = self.retrieval.recency_weight if recency_weight is None else recency_weight
         scores = blend(relevance, [m.ts for m in memories], now=now or now_utc(),
