@@ -1,0 +1,238 @@
+"""The privacy ledger: what every training run spent, per record, forever.
+
+Write-ahead: ``begin_run`` durably records a run *before* it trains, charging the full
+planned spend to every record it may sample; ``complete_run`` records how it ended. A run
+that was begun but never completed (a crash, kill -9, power loss) is counted in full, and
+a completed run is never charged less than it planned, so the ledger can over-report but
+never under-report.
+
+Per record: a record's RDP curve is the sum of the curves of every run it took part in
+(RDP composes additively across runs at each order), so its ε is ε(Σ RDP) at the ledger's
+δ, which is fixed when the ledger is created. Each record has a lifetime budget; a private
+run may only include records whose ε after the run stays within it (``affordable``,
+``plan_run`` in ``privacy/plan.py``).
+
+Events live in ``<home>/privacy/ledger.jsonl`` (see ``privacy/journal.py`` for the format).
+"""
+
+from __future__ import annotations
+
+import math
+import uuid
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from core.errors import PrivacyError
+from core.paths import Home
+from privacy.journal import Journal
+from privacy.ledger_state import LedgerState, Run, enc, fold, now, within
+from privacy.rdp import (
+    INF,
+    check_delta,
+    check_mechanism,
+    default_delta,
+    epsilon_from_rdp,
+    rdp_curve,
+)
+
+if TYPE_CHECKING:
+    from privacy.plan import RunPlan
+
+LEDGER_FILE = "ledger.jsonl"
+DEFAULT_BUDGET = 8.0  # lifetime ε per record, at the ledger's δ
+OUTCOMES = ("finished", "stopped", "failed")
+
+
+class Ledger:
+    """The append-only privacy ledger of one home folder."""
+
+    def __init__(self, home: Home | Path | str, *, budget: float = DEFAULT_BUDGET) -> None:
+        if not (isinstance(budget, (int, float)) and budget > 0):
+            raise PrivacyError(f"the lifetime privacy budget must be an ε > 0, not {budget!r}.")
+        privacy_dir = home.privacy_dir if isinstance(home, Home) else Home.resolve(home).privacy_dir
+        self.path = privacy_dir / LEDGER_FILE
+        self.journal = Journal(self.path)
+        self.budget = float(budget)
+
+    # ---- reading -------------------------------------------------------------------------
+
+    def state(self) -> LedgerState:
+        """Read and verify the whole ledger (a torn last line is ignored)."""
+        return fold(self.journal.read(), self.path)
+
+    @property
+    def exists(self) -> bool:
+        return self.path.exists()
+
+    @property
+    def delta(self) -> float | None:
+        """The ledger's δ, or None before its first run."""
+        return self.state().delta
+
+    def runs(self) -> list[Run]:
+        return self.state().runs
+
+    def pending_runs(self) -> list[Run]:
+        """Runs begun and not completed: fully charged already, so a trainer may resume one
+        within its planned steps and then complete it."""
+        return [r for r in self.runs() if r.status == "begun"]
+
+    def record_epsilons(self, record_ids: Iterable[str] | None = None) -> dict[str, float]:
+        """ε spent per record (every record in any run by default; unknown records: 0)."""
+        return self.state().record_epsilons(record_ids)
+
+    def resolve_delta(self, delta: float | None, n: int, state: LedgerState | None = None
+                      ) -> float:
+        """The δ a run must use: the ledger's, or for a new ledger ``delta`` or 1/n**1.1."""
+        state = state or self.state()
+        if state.delta is None:
+            resolved = default_delta(max(1, n)) if delta is None else delta
+            check_delta(resolved)
+            return float(resolved)
+        if delta is not None and not math.isclose(delta, state.delta, rel_tol=1e-9):
+            raise PrivacyError(
+                f"This privacy ledger's δ is {state.delta:.6g}, fixed when it was created "
+                f"({state.created}); a run with δ = {delta:.6g} would make its ε incomparable. "
+                f"Use δ = {state.delta:.6g} (or leave δ unset).")
+        return state.delta
+
+    def affordable(self, record_ids: Sequence[str], *, noise_multiplier: float,
+                   sample_rate: float, steps: int, delta: float | None = None
+                   ) -> tuple[list[str], list[str]]:
+        """(eligible, excluded): records whose ε after this run stays within the budget, and
+        the rest (order kept). A run without noise is affordable to no record."""
+        ids = _check_ids(record_ids)
+        state = self.state()
+        delta = self.resolve_delta(delta, len(ids), state)
+        after = _after(state, ids, delta, noise_multiplier, sample_rate, steps)
+        eligible = [r for r in ids if within(after[r], self.budget)]
+        excluded = [r for r in ids if not within(after[r], self.budget)]
+        return eligible, excluded
+
+    def plan_run(self, candidate_ids: Sequence[str], **options) -> RunPlan:
+        """Plan a run over ``candidate_ids`` without writing anything (``privacy.plan``)."""
+        from privacy.plan import plan_run
+
+        return plan_run(self, candidate_ids, **options)
+
+    def summary(self) -> dict:
+        """The data behind ``persona privacy`` (see ``privacy/report.py``)."""
+        from privacy.report import build_summary
+
+        return build_summary(self)
+
+    # ---- writing -------------------------------------------------------------------------
+
+    def begin_run(self, *, record_ids: Sequence[str], noise_multiplier: float,
+                  sample_rate: float, steps: int, clip_norm: float | None,
+                  delta: float | None, backend: str, epochs: float,
+                  target_epsilon: float | None = None, dataset_size: int | None = None,
+                  info: dict | None = None, dry_run: bool = False,
+                  lock_timeout: float = 10.0) -> str:
+        """Charge a run to its records *before* it trains; returns its run id.
+
+        Call only after this returns (it has fsync'd). A private run (σ > 0) is refused if
+        any record would pass its budget (drop them first: ``affordable``/``plan_run``); a
+        non-private run (σ = 0) is the person's explicit choice and is recorded as ε = inf
+        for every record in it. ``dry_run`` checks everything and writes nothing.
+        """
+        ids = _check_ids(record_ids)
+        check_mechanism(noise_multiplier=noise_multiplier, sample_rate=sample_rate, steps=steps)
+        if clip_norm is not None and not (isinstance(clip_norm, (int, float))
+                                          and 0 < clip_norm < INF):
+            raise PrivacyError(f"clip_norm must be a finite number > 0, not {clip_norm!r}.")
+        if not isinstance(backend, str) or not backend:
+            raise PrivacyError(f"backend must name the trainer (torch or mlx), not {backend!r}.")
+        if not (isinstance(epochs, (int, float)) and epochs >= 0):
+            raise PrivacyError(f"epochs must be a number >= 0, not {epochs!r}.")
+        if dry_run:
+            self._begin_event(self.state(), ids, noise_multiplier, sample_rate, steps, clip_norm,
+                              delta, backend, epochs, target_epsilon, dataset_size, info)
+            return uuid.uuid4().hex
+        with self.journal.locked(lock_timeout) as tx:
+            # Decide on the state read under the lock: another process may have charged the
+            # same records since the caller planned.
+            state = fold(tx.events, self.path)
+            create, begin = self._begin_event(state, ids, noise_multiplier, sample_rate, steps,
+                                              clip_norm, delta, backend, epochs, target_epsilon,
+                                              dataset_size, info)
+            if create:
+                tx.append(create)
+            tx.append(begin)
+        return begin["run_id"]
+
+    def _begin_event(self, state, ids, sigma, q, steps, clip_norm, delta, backend, epochs,
+                     target_epsilon, dataset_size, info) -> tuple[dict | None, dict]:
+        n = dataset_size or len(ids)
+        source = f"default 1/n**1.1 for n = {n}" if delta is None else "given"
+        delta = self.resolve_delta(delta, n, state)
+        create = None
+        if state.delta is None:
+            create = {"event": "create", "time": now(), "delta": delta, "accountant": "rdp",
+                      "orders": list(state.orders), "budget": self.budget,
+                      "delta_source": source}
+            state = LedgerState(delta=delta, created=create["time"], orders=state.orders)
+        curve = rdp_curve(noise_multiplier=sigma, sample_rate=q, steps=steps,
+                          orders=state.orders)
+        if sigma > 0:
+            after = state.record_epsilons(ids, extra=curve)
+            over = [r for r in ids if not within(after[r], self.budget)]
+            if over:
+                worst = max(after[r] for r in over)
+                raise PrivacyError(
+                    f"{len(over)} of {len(ids)} records cannot afford this run: their ε would "
+                    f"reach {worst:.3g}, over the lifetime budget of {self.budget:g} (e.g. "
+                    f"record {over[0]!r}). Train only on the records Ledger.affordable() or "
+                    f"plan_run() return as eligible.")
+        begin = {"event": "begin", "run_id": uuid.uuid4().hex, "time": now(),
+                 "record_ids": ids, "noise_multiplier": float(sigma), "sample_rate": float(q),
+                 "steps": int(steps), "clip_norm": None if clip_norm is None else float(clip_norm),
+                 "delta": delta, "backend": backend, "epochs": epochs,
+                 "private": sigma > 0, "budget": self.budget, "dataset_size": n,
+                 "target_epsilon": enc(target_epsilon),
+                 "epsilon": enc(epsilon_from_rdp(curve, delta=delta, orders=state.orders)),
+                 "rdp": [enc(float(x)) for x in curve], "info": info or {}}
+        return create, begin
+
+    def complete_run(self, run_id: str, *, steps_done: int, outcome: str = "finished",
+                     info: dict | None = None, lock_timeout: float = 10.0) -> None:
+        """Record how a begun run ended. Fewer steps than planned are recorded, but the run
+        stays charged in full; more steps than planned are charged in full too."""
+        if isinstance(steps_done, bool) or not isinstance(steps_done, int) or steps_done < 0:
+            raise PrivacyError(f"steps_done must be a whole number >= 0, not {steps_done!r}.")
+        if outcome not in OUTCOMES:
+            raise PrivacyError(f"outcome must be one of {OUTCOMES}, not {outcome!r}.")
+        with self.journal.locked(lock_timeout) as tx:
+            runs = {r.run_id: r for r in fold(tx.events, self.path).runs}
+            if run_id not in runs:
+                raise PrivacyError(f"no run {run_id!r} was begun in {self.path}; "
+                                   f"complete_run takes the id begin_run returned.")
+            if runs[run_id].completed:
+                raise PrivacyError(f"run {run_id!r} was already completed at "
+                                   f"{runs[run_id].completed}.")
+            tx.append({"event": "complete", "run_id": run_id, "time": now(),
+                       "steps_done": steps_done, "outcome": outcome, "info": info or {}})
+
+
+def _check_ids(record_ids: Sequence[str]) -> list[str]:
+    if isinstance(record_ids, str):
+        raise PrivacyError("record_ids must be a list of record ids, not one string.")
+    ids = list(record_ids)
+    bad = [r for r in ids if not isinstance(r, str) or not r]
+    if bad:
+        raise PrivacyError(f"record ids must be non-empty strings, not {bad[0]!r}.")
+    if len(set(ids)) != len(ids):
+        dup = next(r for r in ids if ids.count(r) > 1)
+        raise PrivacyError(f"record id {dup!r} is listed twice; pass each record once.")
+    return ids
+
+
+def _after(state: LedgerState, ids: list[str], delta: float, sigma: float, q: float,
+           steps: int) -> dict[str, float]:
+    """ε per record if this run were added."""
+    check_mechanism(noise_multiplier=sigma, sample_rate=q, steps=steps)
+    curve = rdp_curve(noise_multiplier=sigma, sample_rate=q, steps=steps, orders=state.orders)
+    if state.delta is None:
+        state = LedgerState(delta=delta, orders=state.orders)
+    return state.record_epsilons(ids, extra=curve)
