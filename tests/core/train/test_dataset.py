@@ -1,0 +1,280 @@
+"""The training set: the person's words only, (context → reply) pairs, redaction of every
+text, and a held-out slice that is fixed and disjoint from training."""
+
+from __future__ import annotations
+
+import random
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from core.errors import SettingsError, StoreError, TextError
+from core.memory.chunking import chunk_text
+from core.memory.schema import Memory
+from core.train.dataset import (
+    DatasetOptions,
+    Turn,
+    build_dataset,
+    heldout_from_files,
+    render_prompt,
+)
+from core.train.heldout import hash_unit, heldout_key, is_heldout
+
+T0 = datetime(2026, 3, 1, 9, 0, tzinfo=timezone.utc)
+SECRETS = ["anna.schmidt@example.com", "+44 20 7946 0958", "4111 1111 1111 1111",
+           "221B Baker Street", "DE89 3704 0044 0532 0130 00", "Anna", "Schmidt"]
+
+
+def chat(cid: str, turns: list[tuple[str, str]], start: datetime = T0) -> list[Memory]:
+    """A conversation: (speaker, text) turns a minute apart, ids "<cid>-<n>"."""
+    return [Memory(text, source="chat", speaker=speaker, conversation_id=cid,
+                   ts=start + timedelta(minutes=i), id=f"{cid}-{i}")
+            for i, (speaker, text) in enumerate(turns)]
+
+
+CONVERSATION = chat("c1", [
+    ("person", "Morning! I slept badly again."),
+    ("assistant", "Sorry to hear that. Was it the noise from the street?"),
+    ("person", "Yes, the bins at six. I might ask the council."),
+    ("assistant", "You could write to them today."),
+    ("person", "Good idea, I will do it after breakfast."),
+])
+
+
+def test_only_the_persons_words_are_targets():
+    memories = [
+        *CONVERSATION,
+        Memory("I walked along the canal.", source="voice", id="v1", ts=T0),
+        Memory("Notes on my garden.", source="text", id="t1", ts=T0),
+        Memory("Chapter one of my story.", source="import", id="i1", ts=T0),
+        Memory("The assistant's summary of the day.", source="text", speaker="assistant",
+               id="s1", ts=T0),
+    ]
+    ds = build_dataset(memories, heldout_fraction=0.0)
+    assistant_ids = {m.id for m in memories if m.speaker == "assistant"}
+    assistant_texts = {m.text for m in memories if m.speaker == "assistant"}
+    targets = {ex.record_id: ex.target for ex in ds.train}
+    assert set(targets) == {"c1-0", "c1-2", "c1-4", "v1", "t1", "i1"}
+    assert not assistant_ids & set(targets)
+    assert not assistant_texts & set(targets.values())
+    assert ds.skipped["assistant"] == 3
+    assert ds.heldout == []
+    # One example per record: the trainer samples records.
+    assert len({ex.record_id for ex in ds.train}) == len(ds.train)
+
+
+def test_chat_turns_become_context_reply_pairs():
+    shuffled = random.Random(1).sample(CONVERSATION, len(CONVERSATION))
+    ds = build_dataset(shuffled, heldout_fraction=0.0)
+    by_id = {ex.record_id: ex for ex in ds.train}
+    first, second, third = by_id["c1-0"], by_id["c1-2"], by_id["c1-4"]
+    assert first.prompt == "" and first.context == () and first.context_ids == ()
+    assert second.context_ids == ("c1-0", "c1-1")
+    assert [t.speaker for t in second.context] == ["person", "assistant"]
+    assert second.prompt == ("Person:\nMorning! I slept badly again.\n\n"
+                             "Assistant:\nSorry to hear that. Was it the noise from the street?"
+                             "\n\nPerson:\n")
+    assert second.target == "Yes, the bins at six. I might ask the council."
+    assert third.context_ids == ("c1-0", "c1-1", "c1-2", "c1-3")
+    assert third.prompt == render_prompt(third.context)
+    assert third.record_ids == ("c1-4", "c1-0", "c1-1", "c1-2", "c1-3")
+    # c1-0's words are in three examples: its own and two contexts.
+    assert ds.exposure()["c1-0"] == 3 and ds.exposure()["c1-4"] == 1
+
+
+def test_context_is_cut_to_its_budget():
+    ds = build_dataset(CONVERSATION, heldout_fraction=0.0,
+                       options=DatasetOptions(max_context_turns=2))
+    last = next(ex for ex in ds.train if ex.record_id == "c1-4")
+    assert last.context_ids == ("c1-2", "c1-3")
+
+    # Room for the last turn as rendered ("Assistant:\n" + text + "\n\n") and 50 more.
+    tight = DatasetOptions(max_context_chars=len("Assistant") + 4 + len(CONVERSATION[3].text)
+                           + 50)
+    last = next(ex for ex in build_dataset(CONVERSATION, heldout_fraction=0.0,
+                                           options=tight).train if ex.record_id == "c1-4")
+    assert last.context_ids == ("c1-3",)  # the newest turn that fits, whole
+
+    long_turn = "word " * 400
+    convo = chat("c2", [("assistant", long_turn.strip()), ("person", "Too long to read.")])
+    ex = build_dataset(convo, heldout_fraction=0.0,
+                       options=DatasetOptions(max_context_chars=200)).train[0]
+    assert ex.context_ids == ("c2-0",)
+    assert ex.context[0].text.startswith("…") and len(ex.context[0].text) <= 200
+    assert ex.context[0].text.endswith("word")
+
+
+def test_plain_memories_are_chunks_with_an_empty_prompt():
+    memories = [Memory("A chat line without a conversation.", source="chat", id="x1", ts=T0),
+                Memory("Spoken thought.", source="voice", id="x2", ts=T0)]
+    ds = build_dataset(memories, heldout_fraction=0.0)
+    assert [(ex.record_id, ex.prompt, ex.target) for ex in ds.train] == [
+        ("x1", "", "A chat line without a conversation."), ("x2", "", "Spoken thought.")]
+
+
+def test_long_targets_are_cut_between_words():
+    text = " ".join(f"word{i}" for i in range(1000))
+    ds = build_dataset([Memory(text, id="long", ts=T0)], heldout_fraction=0.0,
+                       options=DatasetOptions(max_target_chars=300))
+    target = ds.train[0].target
+    assert len(target) <= 300 and text.startswith(target) and text[len(target)] == " "
+    assert ds.skipped["truncated"] == 1
+
+
+def test_redaction_reaches_prompt_and_target():
+    convo = chat("c3", [
+        ("person", "I'm Anna Schmidt, write to anna.schmidt@example.com."),
+        ("assistant", "Noted, Anna. Your number is +44 20 7946 0958?"),
+        ("person", "Yes. I moved to 221B Baker Street and pay with 4111 1111 1111 1111."),
+        ("assistant", "And the rent goes to DE89 3704 0044 0532 0130 00, Anna's IBAN."),
+        ("person", "Right, Schmidt family budget."),
+    ])
+    notes = [Memory("Anna's card is 4111 1111 1111 1111.", source="voice", id="n1", ts=T0)]
+    ds = build_dataset([*convo, *notes], names=["Anna", "Schmidt"], heldout_fraction=0.0)
+    assert len(ds.train) == 4
+    for ex in ds.train + ds.heldout:
+        for secret in SECRETS:
+            assert secret not in ex.prompt and secret not in ex.target
+            assert all(secret not in t.text for t in ex.context)
+    last = next(ex for ex in ds.train if ex.record_id == "c3-4")
+    assert "[EMAIL]" in last.prompt and "[ADDRESS]" in last.prompt
+    assert "[CARD]" in last.prompt and "[ACCOUNT]" in last.prompt
+    assert last.target == "Right, [NAME] family budget."
+    # Each memory is redacted (and counted) once, however many prompts it appears in.
+    counts = ds.redaction_report.counts
+    assert ds.redaction_report.texts == 6
+    assert counts == {"email": 1, "phone": 1, "card": 2, "account": 1, "id": 0,
+                      "address": 1, "name": 6}
+
+
+def test_a_record_that_is_only_identifiers_is_skipped():
+    ds = build_dataset([Memory("anna@example.com", id="e1", ts=T0),
+                        Memory("Anna", id="e2", ts=T0), Memory("Hi Anna", id="e3", ts=T0)],
+                       names=["Anna"], heldout_fraction=0.0)
+    assert [ex.record_id for ex in ds.train] == ["e3"]
+    assert ds.skipped["empty"] == 2
+    assert ds.redaction_report.counts["email"] == 1
+
+
+def many_memories(n_notes: int = 300, n_chats: int = 40) -> list[Memory]:
+    notes = [Memory(f"Note number {i} about my day.", source=random.Random(i).choice(
+        ["voice", "text", "import"]), id=f"note-{i:04d}", ts=T0 + timedelta(hours=i))
+        for i in range(n_notes)]
+    chats = [m for c in range(n_chats) for m in chat(f"conv-{c:03d}", [
+        ("person", f"Question {c}?"), ("assistant", f"Answer {c}."),
+        ("person", f"Follow-up {c}."), ("assistant", f"More {c}."),
+        ("person", f"Thanks {c}.")], start=T0 + timedelta(days=c))]
+    return notes + chats
+
+
+def test_heldout_slice_is_fixed_and_disjoint():
+    memories = many_memories()
+    ds = build_dataset(memories, heldout_fraction=0.2)
+    train_ids = {ex.record_id for ex in ds.train}
+    held_ids = {ex.record_id for ex in ds.heldout}
+    assert not train_ids & held_ids
+    assert train_ids | held_ids == {m.id for m in memories if m.speaker == "person"}
+    assert 0.1 < len(held_ids) / (len(train_ids) + len(held_ids)) < 0.3
+    # Stable: the same split on every call, in any input order.
+    again = build_dataset(random.Random(7).sample(memories, len(memories)),
+                          heldout_fraction=0.2)
+    assert {ex.record_id for ex in again.heldout} == held_ids
+    assert again.train == ds.train
+    # A conversation is held out as a whole: no held-out words reach a training prompt.
+    held_texts = {m.text for m in memories if m.id in held_ids}
+    for ex in ds.train:
+        assert not set(ex.context_ids) & held_ids
+        assert all(t.text not in held_texts for t in ex.context)
+    for c in {m.conversation_id for m in memories if m.conversation_id}:
+        sides = {m.id in held_ids for m in memories
+                 if m.conversation_id == c and m.speaker == "person"}
+        assert len(sides) == 1
+    assert ds.skipped["heldout"] == len(held_ids)
+
+
+def test_heldout_membership_never_changes():
+    # Golden values: a change of hash or salt would silently move records between the
+    # slices, and a record trained on in one run would be judged in another.
+    assert hash_unit("record:abc") == pytest.approx(0.8947525032572128, abs=1e-15)
+    assert heldout_key(Memory("x", id="m1")) == "record:m1"
+    assert heldout_key(Memory("x", source="chat", conversation_id="c9", id="m2")) == (
+        "conversation:c9")
+    assert [i for i in range(100) if is_heldout(Memory("x", id=f"id-{i}"))] == [
+        0, 29, 32, 36, 40, 46, 49, 55, 72, 79, 85, 86, 92, 95, 97]
+    n = 20_000
+    share = sum(is_heldout(Memory("x", id=f"id-{i}")) for i in range(n)) / n
+    assert abs(share - 0.10) < 0.01  # the default fraction
+    assert not any(is_heldout(Memory("x", id=f"id-{i}"), 0.0) for i in range(1000))
+
+
+def test_since_limits_training_targets_not_the_heldout_slice():
+    memories = many_memories(n_notes=200, n_chats=0)
+    since = T0 + timedelta(hours=150)
+    full = build_dataset(memories, heldout_fraction=0.2)
+    ds = build_dataset(memories, heldout_fraction=0.2, since=since)
+    assert all(m.ts >= since for m in memories if m.id in {ex.record_id for ex in ds.train})
+    assert {ex.record_id for ex in ds.train} == {
+        ex.record_id for ex in full.train if int(ex.record_id[5:]) >= 150}
+    assert ds.heldout == full.heldout  # always judged on the whole slice
+    # A new turn in an old conversation still gets the old turns as its context.
+    late = chat("c1", [("person", "Back again, the bins woke me once more.")],
+                start=T0 + timedelta(days=2))
+    late[0].id = "c1-late"
+    ds = build_dataset([*CONVERSATION, *late], heldout_fraction=0.0,
+                       since=T0 + timedelta(days=1))
+    assert [ex.record_id for ex in ds.train] == ["c1-late"]
+    assert ds.train[0].context_ids[-1] == "c1-4"
+    assert ds.skipped["before_since"] == 3
+
+
+def test_excluded_records_are_neither_targets_nor_context():
+    ds = build_dataset(CONVERSATION, heldout_fraction=0.0, exclude_ids={"c1-2"})
+    assert "c1-2" not in {ex.record_id for ex in ds.train}
+    assert all("c1-2" not in ex.context_ids for ex in ds.train)
+    assert all("council" not in ex.prompt for ex in ds.train)
+    assert ds.skipped["excluded"] == 1
+
+
+def test_bad_input_is_refused_clearly():
+    with pytest.raises(SettingsError, match="1.5"):
+        build_dataset([], heldout_fraction=1.5)
+    with pytest.raises(StoreError, match="'dup'"):
+        build_dataset([Memory("a", id="dup"), Memory("b", id="dup")])
+    with pytest.raises(TypeError, match="str"):
+        build_dataset(["just text"])  # type: ignore[list-item]
+    assert build_dataset([]).train == []
+
+
+def test_render_prompt():
+    assert render_prompt([]) == ""
+    assert render_prompt([Turn("assistant", "Hi.")]) == "Assistant:\nHi.\n\nPerson:\n"
+
+
+def test_heldout_files_are_chunked_like_an_import_and_redacted(tmp_path):
+    diary = ("# 2026-03-14\n\nAnna called from +44 20 7946 0958. We talked for an hour. "
+             "Then I cooked. The soup was good.\n\n## Later\n\nI read *two* chapters.\n")
+    (tmp_path / "diary.md").write_text(diary, encoding="utf-8")
+    (tmp_path / "notes.txt").write_text("Plain notes. Nothing secret here.\n", encoding="utf-8")
+    ds = heldout_from_files([tmp_path], names=["Anna"])
+    expected = ([c.text for c in chunk_text(diary, markdown=True)]
+                + ["Plain notes. Nothing secret here."])
+    expected = [t.replace("Anna", "[NAME]").replace("+44 20 7946 0958", "[PHONE]")
+                for t in expected]
+    assert [ex.target for ex in ds.heldout] == expected
+    assert all(ex.prompt == "" for ex in ds.heldout) and ds.train == []
+    assert ds.heldout[0].record_id == f"file:{(tmp_path / 'diary.md').resolve()}#0"
+    assert ds.redaction_report.counts["name"] == 1
+    assert ds.redaction_report.counts["phone"] == 1
+
+
+def test_bad_heldout_files_are_refused(tmp_path):
+    with pytest.raises(TextError, match="missing.txt"):
+        heldout_from_files([tmp_path / "missing.txt"])
+    (tmp_path / "latin1.txt").write_bytes("caf\xe9".encode("latin-1"))
+    with pytest.raises(TextError, match="not UTF-8"):
+        heldout_from_files([tmp_path / "latin1.txt"])
+    (tmp_path / "empty.txt").write_text("   \n")
+    with pytest.raises(TextError, match="no text"):
+        heldout_from_files([tmp_path / "empty.txt"])
+    with pytest.raises(TextError, match="No held-out files"):
+        heldout_from_files([])
