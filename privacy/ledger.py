@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import math
 import uuid
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -26,7 +27,7 @@ from typing import TYPE_CHECKING
 from core.errors import PrivacyError
 from core.paths import Home
 from privacy.journal import Journal
-from privacy.ledger_state import LedgerState, Run, enc, fold, now, within
+from privacy.ledger_state import LedgerState, Run, enc, fold, now
 from privacy.rdp import (
     INF,
     check_delta,
@@ -102,13 +103,16 @@ class Ledger:
                    ) -> tuple[list[str], list[str]]:
         """(eligible, excluded): records whose ε after this run stays within the budget, and
         the rest (order kept). A run without noise is affordable to no record."""
-        ids = _check_ids(record_ids)
+        ids = check_ids(record_ids)
         state = self.state()
         delta = self.resolve_delta(delta, len(ids), state)
-        after = _after(state, ids, delta, noise_multiplier, sample_rate, steps)
-        eligible = [r for r in ids if within(after[r], self.budget)]
-        excluded = [r for r in ids if not within(after[r], self.budget)]
-        return eligible, excluded
+        check_mechanism(noise_multiplier=noise_multiplier, sample_rate=sample_rate, steps=steps)
+        curve = rdp_curve(noise_multiplier=noise_multiplier, sample_rate=sample_rate,
+                          steps=steps, orders=state.orders)
+        if state.delta is None:  # a planning copy: nothing spent yet, δ as it would be fixed
+            state = LedgerState(delta=delta, orders=state.orders)
+        over = state.unaffordable(ids, curve, self.budget)
+        return [r for r in ids if r not in over], [r for r in ids if r in over]
 
     def plan_run(self, candidate_ids: Sequence[str], **options) -> RunPlan:
         """Plan a run over ``candidate_ids`` without writing anything (``privacy.plan``)."""
@@ -137,7 +141,7 @@ class Ledger:
         non-private run (σ = 0) is the person's explicit choice and is recorded as ε = inf
         for every record in it. ``dry_run`` checks everything and writes nothing.
         """
-        ids = _check_ids(record_ids)
+        ids = check_ids(record_ids)
         check_mechanism(noise_multiplier=noise_multiplier, sample_rate=sample_rate, steps=steps)
         if clip_norm is not None and not (isinstance(clip_norm, (int, float))
                                           and 0 < clip_norm < INF):
@@ -176,15 +180,14 @@ class Ledger:
         curve = rdp_curve(noise_multiplier=sigma, sample_rate=q, steps=steps,
                           orders=state.orders)
         if sigma > 0:
-            after = state.record_epsilons(ids, extra=curve)
-            over = [r for r in ids if not within(after[r], self.budget)]
+            over = state.unaffordable(ids, curve, self.budget)
             if over:
-                worst = max(after[r] for r in over)
+                worst = max(over.values())
                 raise PrivacyError(
-                    f"{len(over)} of {len(ids)} records cannot afford this run: their ε would "
-                    f"reach {worst:.3g}, over the lifetime budget of {self.budget:g} (e.g. "
-                    f"record {over[0]!r}). Train only on the records Ledger.affordable() or "
-                    f"plan_run() return as eligible.")
+                    f"{len(over)} of {len(ids)} records cannot afford this run: they are at "
+                    f"their lifetime budget of ε = {self.budget:g} or the run would take them "
+                    f"past it (to ε = {worst:.3g}; e.g. record {next(iter(over))!r}). Train only "
+                    f"on the records Ledger.affordable() or plan_run() return as eligible.")
         begin = {"event": "begin", "run_id": uuid.uuid4().hex, "time": now(),
                  "record_ids": ids, "noise_multiplier": float(sigma), "sample_rate": float(q),
                  "steps": int(steps), "clip_norm": None if clip_norm is None else float(clip_norm),
@@ -215,24 +218,18 @@ class Ledger:
                        "steps_done": steps_done, "outcome": outcome, "info": info or {}})
 
 
-def _check_ids(record_ids: Sequence[str]) -> list[str]:
+def check_ids(record_ids: Sequence[str]) -> list[str]:
+    """The ids as a list; raise PrivacyError if empty, not strings, or repeated."""
     if isinstance(record_ids, str):
         raise PrivacyError("record_ids must be a list of record ids, not one string.")
     ids = list(record_ids)
+    if not ids:
+        raise PrivacyError("no record ids given: a run needs at least one record to train on.")
     bad = [r for r in ids if not isinstance(r, str) or not r]
     if bad:
         raise PrivacyError(f"record ids must be non-empty strings, not {bad[0]!r}.")
     if len(set(ids)) != len(ids):
-        dup = next(r for r in ids if ids.count(r) > 1)
+        dup = next(r for r, k in Counter(ids).items() if k > 1)
         raise PrivacyError(f"record id {dup!r} is listed twice; pass each record once.")
     return ids
 
-
-def _after(state: LedgerState, ids: list[str], delta: float, sigma: float, q: float,
-           steps: int) -> dict[str, float]:
-    """ε per record if this run were added."""
-    check_mechanism(noise_multiplier=sigma, sample_rate=q, steps=steps)
-    curve = rdp_curve(noise_multiplier=sigma, sample_rate=q, steps=steps, orders=state.orders)
-    if state.delta is None:
-        state = LedgerState(delta=delta, orders=state.orders)
-    return state.record_epsilons(ids, extra=curve)

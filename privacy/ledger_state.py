@@ -16,7 +16,7 @@ import numpy as np
 from core.errors import PrivacyError
 from privacy.rdp import DEFAULT_ORDERS, INF, epsilon_from_rdp, rdp_curve
 
-_REL = 1e-9  # float slack when comparing ε with the budget
+_REL = 1e-9  # float slack for "at the budget": a record that close never trains again
 
 
 def enc(x: float | None) -> float | str | None:
@@ -109,9 +109,23 @@ class LedgerState:
                                                             orders=self.orders)))
         return out
 
+    def unaffordable(self, record_ids: Iterable[str], extra: np.ndarray, budget: float
+                     ) -> dict[str, float]:
+        """The records a run adding ``extra`` RDP may not include, with their ε after it:
+        those already at their budget, and those the run would take past it."""
+        assert self.delta is not None, "a planned run needs a δ (see Ledger.resolve_delta)"
+        out: dict[str, float] = {}
+        for curve, rids in self.groups(record_ids):
+            before = epsilon_from_rdp(curve, delta=self.delta, orders=self.orders)
+            after = epsilon_from_rdp(curve + extra, delta=self.delta, orders=self.orders)
+            if exhausted(before, budget) or not within(after, budget):
+                out.update(dict.fromkeys(rids, after))
+        return out
+
 
 def within(epsilon: float, budget: float) -> bool:
-    return epsilon <= budget * (1 + _REL)
+    """ε is inside the budget (exactly: the planner and the ledger compute the same floats)."""
+    return epsilon <= budget
 
 
 def exhausted(epsilon: float, budget: float) -> bool:

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from core.errors import PrivacyError
-from privacy.ledger import Ledger
+from privacy.ledger import Ledger, check_ids
 from privacy.ledger_state import exhausted as at_budget
 from privacy.ledger_state import within
 from privacy.rdp import INF, calibrate_noise, rdp_curve, run_epsilon
@@ -97,7 +97,7 @@ def plan_run(ledger: Ledger, candidate_ids: Sequence[str], *,
     re-added, so it ends). ``target_epsilon = inf`` plans a non-private run: every candidate
     is included and will count as ε = inf from then on.
     """
-    ids = list(candidate_ids)
+    ids = check_ids(candidate_ids) if len(candidate_ids) else []
     if not (isinstance(target_epsilon, (int, float)) and target_epsilon > 0):
         raise PrivacyError(f"the run's ε must be > 0 (or inf for non-private), "
                            f"not {target_epsilon!r}.")
