@@ -17,15 +17,16 @@ _NUM = r"[0-9]{1,5}[A-Za-z]?(?:[-/][0-9]{1,5}[A-Za-z]?)?"
 _NUM_AFTER = r"(?:n[º°o.]?\s*)?[0-9]{1,4}[A-Za-z]?(?:[-/][0-9]{1,4}[A-Za-z]?)?(?![\w.,][0-9])"
 _WORD = r"(?:[A-Z][\w'’.-]*|[0-9]{1,3}(?:st|nd|rd|th))"  # "Baker", "O'Connell", "5th"
 
-_EN_TYPES = (
-    "Street|St|Avenue|Ave|Road|Rd|Boulevard|Blvd|Lane|Ln|Drive|Dr|Court|Ct|Place|Pl|"
-    "Terrace|Ter|Way|Close|Crescent|Cres|Square|Sq|Parkway|Pkwy|Highway|Hwy|Circle|Cir|"
-    "Gardens|Grove|Row|Mews|Walk|Trail|Loop|Alley|Embankment|Esplanade|Broadway")
+_EN_TYPES = (  # a full word keeps a following period: it ends the sentence
+    "Street|Avenue|Road|Boulevard|Lane|Drive|Court|Place|Terrace|Way|Close|Crescent|Square|"
+    "Parkway|Highway|Circle|Gardens|Grove|Row|Mews|Walk|Trail|Loop|Alley|Embankment|"
+    "Esplanade|Broadway|(?i:street|road|avenue|boulevard|lane)")
+_EN_ABBREVIATIONS = "St|Ave|Rd|Blvd|Ln|Dr|Ct|Pl|Ter|Cres|Sq|Pkwy|Hwy|Cir"
 _UNIT = r"(?:,?\s+(?:Apt|Apartment|Suite|Ste|Unit|Flat|Floor|Fl)\.?\s*#?[0-9]{1,4}[A-Za-z]?)?"
 _DIRECTION = r"(?:\s+(?:N|S|E|W|NE|NW|SE|SW|North|South|East|West)\b)?"
 _ENGLISH = re.compile(
     rf"(?<![\w.,/-]){_NUM},?\s+(?!(?:The|A|An|In|On|At|Of)\s)(?:{_WORD}\s+){{1,4}}"
-    rf"(?:{_EN_TYPES}|(?i:street|road|avenue|boulevard|lane))\b\.?{_DIRECTION}{_UNIT}")
+    rf"(?:(?:{_EN_TYPES})\b|(?:{_EN_ABBREVIATIONS})\b\.?){_DIRECTION}{_UNIT}")
 
 _PARTICLES = r"(?:(?:de|del|della|delle|di|da|do|dos|das|la|le|les|du|des|d'|l')\s*)*"
 _ROMANCE_TYPES = (  # written before the name: "rue de Rivoli", "Calle Mayor"

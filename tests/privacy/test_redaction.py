@@ -61,6 +61,7 @@ CAUGHT = {
         ("meet at 350 Fifth Ave or 42 5th Avenue", "meet at [ADDRESS] or [ADDRESS]"),
         ("12 Main St, Springfield", "[ADDRESS], Springfield"),
         ("we moved to 742 Evergreen Terrace", "we moved to [ADDRESS]"),
+        ("I live at 12 Harley Street. It is loud.", "I live at [ADDRESS]. It is loud."),
         ("Je vis au 12 rue de Rivoli.", "Je vis au [ADDRESS]."),
         ("Via Roma 15, Milano", "[ADDRESS], Milano"),
         ("Calle de Alcalá, 42", "[ADDRESS]"),

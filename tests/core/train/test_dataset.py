@@ -278,3 +278,40 @@ def test_bad_heldout_files_are_refused(tmp_path):
         heldout_from_files([tmp_path / "empty.txt"])
     with pytest.raises(TextError, match="No held-out files"):
         heldout_from_files([])
+
+
+@pytest.fixture(scope="module")
+def embedder():
+    from core.memory.embed import Embedder
+
+    e = Embedder()
+    e.load()
+    return e
+
+
+@pytest.mark.slow
+def test_memories_read_back_from_a_real_store(tmp_path, embedder):
+    """The way the trainer will call it: memories as the LanceDB store returns them."""
+    from core.memory.store import MemoryStore
+
+    store = MemoryStore(tmp_path / "memory.lancedb", embedder)
+    convo = chat("c-store", [
+        ("person", "Hi, it's Anna. Can you remind me of the dentist?"),
+        ("assistant", "Sure, Anna. When is it?"),
+        ("person", "Tuesday at 3, at 12 Harley Street."),
+    ])
+    store.add([*convo, Memory("My number is +44 20 7946 0958.", source="voice", id="v-store",
+                              ts=T0 - timedelta(days=1))])
+    memories = store.all_memories()
+    assert len(memories) == 4
+    ds = build_dataset(memories, names=["Anna"], heldout_fraction=0.0)
+    assert [(ex.record_id, ex.target) for ex in ds.train] == [
+        ("v-store", "My number is [PHONE]."),
+        ("c-store-0", "Hi, it's [NAME]. Can you remind me of the dentist?"),
+        ("c-store-2", "Tuesday at 3, at [ADDRESS]."),
+    ]
+    assert ds.train[2].context_ids == ("c-store-0", "c-store-1")
+    assert "Sure, [NAME]. When is it?" in ds.train[2].prompt
+    assert ds.redaction_report.total == 4
+    since = build_dataset(store.all_memories(since=T0), heldout_fraction=0.0)
+    assert [ex.record_id for ex in since.train] == ["c-store-0", "c-store-2"]
