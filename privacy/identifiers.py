@@ -132,8 +132,9 @@ _PHONE_TRUNK = re.compile(  # 020 7946 0958, 0170-1234567, 030/1234567, 01 23 45
     r"(?:" + _SEP + r"?[0-9]{2,8}){1,5}" + _NA)
 _PHONE_WEAK = re.compile(_NB + r"(?:[0-9]{2,5}(?:[ .-][0-9]{2,5}){1,4}|[0-9]{7,15})" + _NA)
 _PHONE_CUE = re.compile(
-    r"\b(?:call|called|phone|tel|telephone|mobile|cell|cellphone|number|text(?:ed)? me|ring|"
-    r"reach|fax|whatsapp|dial|landline|contact)\b[^.!?\n0-9]{0,24}$", re.I)
+    r"(?:\b(?:call|called|phone|tel|telephone|mobile|cell|cellphone|number|ring|reach|fax|"
+    r"whatsapp|dial|landline|contact)\b[^.!?\n0-9]{0,24}"
+    r"|\btext(?:ed)?(?:\s+me)?(?:\s+(?:at|on))?\s+)$", re.I)  # "text me on", not "text=12345"
 _DATE_INSIDE = re.compile(r"[0-9]{1,2}[./-][0-9]{1,2}[./-][0-9]{2,4}|[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 

@@ -119,6 +119,7 @@ ORDINARY = [
     "He scored 10,000 points on level 99.",
     "Annabelle and Anna-Lena are not on the list.",
     "Route 66 and Highway 1 are famous.",
+    "pmem(text=2310144, lib=0)",
 ]
 
 
