@@ -16,10 +16,10 @@ from core.asr.base import Transcript, Word
 from core.audio.io import SUFFIXES as AUDIO_SUFFIXES
 from core.audio.io import load_utterance
 from core.audio.utterance import Utterance
-from core.errors import PersonaError, TextError
+from core.errors import PersonaError
+from core.memory.ingest import TEXT_SUFFIXES, read_text_memories
 from core.memory.schema import Memory
 
-TEXT_SUFFIXES = (".txt", ".md", ".markdown")
 MAX_CHUNK_CHARS = 400  # about three spoken sentences: one retrievable thought
 PAD_SECONDS = 0.25  # audio kept around a chunk's words
 
@@ -58,7 +58,7 @@ def expand(paths: Iterable[Path]) -> tuple[list[Path], list[tuple[str, str]]]:
             files.append(p)
         else:
             refused.append((str(p), f"unsupported file type {p.suffix or '(none)'!r}; Persona "
-                            f"imports {', '.join(TEXT_SUFFIXES + AUDIO_SUFFIXES)}"))
+                            f"imports {', '.join(TEXT_SUFFIXES + AUDIO_SUFFIXES)} files"))
     return files, refused
 
 
@@ -74,7 +74,7 @@ def ingest_paths(pipe, paths: list[Path], *,
     for i, path in enumerate(files):
         try:
             if path.suffix.lower() in TEXT_SUFFIXES:
-                memories = [_tagged(pipe, m) for m in text_memories(path)]
+                memories = [_tagged(pipe, m) for m in read_text_memories(path)]
                 result = pipe.store.add(memories, compact=False)
                 summary.stored += len(result.ids)
                 summary.duplicates += len(result.duplicates)
@@ -92,15 +92,6 @@ def ingest_paths(pipe, paths: list[Path], *,
     return summary
 
 
-def text_memories(path: Path) -> list[Memory]:
-    from core.memory.ingest import read_text_memories
-
-    memories = read_text_memories(path)
-    if not memories:
-        raise TextError(f"{path} holds no text to remember (it is empty or only whitespace).")
-    return memories
-
-
 def _tagged(pipe, memory: Memory) -> Memory:
     tag = pipe.tagger.tag(memory.text)
     memory.emotion, memory.valence, memory.arousal = tag.label, tag.valence, tag.arousal
@@ -109,7 +100,7 @@ def _tagged(pipe, memory: Memory) -> Memory:
 
 
 def _ingest_audio(pipe, path: Path) -> tuple[int, int]:
-    utterance = load_utterance(path, max_seconds=pipe.settings.max_record_seconds)
+    utterance = load_utterance(path, limits=pipe.audio_limits)
     transcript = pipe.transcriber.transcribe(utterance)
     stored = dupes = 0
     for words in sentence_chunks(transcript.words, MAX_CHUNK_CHARS) or [transcript.words]:

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from core.asr.base import Transcript
 from core.atomic import atomic_write_text
-from core.audio.io import check_utterance, load_utterance, save_utterance
+from core.audio.io import AudioLimits, check_utterance, load_utterance, save_utterance
 from core.audio.utterance import Utterance
 from core.emotion.base import EmotionTag
 from core.errors import PersonaError
@@ -112,6 +112,10 @@ class Pipeline:
         return Pyttsx3Speaker.from_settings(self.settings)
 
     @property
+    def audio_limits(self) -> AudioLimits:
+        return AudioLimits(max_seconds=self.settings.max_record_seconds)
+
+    @property
     def _baseline_file(self) -> Path:
         return self.home.root / "voice_baseline.json"
 
@@ -134,8 +138,8 @@ class Pipeline:
         t = timings if timings is not None else Timings()
         if not isinstance(utterance, Utterance):
             with t.stage("load"):
-                utterance = load_utterance(utterance, max_seconds=self.settings.max_record_seconds)
-        check_utterance(utterance)
+                utterance = load_utterance(utterance, limits=self.audio_limits)
+        check_utterance(utterance, self.audio_limits)
         with t.stage("asr"):
             transcript = self.transcriber.transcribe(utterance)
         with t.stage("emotion"):
@@ -291,7 +295,7 @@ class Pipeline:
         t = Timings()
         if not isinstance(utterance, Utterance):
             with t.stage("load"):
-                utterance = load_utterance(utterance, max_seconds=self.settings.max_record_seconds)
+                utterance = load_utterance(utterance, limits=self.audio_limits)
         heard = self.hear(utterance, store=False, timings=t)
 
         conv = Conversation.current(self.store, max_turns=self.settings.history_turns)
