@@ -140,6 +140,8 @@ class Ledger:
         any record would pass its budget (drop them first: ``affordable``/``plan_run``); a
         non-private run (σ = 0) is the person's explicit choice and is recorded as ε = inf
         for every record in it. ``dry_run`` checks everything and writes nothing.
+        ``dataset_size`` is the number of records the run's records were chosen from (the n
+        of the default δ = 1/n**1.1 when the run creates the ledger; default: len(record_ids)).
         """
         ids = check_ids(record_ids)
         check_mechanism(noise_multiplier=noise_multiplier, sample_rate=sample_rate, steps=steps)
@@ -169,7 +171,8 @@ class Ledger:
     def _begin_event(self, state, ids, sigma, q, steps, clip_norm, delta, backend, epochs,
                      target_epsilon, dataset_size, info) -> tuple[dict | None, dict]:
         n = dataset_size or len(ids)
-        source = f"default 1/n**1.1 for n = {n}" if delta is None else "given"
+        default = delta is None or delta == default_delta(max(1, n))
+        source = f"default 1/n**1.1 for n = {n}" if default else "given"
         delta = self.resolve_delta(delta, n, state)
         create = None
         if state.delta is None:

@@ -40,6 +40,7 @@ class RunPlan:
     exhausted: int = 0  # of the excluded, how many are at their budget for good
     projected_epsilons: dict[str, float] = field(default_factory=dict, repr=False)
     new_ledger: bool = False  # this run would create the ledger and fix its δ
+    candidates: int = 0  # records considered (the n of a default δ)
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -64,7 +65,8 @@ class RunPlan:
         """The privacy numbers ``Ledger.begin_run`` needs (add clip_norm and backend)."""
         return {"record_ids": list(self.eligible_ids), "noise_multiplier": self.noise_multiplier,
                 "sample_rate": self.sample_rate, "steps": self.steps, "delta": self.delta,
-                "epochs": self.epochs, "target_epsilon": self.target_epsilon}
+                "epochs": self.epochs, "target_epsilon": self.target_epsilon,
+                "dataset_size": self.candidates}
 
 
 def schedule(n: int, *, epochs: float, batch_size: int | None, sample_rate: float | None
@@ -141,7 +143,7 @@ def plan_run(ledger: Ledger, candidate_ids: Sequence[str], *,
                                 delta=delta, orders=state.orders),
         eligible_ids=eligible, excluded_ids=[r for r in ids if r in set_excluded],
         exhausted=sum(at_budget(spent[r], ledger.budget) for r in excluded),
-        projected_epsilons=after, new_ledger=new_ledger)
+        projected_epsilons=after, new_ledger=new_ledger, candidates=len(ids))
     plan.notes = _notes(plan, len(ids))
     return plan
 

@@ -61,12 +61,16 @@ def build_summary(ledger: Ledger) -> dict:
     notes = []
     if nonprivate_records:
         notes.append(f"{NON_PRIVATE} for {nonprivate_records} records: they took part in "
-                     f"non-private runs (ε = inf) and are never used for training again.")
+                     f"non-private runs (ε = inf) and never take part in a private run again.")
     begun = [r for r in state.runs if r.status == "begun"]
     if begun:
         notes.append(f"{len(begun)} run(s) begun but never completed (a crash or a run still "
                      f"going) are counted in full: the ledger never reports less than may "
                      f"have been spent.")
+    short = [r for r in state.runs if r.steps_done is not None and r.steps_done < r.steps]
+    if short:
+        notes.append(f"{len(short)} run(s) ended before their planned steps and are charged "
+                     f"for all of them (what the ledger recorded before training).")
     return {
         "ledger": str(ledger.path),
         "accountant": "rdp",

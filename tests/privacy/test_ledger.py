@@ -359,6 +359,9 @@ def test_dry_run_writes_nothing(home):
 
     run_id = ledger.begin_run(**plan.begin_kwargs(), clip_norm=1.0, backend="torch")
     ledger.complete_run(run_id, steps_done=plan.steps)
+    header = json.loads(lines(ledger)[0])
+    assert header["delta"] == plan.delta == default_delta(50)
+    assert header["delta_source"] == "default 1/n**1.1 for n = 50"
     snapshot = {p.name: (p.read_bytes(), p.stat().st_mtime_ns)
                 for p in ledger.path.parent.iterdir()}
     again = ledger.plan_run(ids("a", 50) + ids("b", 10), batch_size=10)
