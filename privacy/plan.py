@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 from core.errors import PrivacyError
 from privacy.ledger import Ledger, check_ids
 from privacy.ledger_state import exhausted as at_budget
-from privacy.ledger_state import within
 from privacy.rdp import INF, calibrate_noise, rdp_curve, run_epsilon
 
 DEFAULT_RUN_EPSILON = 2.0  # what one run may spend per record (the lifetime budget is 8)
@@ -126,7 +125,7 @@ def plan_run(ledger: Ledger, candidate_ids: Sequence[str], *,
         curve = rdp_curve(noise_multiplier=sigma, sample_rate=q, steps=steps,
                           orders=state.orders)
         after = state.record_epsilons(eligible, extra=curve)
-        dropped = {r for r in eligible if not within(after[r], ledger.budget)}
+        dropped = state.unaffordable(eligible, curve, ledger.budget)
         if not dropped:
             break
         excluded += [r for r in eligible if r in dropped]

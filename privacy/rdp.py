@@ -134,6 +134,16 @@ def default_delta(n: int) -> float:
     return min(1.0 / n**1.1, 0.5)
 
 
+def epsilon_floor(*, delta: float, orders: Sequence[float] = DEFAULT_ORDERS) -> float:
+    """The ε the RDP → (ε, δ) conversion gives for a vanishing RDP: no run can certify less."""
+    check_delta(delta)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        eps, _ = opacus_rdp().get_privacy_spent(orders=list(orders),
+                                                rdp=np.zeros(len(orders)), delta=delta)
+    return max(0.0, float(eps))
+
+
 # Opacus' get_noise_multiplier doubles then bisects σ the same way; it lives in a module
 # that imports torch, so the search is repeated here over the same Opacus maths.
 MAX_SIGMA = 1e6
@@ -153,6 +163,10 @@ def calibrate_noise(*, target_epsilon: float, delta: float, sample_rate: float, 
         return 0.0
     if steps == 0:
         raise PrivacyError("calibrate_noise needs steps >= 1: a run of no steps spends nothing.")
+    floor = epsilon_floor(delta=delta, orders=orders)
+    if target_epsilon <= floor:  # no σ can help: the RDP → (ε, δ) conversion alone costs this
+        raise PrivacyError(f"ε = {target_epsilon} is below {floor:.3g}, the smallest ε the RDP "
+                           f"accountant can certify at δ = {delta:g}; raise the target ε.")
 
     def eps(sigma: float) -> float:
         return run_epsilon(noise_multiplier=sigma, sample_rate=sample_rate, steps=steps,

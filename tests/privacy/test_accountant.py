@@ -20,6 +20,7 @@ from privacy.accountant import (
     Accountant,
     calibrate_noise,
     default_delta,
+    epsilon_floor,
     epsilon_from_rdp,
     rdp_curve,
     run_epsilon,
@@ -179,8 +180,13 @@ def test_bad_delta_and_targets_are_clear_errors():
             run_epsilon(noise_multiplier=1.0, sample_rate=0.1, steps=10, delta=delta)
     with pytest.raises(PrivacyError, match="target_epsilon"):
         calibrate_noise(target_epsilon=0, delta=1e-5, sample_rate=0.1, steps=10)
-    with pytest.raises(PrivacyError, match="out of reach"):
-        calibrate_noise(target_epsilon=1e-9, delta=1e-9, sample_rate=1.0, steps=10**6)
+    floor = epsilon_floor(delta=1e-5)
+    assert 0.05 < floor < 0.2  # with orders up to 63; below it no σ can certify ε
+    with pytest.raises(PrivacyError, match="smallest ε the RDP accountant can certify"):
+        calibrate_noise(target_epsilon=floor, delta=1e-5, sample_rate=0.5, steps=5)
+    sigma = calibrate_noise(target_epsilon=floor + 0.05, delta=1e-5, sample_rate=0.5, steps=5)
+    assert run_epsilon(noise_multiplier=sigma, sample_rate=0.5, steps=5, delta=1e-5) <= \
+        floor + 0.05
 
 
 def test_state_dict_round_trip():

@@ -260,6 +260,8 @@ def test_record_at_its_budget_is_never_eligible_again(home):
                            batch_size=5)
     assert plan.eligible_ids == ids("new", 5)
     assert plan.excluded == 20 and plan.exhausted == 20
+    tiny = ledger.plan_run(["a0", "new0"], target_epsilon=0.3, sample_rate=0.5)
+    assert tiny.eligible_ids == ["new0"] and tiny.exhausted == 1
     with pytest.raises(PrivacyError, match="1 of 2 records cannot afford"):
         begin(ledger, ["a3", "new0"], sigma=50.0, q=0.001, steps=1)
     summary = ledger.summary()
