@@ -48,6 +48,11 @@ class Settings(BaseModel):
     # Privacy.
     redact_names: list[str] = Field(
         [], description="Names replaced by [NAME] before any text reaches training")
+    privacy_budget: float = Field(
+        8.0, gt=0, description="Lifetime ε per record at the ledger's δ (privacy/ledger.py)")
+    privacy_delta: float | None = Field(
+        None, gt=0, lt=1,
+        description="δ of the privacy ledger, fixed by its first run; None = 1/n**1.1")
 
     @field_validator("redact_names", mode="before")
     @classmethod
