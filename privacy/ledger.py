@@ -38,6 +38,7 @@ from privacy.rdp import (
 )
 
 if TYPE_CHECKING:
+    from core.settings import Settings
     from privacy.plan import RunPlan
 
 LEDGER_FILE = "ledger.jsonl"
@@ -55,6 +56,12 @@ class Ledger:
         self.path = privacy_dir / LEDGER_FILE
         self.journal = Journal(self.path)
         self.budget = float(budget)
+
+    @classmethod
+    def from_settings(cls, home: Home | Path | str, settings: Settings) -> Ledger:
+        """The ledger with the person's budget. Pass ``settings.privacy_delta`` (or
+        ``--delta``) as ``delta`` to ``plan_run``: None lets the ledger decide."""
+        return cls(home, budget=settings.privacy_budget)
 
     # ---- reading -------------------------------------------------------------------------
 

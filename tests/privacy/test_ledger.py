@@ -396,6 +396,13 @@ def test_bad_run_is_refused_and_nothing_is_written(home, change, message):
     assert not ledger.exists
 
 
+def test_from_settings(home):
+    from core.settings import Settings
+
+    assert Ledger.from_settings(home, Settings()).budget == 8.0
+    assert Ledger.from_settings(home, Settings(privacy_budget=3.0)).budget == 3.0
+
+
 def test_bad_budget_and_plans_are_clear_errors(home):
     with pytest.raises(PrivacyError, match="budget"):
         Ledger(home, budget=0)
