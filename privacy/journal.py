@@ -93,7 +93,7 @@ class Journal:
         try:
             event = json.loads(raw)
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            return f"not JSON ({exc.msg if hasattr(exc, 'msg') else exc})"
+            return f"not JSON ({exc})"
         if not isinstance(event, dict):
             return "not a JSON object"
         if event.get("format") != FORMAT:
