@@ -125,7 +125,11 @@ class Pipeline:
             self.transcriber.warm_up()
         self.store.count()
         if llm:
-            self.llm.chat([{"role": "user", "content": "Hi"}],
+            from core.persona.prompt import build_messages
+
+            # Reading the persona's system prompt now leaves its KV state cached for the
+            # first real question.
+            self.llm.chat(build_messages(self.profile(), [], [], "Hello"),
                           GenerationOptions(max_new_tokens=1))
 
     # ----------------------------------------------------------------- hearing

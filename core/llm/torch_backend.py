@@ -7,6 +7,7 @@ caller that stops iterating (a cancel button) stops the computation too.
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
 import os
@@ -59,6 +60,10 @@ class TorchBackend(LLMBackend):
         self.model = model.eval()
         self.context: int | None = getattr(self.model.config, "max_position_embeddings", None)
         self.eos_ids = _eos_ids(self.model, self.tokenizer)
+        # The KV cache of the last prompt: the next prompt usually starts with the same
+        # system prompt (the persona), so only the new part has to be read again.
+        self._prefix_ids: list[int] = []
+        self._prefix_cache = None
 
     @staticmethod
     def _with_adapter(model, path: Path, merge: bool):
@@ -101,15 +106,19 @@ class TorchBackend(LLMBackend):
 
         stop = StopFilter(options.stop)
         detok = _Detokenizer(self.tokenizer)
-        cache = DynamicCache(config=self.model.config)
-        step_input = torch.tensor([ids])
-        for _ in range(options.max_new_tokens):
+        cache, reused = self._cached_prefix(ids)
+        if cache is None:
+            cache = DynamicCache(config=self.model.config)
+        step_input = torch.tensor([ids[reused:]])
+        for i in range(options.max_new_tokens):
             # inference_mode per call, not around the loop: the caller's code between
             # pieces must not run with autograd switched off.
             with torch.inference_mode():
                 logits = self.model(input_ids=step_input, past_key_values=cache,
                                     use_cache=True).logits[0, -1]
                 token = _pick(logits, options)
+                if i == 0:
+                    self._prefix_ids, self._prefix_cache = list(ids), copy.deepcopy(cache)
             if token in self.eos_ids:
                 break
             text = stop.feed(detok.add(token))
@@ -122,6 +131,23 @@ class TorchBackend(LLMBackend):
         if tail:
             yield tail
 
+    def _cached_prefix(self, ids: list[int]):
+        """A copy of the cached KV state for the longest prefix ``ids`` shares with the last
+        prompt (at least one token is always left to read), and that prefix's length."""
+        if self._prefix_cache is None:
+            return None, 0
+        n = 0
+        limit = min(len(ids) - 1, len(self._prefix_ids))
+        while n < limit and ids[n] == self._prefix_ids[n]:
+            n += 1
+        if n < MIN_REUSE_TOKENS:
+            return None, 0
+        cache = copy.deepcopy(self._prefix_cache)
+        extra = len(self._prefix_ids) - n
+        if extra:
+            cache.crop(-extra)  # transformers 5: a negative count of tokens to drop
+        return cache, n
+
 
 def default_threads() -> int:
     """One torch thread per core, less one for audio and the UI, at most 8.
@@ -130,6 +156,9 @@ def default_threads() -> int:
     tokens/s): OpenMP threads wait on each other whenever one of them is descheduled.
     """
     return max(1, min(8, (os.cpu_count() or 2) - 1))
+
+
+MIN_REUSE_TOKENS = 16  # below this, copying the cache saves nothing
 
 
 def _pick(logits: torch.Tensor, options: GenerationOptions) -> int:

@@ -119,3 +119,19 @@ def test_adapter_for_another_model_is_refused(model_folder, tmp_path):
     (current / "peft" / "adapter_config.json").write_text(json.dumps(config))
     with pytest.raises(ModelError, match=f"{current / 'peft'}.*does not fit"):
         TorchBackend(model_folder, current)
+
+
+def test_reusing_the_cached_prompt_prefix_changes_nothing(base):
+    """The second prompt shares the system prompt with the first, so its KV state is reused;
+    the greedy reply must be exactly what a cold start gives."""
+    system = {"role": "system", "content": "You are a helpful assistant. " * 8}
+    first = [system, {"role": "user", "content": "Name a colour."}]
+    second = [system, {"role": "user", "content": "What is the capital of France?"}]
+    opts = GenerationOptions(max_new_tokens=12)
+    base.chat(first, opts)
+    reused, n = base._cached_prefix(base.encode(second))
+    assert reused is not None and n > 40  # the whole system prompt is shared
+    warm = base.chat(second, opts)
+    base._prefix_cache = None
+    cold = base.chat(second, opts)
+    assert warm == cold
