@@ -236,3 +236,16 @@ def test_a_vector_index_is_built_once_the_table_is_big_enough(tmp_path, embedder
     assert any(i.columns == ["vector"] for i in store.table.list_indices())
     assert store.search("where does my sister live?", 1)[0].memory.text == FACTS[0]
     assert store.search("where does my sister live?", 1, mode="vector")[0].memory.text == FACTS[0]
+
+
+def test_two_handles_see_each_other_even_across_compaction(tmp_path, embedder):
+    # The desktop app and a CLI command may open the same store at once.
+    path = tmp_path / "memory.lancedb"
+    app, cli = MemoryStore(path, embedder), MemoryStore(path, embedder)
+    app.add(Memory("Written by the app."))
+    assert cli.count() == 1
+    cli.add([Memory(f"Imported note {i}.") for i in range(70)])  # compacts, drops old versions
+    assert app.versions() <= 2
+    assert app.count() == 71
+    assert app.search("imported note", 1, mode="fts")[0].memory.text.startswith("Imported")
+    assert app.delete(cli.list(1)[0].id) and cli.count() == 70
