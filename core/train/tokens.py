@@ -1,0 +1,53 @@
+"""Turning training examples into token ids with a loss mask (shared by both trainers).
+
+The loss is on the target's tokens only: the prompt (earlier turns of a conversation) is
+context the person did not write in this record, and the assistant's words must never be
+learnt. Examples longer than ``max_len`` lose prompt tokens from the left first, then target
+tokens from the right, so the person's own words are kept as long as possible.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from core.train.dataset import TrainingExample
+
+
+@dataclass(frozen=True)
+class Encoded:
+    record_id: str
+    ids: list[int]
+    target_start: int  # the loss covers ids[target_start:] (predicted from the token before)
+
+    @property
+    def target_tokens(self) -> int:
+        return len(self.ids) - self.target_start
+
+
+def encode_example(tokenizer, example: TrainingExample, max_len: int) -> Encoded | None:
+    """``example`` as ids; None when its target has no tokens at all."""
+    if max_len < 2:
+        raise ValueError(f"max_len must be at least 2, not {max_len}")
+    bos = [tokenizer.bos_token_id] if tokenizer.bos_token_id is not None else []
+    eos = [tokenizer.eos_token_id] if tokenizer.eos_token_id is not None else []
+    prompt = tokenizer.encode(example.prompt, add_special_tokens=False) if example.prompt else []
+    target = tokenizer.encode(example.target, add_special_tokens=False) + eos
+    if len(target) <= len(eos):
+        return None
+    head = bos + prompt
+    room = max_len - len(target)
+    if room < 1:  # the target alone is too long: keep its start, and at least one head token
+        head = head[-1:] if head else []
+        target = target[: max_len - len(head)]
+    elif len(head) > room:
+        head = head[len(head) - room:]
+    if not head:  # the first target token needs a token before it to be predicted from
+        head, target = target[:1], target[1:]
+    return Encoded(example.record_id, head + target, len(head))
+
+
+def encode_examples(tokenizer, examples: Sequence[TrainingExample], max_len: int
+                    ) -> list[Encoded]:
+    out = [encode_example(tokenizer, ex, max_len) for ex in examples]
+    return [e for e in out if e is not None and e.target_tokens > 0]
