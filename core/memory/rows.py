@@ -64,6 +64,14 @@ def sql_in(column: str, values: Iterable[str]) -> str:
     return f"{column} IN ({', '.join(sql_str(v) for v in values)})"
 
 
+def find_in(tbl, column: str, values: list[str], columns: list[str]) -> pa.Table:
+    """The ``columns`` of the rows whose ``column`` is one of ``values`` (asked in parts, so
+    a big import does not build one huge filter)."""
+    parts = [tbl.search().where(sql_in(column, values[i:i + 500])).select(columns)
+             .limit(None).to_arrow() for i in range(0, len(values), 500)]
+    return pa.concat_tables(parts) if parts else pa.table({c: [] for c in columns})
+
+
 def where(*, source: str | None = None, speaker: str | None = None,
           exclude_ids: Iterable[str] = ()) -> str | None:
     """The filter for the given conditions (None when there are none)."""

@@ -11,27 +11,22 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import math
 import os
 import threading
-import warnings
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 
+import lancedb
 import pyarrow.compute as pc
+from lancedb.index import FTS, BTree
+from lancedb.rerankers import RRFReranker
 
 from core.errors import StoreError, TextError
-from core.memory import rows
+from core.memory import rows, upkeep
 from core.memory.ranking import MODES, RetrievalOptions, blend, hybrid_relevance
 from core.memory.schema import Hit, Memory, arrow_schema, now_utc
-
-# Index statistics (read to decide when the vector index needs retraining) need no centroids.
-os.environ.setdefault("LANCE_INCLUDE_VECTOR_CENTROIDS", "false")
-
-import lancedb  # noqa: E402  (after the environment above)
-from lancedb.index import FTS, BTree, IvfFlat  # noqa: E402
-from lancedb.rerankers import RRFReranker  # noqa: E402
+from core.memory.upkeep import StoreOptions
 
 log = logging.getLogger(__name__)
 
@@ -49,19 +44,6 @@ class Duplicate:
 class AddResult:
     ids: list[str] = field(default_factory=list)  # newly stored memories, in input order
     duplicates: list[Duplicate] = field(default_factory=list)
-
-
-@dataclass
-class StoreOptions:
-    # Below this many rows a flat scan is fast enough (measured: 10k rows ~13 ms flat vs
-    # ~6 ms with IVF_FLAT, 100k rows ~225 ms vs ~19 ms); the index trains in ~0.2 s at 10k.
-    vector_index_min_rows: int = 10_000
-    compact_every_writes: int = 16  # tidy up once this many versions have piled up
-    compact_batch_rows: int = 64  # a batch at least this big is tidied up at once
-    # Old versions are removed at once: Persona has one writer, and every handle re-reads
-    # the latest version before each operation (read_consistency below).
-    keep_versions: timedelta = timedelta(0)
-    read_consistency: timedelta | None = timedelta(0)
 
 
 class MemoryStore:
@@ -182,26 +164,15 @@ class MemoryStore:
     def _stored_hashes(self, tbl, hashes: set[str]) -> dict[str, str]:
         if tbl is None or not hashes:
             return {}
-        found: dict[str, str] = {}
-        ordered = sorted(hashes)
         with self._errors("look for duplicates"):
-            for i in range(0, len(ordered), 500):
-                part = (tbl.search().where(rows.sql_in("text_hash", ordered[i:i + 500]))
-                        .select(["text_hash", "id"]).limit(None).to_arrow())
-                found.update(zip(part["text_hash"].to_pylist(), part["id"].to_pylist(),
-                                 strict=True))
-        return found
+            found = rows.find_in(tbl, "text_hash", sorted(hashes), ["text_hash", "id"])
+        return dict(zip(found["text_hash"].to_pylist(), found["id"].to_pylist(), strict=True))
 
     def _stored_ids(self, tbl, ids: list[str]) -> set[str]:
         if tbl is None or not ids:
             return set()
         with self._errors("look up ids"):
-            out: set[str] = set()
-            for i in range(0, len(ids), 500):
-                part = (tbl.search().where(rows.sql_in("id", ids[i:i + 500]))
-                        .select(["id"]).limit(None).to_arrow())
-                out.update(part["id"].to_pylist())
-        return out
+            return set(rows.find_in(tbl, "id", ids, ["id"])["id"].to_pylist())
 
     def delete(self, memory_id: str) -> Memory:
         """Forget one memory; returns it. An unknown id raises ``StoreError``."""
@@ -229,29 +200,8 @@ class MemoryStore:
             if tbl is None:
                 return
             with self._errors("be compacted"):
-                self._maintain_vector_index(tbl)
-                with warnings.catch_warnings():
-                    # LanceDB warns that removing every old version breaks concurrent
-                    # readers of those versions; see StoreOptions.keep_versions.
-                    warnings.simplefilter("ignore", UserWarning)
-                    tbl.optimize(cleanup_older_than=self.options.keep_versions)
-
-    def _maintain_vector_index(self, tbl) -> None:
-        n = tbl.count_rows()
-        if n < self.options.vector_index_min_rows:
-            return
-        index = next((i for i in tbl.list_indices() if list(i.columns) == ["vector"]), None)
-        if index is not None:
-            try:
-                stats = tbl.to_lance().stats.index_stats(index.name)
-                partitions = int(stats["indices"][0]["num_partitions"])
-            except (KeyError, IndexError, TypeError):
-                return
-            # IVF's sweet spot is ~sqrt(n) partitions; retrain when the table outgrew it 4x.
-            if partitions >= math.sqrt(n) / 2:
-                return
-        log.info("building the vector index over %d memories", n)
-        tbl.create_index("vector", config=IvfFlat(distance_type="cosine"), replace=True)
+                upkeep.maintain_vector_index(tbl, min_rows=self.options.vector_index_min_rows)
+                upkeep.optimize(tbl, keep_versions=self.options.keep_versions)
 
     def versions(self) -> int:
         """How many table versions are kept on disk (stays low thanks to ``compact``)."""
