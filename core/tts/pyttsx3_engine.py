@@ -37,6 +37,7 @@ from core.tts.playback import play_wav, read_wav
 
 log = logging.getLogger(__name__)
 
+PREFERRED_VOICES = ("gmw/en-us", "en-us")  # tried in order when no voice is set
 INSTALL_HINT = ("Install a speech engine: on Debian/Ubuntu `sudo apt-get install espeak-ng`, "
                 "on Fedora `sudo dnf install espeak-ng`, on Arch `sudo pacman -S espeak-ng` "
                 "(macOS and Windows use their built-in voices).")
@@ -58,6 +59,7 @@ class _EngineThread:
     def __init__(self) -> None:
         self._jobs: queue.Queue = queue.Queue()
         self._voices: dict[str, list] = {}  # driver -> pyttsx3 Voice objects, listed once
+        self._default_voice: dict[str | None, str | None] = {}
         self._thread = threading.Thread(target=self._loop, name="persona-tts", daemon=True)
         self._thread.start()
 
@@ -99,6 +101,21 @@ class _EngineThread:
             self._voices[driver] = list(self.new_engine(driver).getProperty("voices") or [])
         return self._voices[driver]
 
+    def default_voice(self, driver: str | None) -> str | None:
+        """The voice used when the person chose none: US English where the engine has it
+        (espeak-ng's default "en" is much harder for the bundled Whisper to understand, which
+        matters when replies are checked or recorded back), else the engine's own default."""
+        if driver not in self._default_voice:
+            found = None
+            for wanted in PREFERRED_VOICES:
+                try:
+                    found = self.resolve_voice(driver, wanted)
+                    break
+                except SettingsError:
+                    continue
+            self._default_voice[driver] = found
+        return self._default_voice[driver]
+
     def resolve_voice(self, driver: str | None, wanted: str) -> str:
         """Map a voice id, name or language code to the driver's voice id."""
         voices = self.list_voices(driver)
@@ -121,7 +138,7 @@ class _EngineThread:
                    timeout: float) -> Path:
         # Resolve the voice first: listing voices builds (and drops) an engine, and dropping
         # one clears espeak's global callback, which must not happen under a live engine.
-        voice = self.resolve_voice(driver, opts.voice) if opts.voice else None
+        voice = self.resolve_voice(driver, opts.voice) if opts.voice else self.default_voice(driver)
         engine = self.new_engine(driver)
         finished = threading.Event()
         outcome: list[bool] = []
