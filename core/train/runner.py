@@ -1,0 +1,275 @@
+"""One training run, start to finish: the person's words → redaction → plan against the
+privacy ledger → write-ahead charge → DP-SGD LoRA training → held-out evaluation →
+promotion (only if not worse) or rejection.
+
+A run stopped by SIGTERM (or killed) leaves a checkpoint and a begun ledger entry, already
+charged in full; the next run resumes it with the same records and numbers instead of
+starting (and charging) a new one.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from core.errors import PersonaError
+from core.paths import Home
+from core.settings import Settings
+from core.train.adapter_store import AdapterMeta, AdapterStore
+from core.train.config import LoRAConfig, ProgressCallback, StopCheck, TrainConfig, TrainResult
+from core.train.dataset import Dataset, TrainingExample, build_dataset
+
+Log = Callable[[str], None]
+
+
+class NothingToTrain(PersonaError):
+    """There are no records the run could train on."""
+
+
+@dataclass
+class TrainOptions:
+    epsilon: float = 2.0  # what this run may spend per record (inf: non-private)
+    delta: float | None = None  # None: the ledger's (a new ledger: 1/n**1.1)
+    epochs: float = 2.0
+    backend: str | None = None  # None: from the settings and the platform
+    batch_size: int = 8  # expected Poisson batch
+    clip_norm: float = 1.0
+    learning_rate: float = 2e-3
+    max_seq_len: int = 256
+    lora_rank: int = 8
+    dry_run: bool = False
+
+
+@dataclass
+class Evaluation:
+    tokens: int
+    base_perplexity: float
+    reference_perplexity: float  # the current adapter's (or the base model's, if none)
+    candidate_perplexity: float | None = None
+
+    @property
+    def not_worse(self) -> bool:
+        return (self.candidate_perplexity is not None
+                and self.candidate_perplexity <= self.reference_perplexity)
+
+
+@dataclass
+class RunOutcome:
+    plan: object  # privacy.plan.RunPlan
+    backend: str
+    run_id: str | None = None
+    resumed: bool = False
+    result: TrainResult | None = None
+    evaluation: Evaluation | None = None
+    promoted: bool = False
+    version: str | None = None
+    reason: str = ""
+    redaction: dict = field(default_factory=dict)
+    seconds: float = 0.0
+
+    def summary_line(self) -> str:
+        p = self.plan
+        eps = "non-private" if not p.private else f"ε {p.run_epsilon:.2f}/run"
+        head = (f"{self.backend}: {len(p.eligible_ids)} records ({p.excluded} left out at "
+                f"their budget), {p.steps} steps, σ {p.noise_multiplier:.3g}, {eps}")
+        if self.result is None:
+            return f"{head} — {self.reason}"
+        ev = self.evaluation
+        ppl = ("" if ev is None or ev.candidate_perplexity is None else
+               f", held-out perplexity {ev.reference_perplexity:.2f} → "
+               f"{ev.candidate_perplexity:.2f}")
+        verdict = f"promoted as {self.version}" if self.promoted else f"rejected: {self.reason}"
+        return f"{head}{ppl}; {verdict} ({self.seconds:.0f} s)"
+
+
+def trainer(backend: str):
+    """(train function, held-out loss function, adapter format) of ``backend``."""
+    if backend == "torch":
+        from core.train.dp_torch import heldout_loss_torch, train_torch
+
+        return train_torch, heldout_loss_torch, "peft"
+    if backend == "mlx":
+        from core.train.dp_mlx import heldout_loss_mlx, train_mlx
+
+        return train_mlx, heldout_loss_mlx, "mlx"
+    raise PersonaError(f"unknown training backend {backend!r}; use 'torch' or 'mlx'")
+
+
+def load_dataset(home: Home, settings: Settings) -> Dataset:
+    from core.memory.embed import Embedder
+    from core.memory.store import MemoryStore
+
+    store = MemoryStore(home.memory_dir, Embedder.from_settings(settings), settings=settings)
+    return build_dataset(store.all_memories(), names=settings.redact_names)
+
+
+def run_training(home: Home, settings: Settings, options: TrainOptions, *,
+                 on_progress: ProgressCallback | None = None,
+                 should_stop: StopCheck | None = None, log: Log = lambda _m: None
+                 ) -> RunOutcome:
+    from core.llm.adapters import find_adapter
+    from core.llm.models import default_backend_name, ensure_model_folder
+    from privacy.ledger import Ledger
+
+    t0 = time.perf_counter()
+    backend = options.backend or default_backend_name(settings)
+    train_fn, loss_fn, fmt = trainer(backend)
+    ledger = Ledger.from_settings(home, settings)
+    dataset = load_dataset(home, settings)
+    store = AdapterStore(home)
+    checkpoints = home.root / "train" / "checkpoints"
+
+    run = _resumable(ledger, checkpoints, backend)
+    if run is not None and not options.dry_run:
+        plan = _plan_from_run(run)
+        examples = _select(dataset.train, run.record_ids)
+        config = _config_from_run(run)
+        log(f"Resuming the interrupted run {run.run_id} ({len(examples)} records).")
+    else:
+        ids = [ex.record_id for ex in dataset.train]
+        if not ids:
+            raise NothingToTrain("there is nothing to train on yet: no memories of your own "
+                                 "words outside the held-out slice. Talk or import notes first.")
+        plan = ledger.plan_run(ids, target_epsilon=options.epsilon, delta=options.delta,
+                               batch_size=options.batch_size, epochs=options.epochs)
+        examples = _select(dataset.train, plan.eligible_ids)
+        config = TrainConfig(noise_multiplier=plan.noise_multiplier,
+                             sample_rate=plan.sample_rate, steps=plan.steps,
+                             clip_norm=options.clip_norm, learning_rate=options.learning_rate,
+                             max_seq_len=options.max_seq_len,
+                             lora=LoRAConfig(rank=options.lora_rank,
+                                             alpha=2.0 * options.lora_rank))
+    outcome = RunOutcome(plan=plan, backend=backend, resumed=run is not None,
+                         redaction=dataset.redaction_report.to_dict())
+    if options.dry_run:
+        outcome.reason = "dry run: nothing was trained or charged"
+        return outcome
+    if not examples:
+        outcome.reason = ("every record is at its privacy budget; nothing was trained "
+                          f"({plan.excluded} records left out)")
+        return outcome
+
+    if run is None:
+        run_id = ledger.begin_run(**plan.begin_kwargs(), clip_norm=config.clip_norm,
+                                  backend=backend, info=_run_info(config))
+    else:
+        run_id = run.run_id
+    outcome.run_id = run_id
+    model_folder = ensure_model_folder(settings, home)
+    candidate = store.new_candidate(run_id)
+    init = find_adapter(store.current_dir(), fmt)
+    try:
+        result = train_fn(model_folder, examples, config, out_dir=candidate / fmt,
+                          init_adapter=init, checkpoint_dir=checkpoints / run_id,
+                          on_progress=on_progress, should_stop=should_stop)
+    except BaseException:
+        store.discard(candidate)  # the checkpoint stays for the next run to resume
+        raise
+    outcome.result = result
+    if result.stopped:
+        store.discard(candidate)
+        outcome.reason = f"stopped at step {result.steps_done}/{result.steps}; the next run resumes"
+        return outcome
+    ledger.complete_run(run_id, steps_done=result.steps_done)
+
+    outcome.evaluation = evaluate(model_folder, loss_fn, dataset.heldout, config.max_seq_len,
+                                  current=find_adapter(store.current_dir(), fmt),
+                                  candidate=candidate / fmt)
+    if outcome.evaluation is None:
+        outcome.reason = "no held-out records yet to judge it by; kept the current adapter"
+        store.discard(candidate)
+    elif outcome.evaluation.not_worse:
+        _add_other_format(candidate, fmt, model_folder, log)
+        summary = ledger.summary()
+        ev = outcome.evaluation
+        outcome.version = store.promote(candidate, AdapterMeta(
+            version="", created=time.strftime("%Y-%m-%dT%H:%M:%S%z"), run_id=run_id,
+            backend=backend, base_perplexity=ev.base_perplexity,
+            perplexity=ev.candidate_perplexity, heldout_tokens=ev.tokens,
+            max_record_epsilon=_float_or_none(summary["max_record_epsilon"]),
+            private=bool(summary.get("private", plan.private))))
+        outcome.promoted = True
+    else:
+        outcome.reason = "held-out perplexity got worse; kept the current adapter"
+        store.discard(candidate)
+    outcome.seconds = time.perf_counter() - t0
+    return outcome
+
+
+def evaluate(model_folder: Path, loss_fn, heldout: Sequence[TrainingExample], max_seq_len: int,
+             *, current: Path | None, candidate: Path | None) -> Evaluation | None:
+    """Held-out perplexity of the base model, the current adapter and the candidate."""
+    if not heldout:
+        return None
+    base_nll, tokens = loss_fn(model_folder, None, heldout, max_seq_len=max_seq_len)
+    ref_nll = base_nll if current is None else loss_fn(model_folder, current, heldout,
+                                                       max_seq_len=max_seq_len)[0]
+    cand = None if candidate is None else loss_fn(model_folder, candidate, heldout,
+                                                  max_seq_len=max_seq_len)[0]
+    return Evaluation(tokens=tokens, base_perplexity=math.exp(base_nll),
+                      reference_perplexity=math.exp(ref_nll),
+                      candidate_perplexity=None if cand is None else math.exp(cand))
+
+
+def _select(examples: Sequence[TrainingExample], ids) -> list[TrainingExample]:
+    wanted = set(ids)
+    return [ex for ex in examples if ex.record_id in wanted]
+
+
+def _run_info(config: TrainConfig) -> dict:
+    return {"learning_rate": config.learning_rate, "max_seq_len": config.max_seq_len,
+            "lora_rank": config.lora.rank, "lora_alpha": config.lora.alpha,
+            "target_modules": list(config.lora.target_modules), "seed": config.seed}
+
+
+def _config_from_run(run) -> TrainConfig:
+    info = run.info or {}
+    return TrainConfig(noise_multiplier=run.noise_multiplier, sample_rate=run.sample_rate,
+                       steps=run.steps, clip_norm=run.clip_norm or 1.0,
+                       learning_rate=info.get("learning_rate", 2e-3),
+                       max_seq_len=info.get("max_seq_len", 256), seed=info.get("seed", 0),
+                       lora=LoRAConfig(rank=info.get("lora_rank", 8),
+                                       alpha=info.get("lora_alpha", 16.0),
+                                       target_modules=tuple(info.get("target_modules",
+                                                                     ("q_proj", "v_proj")))))
+
+
+def _resumable(ledger, checkpoints: Path, backend: str):
+    """The newest begun-but-unfinished run of ``backend`` that left a checkpoint."""
+    runs = [r for r in ledger.pending_runs()
+            if r.backend == backend and (checkpoints / r.run_id).exists()]
+    return runs[-1] if runs else None
+
+
+def _plan_from_run(run):
+    from privacy.plan import RunPlan
+
+    return RunPlan(target_epsilon=run.target_epsilon or run.epsilon, delta=run.delta,
+                   noise_multiplier=run.noise_multiplier, sample_rate=run.sample_rate,
+                   steps=run.steps, epochs=run.epochs, batch_size=None, budget=0.0,
+                   run_epsilon=run.epsilon, eligible_ids=list(run.record_ids))
+
+
+def _add_other_format(candidate: Path, fmt: str, model_folder: Path, log: Log) -> None:
+    """A torch-trained adapter is also written in mlx format, so the persona runs on a Mac."""
+    if fmt != "peft":
+        return
+    import json
+
+    from core.llm.adapters import peft_to_mlx
+
+    try:
+        layers = json.loads((model_folder / "config.json").read_text())["num_hidden_layers"]
+        peft_to_mlx(candidate / "peft", candidate / "mlx", num_hidden_layers=layers)
+    except (PersonaError, OSError, KeyError, ValueError) as exc:
+        log(f"(the adapter was not converted for MLX: {exc})")
+
+
+def _float_or_none(x) -> float | None:
+    try:
+        return float(x)
+    except (TypeError, ValueError):
+        return None
