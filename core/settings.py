@@ -54,6 +54,10 @@ class Settings(BaseModel):
         None, gt=0, lt=1,
         description="δ of the privacy ledger, fixed by its first run; None = 1/n**1.1")
 
+    # Nightly retrain (core/train/schedule.py): local time of the systemd timer / launchd agent.
+    retrain_hour: int = Field(3, ge=0, le=23, description="Hour of the nightly retrain, 0-23")
+    retrain_minute: int = Field(0, ge=0, le=59, description="Minute of the nightly retrain, 0-59")
+
     @field_validator("redact_names", mode="before")
     @classmethod
     def _split_names(cls, value):
