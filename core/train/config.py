@@ -19,6 +19,7 @@ class LoRAConfig:
     alpha: float = 16.0
     dropout: float = 0.0  # dropout would make per-example gradients depend on the batch
     target_modules: tuple[str, ...] = ("q_proj", "v_proj")
+    layers: int | None = None  # adapt only the last N transformer blocks (mlx-lm's num_layers)
 
 
 @dataclass
@@ -34,6 +35,7 @@ class TrainConfig:
     lora: LoRAConfig = field(default_factory=LoRAConfig)
     seed: int = 0
     checkpoint_every: int = 25  # steps between checkpoints (a SIGTERM also checkpoints)
+    delta: float | None = None  # the plan's δ, for "ε so far"; None: 1/n**1.1 of the examples
 
     def __post_init__(self) -> None:
         if self.noise_multiplier < 0 or not math.isfinite(self.noise_multiplier):
