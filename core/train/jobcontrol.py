@@ -67,7 +67,8 @@ class RunLock:
         except BaseException:
             os.close(fd)
             raise
-        info = {"pid": os.getpid(), "started": datetime.now().astimezone().isoformat(timespec="seconds")}
+        started = datetime.now().astimezone().isoformat(timespec="seconds")
+        info = {"pid": os.getpid(), "started": started}
         os.ftruncate(fd, 0)
         os.pwrite(fd, (json.dumps(info) + "\n").encode("ascii"), 0)
         os.fsync(fd)
