@@ -74,6 +74,8 @@ def build_parser() -> argparse.ArgumentParser:
     _common(psub.add_parser("show", help="print the profile"), json_flag=True)
     _common(psub.add_parser("induce", help="fill the profile from the memories"), json_flag=True)
 
+    _training_parsers(sub)
+
     p = sub.add_parser("devices", help="list microphones")
     _common(p, json_flag=True)
 
@@ -87,14 +89,55 @@ def build_parser() -> argparse.ArgumentParser:
     return ap
 
 
+def _epsilon(text: str) -> float:
+    value = float(text)  # "inf" is accepted: a non-private run, reported as such
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"epsilon must be > 0 or inf, not {text}")
+    return value
+
+
+def _training_parsers(sub) -> None:
+    p = sub.add_parser("train", help="fine-tune the persona on your words under DP")
+    _common(p, json_flag=True)
+    p.add_argument("--epsilon", type=_epsilon, default=None,
+                   help="ε this run may spend per record (default: the setting, 2; inf = "
+                        "non-private)")
+    p.add_argument("--delta", type=float, default=None, help="δ (default: the ledger's)")
+    p.add_argument("--epochs", type=float, default=2.0)
+    p.add_argument("--backend", choices=("torch", "mlx"), default=None)
+    p.add_argument("--dry-run", action="store_true",
+                   help="print what the run would spend; change nothing")
+
+    p = sub.add_parser("eval", help="perplexity of the base model and of the persona")
+    _common(p, json_flag=True)
+    p.add_argument("--heldout", nargs="+", metavar="PATH", default=None,
+                   help="text files to judge on (default: the held-out slice of your memories)")
+    p.add_argument("--backend", choices=("torch", "mlx"), default=None)
+
+    _common(sub.add_parser("privacy", help="the privacy ledger: runs and ε spent per record"),
+            json_flag=True)
+    _common(sub.add_parser("retrain", help="the nightly job: train, judge, promote"),
+            json_flag=True)
+    _common(sub.add_parser("rollback", help="go back to the previous adapter"), json_flag=True)
+
+    p = sub.add_parser("schedule", help="the nightly retrain timer")
+    ssub = p.add_subparsers(dest="action", required=True, metavar="ACTION")
+    q = ssub.add_parser("install", help="install the timer (systemd user timer / launchd)")
+    _common(q, json_flag=True)
+    q.add_argument("--hour", type=int, default=None, help="default: the retrain_hour setting")
+    q.add_argument("--minute", type=int, default=None)
+    _common(ssub.add_parser("remove", help="remove the timer"), json_flag=True)
+    _common(ssub.add_parser("status", help="is it installed, when it runs next"), json_flag=True)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
-    from core import commands
+    from core import commands, commands_train
 
-    handler = getattr(commands, "cmd_" + "_".join(
-        x for x in (args.command, getattr(args, "action", None)) if x))
+    name = "cmd_" + "_".join(x for x in (args.command, getattr(args, "action", None)) if x)
+    handler = getattr(commands, name, None) or getattr(commands_train, name)
     try:
         return handler(args) or 0
     except PersonaError as exc:

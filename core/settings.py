@@ -48,6 +48,8 @@ class Settings(BaseModel):
     # Privacy.
     redact_names: list[str] = Field(
         [], description="Names replaced by [NAME] before any text reaches training")
+    train_epsilon: float = Field(
+        2.0, gt=0, description="What one training run may spend per record (inf: non-private)")
     privacy_budget: float = Field(
         8.0, gt=0, description="Lifetime ε per record at the ledger's δ (privacy/ledger.py)")
     privacy_delta: float | None = Field(

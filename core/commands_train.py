@@ -1,0 +1,238 @@
+"""The `persona` subcommands of on-device training: train, eval, privacy, retrain,
+rollback and schedule (see core/cli.py for their arguments)."""
+
+from __future__ import annotations
+
+import math
+import sys
+import time
+from argparse import Namespace
+from pathlib import Path
+
+from core.paths import Home
+from core.report import emit_json, info
+from core.settings import load_settings
+
+
+def _home_settings(args: Namespace):
+    home = Home.resolve(args.home).ensure()
+    return home, load_settings(home.settings_file)
+
+
+def _options(args: Namespace, settings):
+    from core.train.runner import TrainOptions
+
+    return TrainOptions(epsilon=args.epsilon if args.epsilon is not None else settings.train_epsilon,
+                        delta=args.delta if args.delta is not None else settings.privacy_delta,
+                        epochs=args.epochs, backend=args.backend, dry_run=args.dry_run)
+
+
+def _progress_printer(quiet: bool):
+    """A progress bar for training: steps, loss and ε so far."""
+    from tqdm import tqdm
+
+    bar = None
+
+    def update(p) -> None:
+        nonlocal bar
+        if bar is None:
+            bar = tqdm(total=p.steps, desc="train", unit="step", file=sys.stderr, disable=quiet)
+        bar.n = p.step
+        eps = "inf (non-private)" if math.isinf(p.epsilon) else f"{p.epsilon:.2f}"
+        loss = "-" if math.isnan(p.loss) else f"{p.loss:.3f}"
+        bar.set_postfix_str(f"loss {loss}, ε {eps}", refresh=True)
+
+    def close() -> None:
+        if bar is not None:
+            bar.close()
+
+    return update, close
+
+
+def _outcome_dict(outcome) -> dict:
+    p, ev, r = outcome.plan, outcome.evaluation, outcome.result
+    return {
+        "backend": outcome.backend, "run_id": outcome.run_id, "resumed": outcome.resumed,
+        "private": p.private, "epsilon": p.run_epsilon if p.private else "inf",
+        "delta": p.delta, "noise_multiplier": p.noise_multiplier, "sample_rate": p.sample_rate,
+        "steps": p.steps, "records": len(p.eligible_ids), "records_left_out": p.excluded,
+        "steps_done": r.steps_done if r else 0, "stopped": bool(r and r.stopped),
+        "base_perplexity": ev.base_perplexity if ev else None,
+        "reference_perplexity": ev.reference_perplexity if ev else None,
+        "candidate_perplexity": ev.candidate_perplexity if ev else None,
+        "promoted": outcome.promoted, "version": outcome.version, "reason": outcome.reason,
+        "redaction": outcome.redaction, "summary": outcome.summary_line(),
+    }
+
+
+def cmd_train(args: Namespace) -> int:
+    from core.train.runner import run_training
+    from privacy.report import plan_lines
+
+    home, settings = _home_settings(args)
+    update, close = _progress_printer(args.json)
+    try:
+        outcome = run_training(home, settings, _options(args, settings), on_progress=update,
+                               log=info)
+    finally:
+        close()
+    if args.json:
+        emit_json(_outcome_dict(outcome))
+    elif args.dry_run:
+        print("\n".join(plan_lines(outcome.plan)))
+        print("Dry run: nothing was trained and nothing was charged to the ledger.")
+    else:
+        if outcome.plan.excluded:
+            print(f"{outcome.plan.excluded} records were left out: they cannot afford this "
+                  "run within their lifetime privacy budget.")
+        print(outcome.summary_line())
+    return 0
+
+
+def cmd_retrain(args: Namespace) -> int:
+    """The nightly job: one at a time, at low priority, on mains power, stoppable."""
+    from core.train.jobcontrol import GracefulStop, RunLock, lower_priority, wait_for_mains
+    from core.train.runner import TrainOptions, run_training
+
+    home, settings = _home_settings(args)
+    log_path = home.logs_dir / "retrain.log"
+
+    def log(msg: str) -> None:
+        stamp = time.strftime("%Y-%m-%d %H:%M:%S")
+        with open(log_path, "a", encoding="utf-8") as f:
+            f.write(f"{stamp} {msg}\n")
+        info(msg)
+
+    with RunLock(home.root / "retrain.lock"), GracefulStop() as stop:
+        log(lower_priority().summary())
+        if not wait_for_mains(should_stop=stop, log=log):
+            log("retrain: skipped (on battery, or stopped while waiting for mains power)")
+            return 0
+        if not _anything_new(home, settings):
+            log("retrain: nothing new since the last run; the current adapter stays")
+            return 0
+        options = TrainOptions(epsilon=settings.train_epsilon, delta=settings.privacy_delta)
+        outcome = run_training(home, settings, options, should_stop=stop, log=log)
+        log("retrain: " + outcome.summary_line())
+    if args.json:
+        emit_json(_outcome_dict(outcome))
+    return 0
+
+
+def _anything_new(home: Home, settings) -> bool:
+    """True when some trainable record has never taken part in a run (new memories, dated
+    by when they happened or not, all count)."""
+    from core.train.runner import load_dataset
+    from privacy.ledger import Ledger
+
+    seen = {rid for run in Ledger.from_settings(home, settings).runs() for rid in run.record_ids}
+    return any(ex.record_id not in seen for ex in load_dataset(home, settings).train)
+
+
+def cmd_eval(args: Namespace) -> int:
+    from core.llm.adapters import find_adapter
+    from core.llm.models import default_backend_name, ensure_model_folder
+    from core.train.adapter_store import AdapterStore
+    from core.train.dataset import heldout_from_files
+    from core.train.runner import evaluate, load_dataset, trainer
+
+    home, settings = _home_settings(args)
+    backend = args.backend or default_backend_name(settings)
+    _, loss_fn, fmt = trainer(backend)
+    examples = (heldout_from_files([Path(p) for p in args.heldout], names=settings.redact_names)
+                .heldout if args.heldout else load_dataset(home, settings).heldout)
+    store = AdapterStore(home)
+    adapter = find_adapter(store.current_dir(), fmt)
+    version = store.current_version()
+    meta = store.meta(version) if version else None
+    ev = evaluate(ensure_model_folder(settings, home), loss_fn, examples, 256,
+                  current=adapter, candidate=None)
+    if ev is None:
+        from core.errors import TextError
+
+        raise TextError("there is no held-out text to evaluate on: give files with "
+                        "--heldout, or record more memories first.")
+    out = {"backend": backend, "base_perplexity": ev.base_perplexity,
+           "persona_perplexity": ev.reference_perplexity, "tokens": ev.tokens,
+           "adapter": version, "epsilon": _eps(meta.max_record_epsilon) if meta else None,
+           "private": meta.private if meta else None}
+    if args.json:
+        emit_json(out)
+        return 0
+    print(f"Held-out text: {ev.tokens:,} tokens ({'given files' if args.heldout else 'the held-out slice of your memories'})")
+    print(f"Base model perplexity:    {ev.base_perplexity:.3f}")
+    if version:
+        eps = out["epsilon"]
+        print(f"Persona perplexity:       {ev.reference_perplexity:.3f}  (adapter {version}, "
+              f"max per-record ε {eps}{'' if meta.private else ', NON-PRIVATE'})")
+    else:
+        print("Persona perplexity:       (no trained adapter yet: same as the base model)")
+    return 0
+
+
+def _eps(x):
+    return "inf" if x is None or math.isinf(x) else round(x, 3)
+
+
+def cmd_privacy(args: Namespace) -> int:
+    from privacy.ledger import Ledger
+    from privacy.report import report_json, report_lines
+
+    home, settings = _home_settings(args)
+    summary = Ledger.from_settings(home, settings).summary()
+    print(report_json(summary) if args.json else "\n".join(report_lines(summary)))
+    return 0
+
+
+def cmd_rollback(args: Namespace) -> int:
+    from core.train.adapter_store import AdapterStore
+
+    home, _ = _home_settings(args)
+    version = AdapterStore(home).rollback()
+    if args.json:
+        emit_json({"current": version})
+    else:
+        print(f"The persona now uses adapter {version}." if version else
+              "The persona now uses the base model (no earlier adapter).")
+    return 0
+
+
+def cmd_schedule_install(args: Namespace) -> int:
+    from core.train import schedule
+
+    home, settings = _home_settings(args)
+    result = schedule.install(home, hour=settings.retrain_hour if args.hour is None else args.hour,
+                              minute=settings.retrain_minute if args.minute is None else args.minute,
+                              python=sys.executable)
+    if args.json:
+        emit_json({"system": result.system, "enabled": result.enabled,
+                   "files": [str(p) for p in result.files], "next_run": str(result.next_run),
+                   "message": result.message})
+    else:
+        print(result.message)
+    return 0
+
+
+def cmd_schedule_remove(args: Namespace) -> int:
+    from core.train import schedule
+
+    home, _ = _home_settings(args)
+    result = schedule.remove(home)
+    if args.json:
+        emit_json({"removed": [str(p) for p in result.removed], "message": result.message})
+    else:
+        print(result.message)
+    return 0
+
+
+def cmd_schedule_status(args: Namespace) -> int:
+    from core.train import schedule
+
+    home, _ = _home_settings(args)
+    status = schedule.status(home)
+    if args.json:
+        emit_json(status)
+    else:
+        for key, value in status.items():
+            print(f"{key:<16} {value}")
+    return 0
