@@ -1,0 +1,109 @@
+"""Perplexity on held-out text: the backend-neutral maths and the torch helpers.
+
+Every backend reports (mean NLL per target token, target tokens): the mean is over tokens,
+not over examples, so a long held-out record weighs as much as its words. Perplexity is
+``exp(mean NLL)``. The torch helpers pad a batch of ``Encoded`` examples and compute the
+per-token NLL of their target tokens only (the trainer uses them too, so training and
+evaluation read exactly the same token streams). torch is imported inside the helpers: this
+module also serves MLX-only installs.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from core.train.tokens import Encoded
+
+
+@dataclass(frozen=True)
+class HeldoutLoss:
+    """Mean NLL per target token over ``tokens`` target tokens."""
+
+    nll: float
+    tokens: int
+
+    @property
+    def perplexity(self) -> float:
+        return perplexity(self.nll)
+
+
+def perplexity(nll: float) -> float:
+    """``exp(nll)``: the perplexity of a mean negative log-likelihood per token (in nats).
+
+    Overflow gives inf (a model that is hopeless on the text); nan stays nan.
+    """
+    if math.isnan(nll):
+        return math.nan
+    if nll < 0:
+        raise ValueError(f"a mean NLL cannot be negative, got {nll}")
+    try:
+        return math.exp(nll)
+    except OverflowError:
+        return math.inf
+
+
+def combine(parts: Iterable[tuple[float, int]]) -> tuple[float, int]:
+    """Token-weighted mean of several (mean NLL, tokens) parts; (nan, 0) for no tokens."""
+    total, tokens = 0.0, 0
+    for nll, n in parts:
+        if n:
+            total += nll * n
+            tokens += n
+    return (total / tokens if tokens else math.nan), tokens
+
+
+def length_batches(encoded: Sequence[Encoded], batch_size: int) -> list[list[Encoded]]:
+    """``encoded`` in batches of similar length (longest first), so little is padded."""
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be at least 1, not {batch_size}")
+    ordered = sorted(encoded, key=lambda e: len(e.ids), reverse=True)
+    return [ordered[i:i + batch_size] for i in range(0, len(ordered), batch_size)]
+
+
+def pad_batch(batch: Sequence[Encoded], pad_id: int):
+    """(input_ids, attention_mask, target_mask) as [B, T] torch tensors, right-padded.
+
+    ``target_mask[b, t]`` is True where token ``t`` of example ``b`` is a target token; such a
+    token is predicted from the logits at ``t - 1``. Padded positions are never targets and
+    are masked out of attention (right padding: no real token attends to them anyway).
+    """
+    import torch
+
+    width = max(len(e.ids) for e in batch)
+    ids = torch.full((len(batch), width), pad_id, dtype=torch.long)
+    attention = torch.zeros((len(batch), width), dtype=torch.long)
+    target = torch.zeros((len(batch), width), dtype=torch.bool)
+    for b, e in enumerate(batch):
+        ids[b, :len(e.ids)] = torch.tensor(e.ids, dtype=torch.long)
+        attention[b, :len(e.ids)] = 1
+        target[b, e.target_start:len(e.ids)] = True
+    return ids, attention, target
+
+
+def target_nll_torch(model, ids, attention, target):
+    """Per-token NLL [B, T-1] of the target tokens (0 elsewhere) and their mask [B, T-1].
+
+    Runs the model forward (with autograd if enabled by the caller).
+    """
+    import torch.nn.functional as F
+
+    logits = model(input_ids=ids, attention_mask=attention).logits
+    mask = target[:, 1:]
+    nll = F.cross_entropy(logits[:, :-1].transpose(1, 2).float(), ids[:, 1:], reduction="none")
+    return nll * mask, mask
+
+
+def mean_nll_torch(model, encoded: Sequence[Encoded], *, pad_id: int,
+                   batch_size: int = 8) -> HeldoutLoss:
+    """The mean NLL per target token of ``model`` on ``encoded`` (no gradients)."""
+    import torch
+
+    total, tokens = 0.0, 0
+    with torch.inference_mode():
+        for batch in length_batches(encoded, batch_size):
+            nll, mask = target_nll_torch(model, *pad_batch(batch, pad_id))
+            total += float(nll.sum(dtype=torch.float64))
+            tokens += int(mask.sum())
+    return HeldoutLoss(total / tokens if tokens else math.nan, tokens)

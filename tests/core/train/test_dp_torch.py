@@ -1,0 +1,268 @@
+"""DP-SGD LoRA training on torch (Opacus) with the real bundled model on real text.
+
+The data is tinyshakespeare split by position: the training lines come from the first 90%,
+the held-out lines from the last 10%. The runs are small (short lines, LoRA on the last
+blocks, one or two epochs) so that each test stays within about a minute and a half on two
+busy cores, yet the held-out loss must fall, with noise at ε = 8 and without.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+from safetensors.numpy import load_file
+
+from core.errors import ModelError, TextError
+from core.train.checkpoint import load_checkpoint
+from core.train.config import LoRAConfig, TrainConfig
+from core.train.dataset import TrainingExample
+from core.train.dp_torch import ADAM_EPS, heldout_loss_torch, train_torch
+from privacy.rdp import calibrate_noise, default_delta, run_epsilon
+from tests.core.llm.conftest import model_folder  # noqa: F401  (the session fixture)
+
+pytestmark = pytest.mark.slow
+
+CORPUS = Path(__file__).resolve().parents[4] / "shared" / "corpora" / "tinyshakespeare.txt"
+N_TRAIN, N_HELDOUT = 512, 128
+MAX_LEN = 32
+EPOCHS = 1
+SAMPLE_RATE = 1 / 16
+STEPS = round(EPOCHS / SAMPLE_RATE)
+LORA = LoRAConfig(rank=8, alpha=16.0, layers=4)
+LR = 5e-3
+
+
+def lines(text: str, n: int, prefix: str) -> list[TrainingExample]:
+    kept = [line.strip() for line in text.splitlines() if line.strip()][:n]
+    return [TrainingExample(f"{prefix}{i}", "", line) for i, line in enumerate(kept)]
+
+
+@pytest.fixture(scope="module")
+def corpus() -> tuple[list[TrainingExample], list[TrainingExample]]:
+    text = CORPUS.read_text(encoding="utf-8")
+    cut = int(len(text) * 0.9)  # by position, never at random lines
+    return lines(text[:cut], N_TRAIN, "train-"), lines(text[cut:], N_HELDOUT, "heldout-")
+
+
+@pytest.fixture(scope="module")
+def base_loss(model_folder, corpus) -> float:  # noqa: F811
+    nll, tokens = heldout_loss_torch(model_folder, None, corpus[1], max_seq_len=MAX_LEN)
+    assert tokens > 1000 and 2 < nll < 10
+    return nll
+
+
+def config(sigma: float, **kw) -> TrainConfig:
+    kw.setdefault("sample_rate", SAMPLE_RATE)
+    kw.setdefault("steps", STEPS)
+    return TrainConfig(noise_multiplier=sigma, learning_rate=kw.pop("learning_rate", LR),
+                       max_seq_len=MAX_LEN, lora=kw.pop("lora", LORA), **kw)
+
+
+def adapter_weights(folder: Path) -> dict[str, np.ndarray]:
+    return load_file(str(folder / "adapter_model.safetensors"))
+
+
+@pytest.fixture(scope="module")
+def dp_run(model_folder, corpus, tmp_path_factory):  # noqa: F811
+    delta = default_delta(N_TRAIN)
+    sigma = calibrate_noise(target_epsilon=8.0, delta=delta, sample_rate=SAMPLE_RATE,
+                            steps=STEPS)
+    out = tmp_path_factory.mktemp("dp") / "adapter"
+    progress = []
+    result = train_torch(model_folder, corpus[0], config(sigma, delta=delta), out_dir=out,
+                         on_progress=progress.append)
+    return result, sigma, delta, progress
+
+
+@pytest.fixture(scope="module")
+def plain_run(model_folder, corpus, tmp_path_factory):  # noqa: F811
+    out = tmp_path_factory.mktemp("plain") / "adapter"
+    return train_torch(model_folder, corpus[0], config(0.0), out_dir=out)
+
+
+def test_dp_training_at_epsilon_8_lowers_heldout_loss(model_folder, corpus, base_loss,  # noqa: F811
+                                                      dp_run):
+    result, sigma, delta, progress = dp_run
+    assert sigma > 0.3  # real noise, not a token amount
+    assert result.steps_done == result.steps == STEPS and not result.stopped
+    assert len(result.losses) == STEPS and result.tokens > 0
+    # The accountant's ε is the planned one, and the progress reports grow up to it.
+    assert result.epsilon == pytest.approx(run_epsilon(
+        noise_multiplier=sigma, sample_rate=SAMPLE_RATE, steps=STEPS, delta=delta), rel=1e-9)
+    assert 7.9 <= result.epsilon <= 8.0
+    assert [p.step for p in progress] == list(range(1, STEPS + 1))
+    eps = [p.epsilon for p in progress]
+    assert eps == sorted(eps) and eps[-1] == pytest.approx(result.epsilon)
+    # The pitfall (opacus #820): the LoRA B matrices must really have moved away from zero.
+    weights = adapter_weights(result.adapter_dir)
+    b = [w for name, w in weights.items() if "lora_B" in name]
+    assert len(b) == 2 * LORA.layers and all(np.abs(w).max() > 1e-3 for w in b)
+    after, tokens = heldout_loss_torch(model_folder, result.adapter_dir, corpus[1],
+                                       max_seq_len=MAX_LEN)
+    print(f"DP ε={result.epsilon:.2f} σ={sigma:.3f}: held-out NLL {base_loss:.4f} -> "
+          f"{after:.4f} ({result.seconds / STEPS:.1f} s/step, "
+          f"{result.tokens / result.seconds:.0f} tokens/s)")
+    assert after < base_loss - 0.05
+
+
+def test_non_private_training_lowers_heldout_loss(model_folder, corpus, base_loss,  # noqa: F811
+                                                  plain_run):
+    assert plain_run.epsilon == math.inf
+    after, _ = heldout_loss_torch(model_folder, plain_run.adapter_dir, corpus[1],
+                                  max_seq_len=MAX_LEN)
+    print(f"non-private: held-out NLL {base_loss:.4f} -> {after:.4f}")
+    assert after < base_loss - 0.1
+
+
+def test_each_example_gradient_is_clipped(model_folder, corpus, tmp_path):  # noqa: F811
+    """One full-batch step without noise at a tiny C. AdamW's first step moves each weight
+    by lr·g/(|g| + eps), so ||Δθ|| ≤ lr·||g||/eps ≤ lr·C/eps when every per-example
+    gradient is clipped to C (and the sum divided by q·n = n). Unclipped, |g| would dwarf
+    eps and every weight would move by about lr: a thousand times more."""
+    clip, lr = 1e-12, 1e-3
+    result = train_torch(model_folder, corpus[0][:24],
+                         config(0.0, sample_rate=1.0, steps=1, clip_norm=clip,
+                                learning_rate=lr),
+                         out_dir=tmp_path / "adapter")
+    b = np.concatenate([w.ravel() for name, w in adapter_weights(result.adapter_dir).items()
+                        if "lora_B" in name])  # B starts at zero: its value is the step
+    bound = lr * clip / ADAM_EPS
+    assert np.linalg.norm(b) <= bound * (1 + 1e-4)
+    # Not just bounded: each example's gradient is scaled to exactly C, and the examples
+    # roughly agree, so the step is a sizeable part of the bound.
+    assert np.linalg.norm(b) > 0.05 * bound
+
+
+def test_empty_poisson_batches_still_add_noise(model_folder, corpus, tmp_path):  # noqa: F811
+    """With q so small that no example ever joins, a private step is pure noise and a
+    non-private one changes nothing; both are still counted as steps."""
+    examples = corpus[0][:16]
+    noisy = train_torch(model_folder, examples, config(1.0, sample_rate=1e-9, steps=2),
+                        out_dir=tmp_path / "noisy")
+    assert noisy.steps_done == 2 and noisy.tokens == 0
+    assert all(math.isnan(x) for x in noisy.losses)
+    assert noisy.epsilon == pytest.approx(run_epsilon(
+        noise_multiplier=1.0, sample_rate=1e-9, steps=2, delta=default_delta(16)), rel=1e-9)
+    b = [w for name, w in adapter_weights(noisy.adapter_dir).items() if "lora_B" in name]
+    assert all(np.abs(w).min() > 0 for w in b)  # every coordinate got noise
+    quiet = train_torch(model_folder, examples, config(0.0, sample_rate=1e-9, steps=2),
+                        out_dir=tmp_path / "quiet")
+    b = [w for name, w in adapter_weights(quiet.adapter_dir).items() if "lora_B" in name]
+    assert all(np.abs(w).max() == 0 for w in b)
+
+
+def test_stop_checkpoint_and_resume(model_folder, corpus, tmp_path):  # noqa: F811
+    examples, ckpt, out = corpus[0][:32], tmp_path / "ckpt", tmp_path / "adapter"
+    cfg = config(0.8, sample_rate=0.25, steps=4, checkpoint_every=100)
+    progress = []
+    first = train_torch(model_folder, examples, cfg, out_dir=out, checkpoint_dir=ckpt,
+                        on_progress=progress.append, should_stop=lambda: len(progress) >= 2)
+    assert first.stopped and first.steps_done == 2 and first.resumed_from == 0
+    assert not out.exists()  # nothing is promoted from a stopped run
+    saved = load_checkpoint(ckpt)
+    assert saved.step == 2 and set(saved.files) == {"adapter.safetensors", "optimizer.pt",
+                                                    "rng.pt"}
+    second = train_torch(model_folder, examples, cfg, out_dir=out, checkpoint_dir=ckpt)
+    assert not second.stopped and second.resumed_from == 2
+    assert second.steps_done == 4 and len(second.losses) == 4
+    np.testing.assert_array_equal(second.losses[:2], first.losses)
+    assert second.tokens > first.tokens
+    # The accountant went on from the checkpoint: ε is that of all four steps.
+    assert second.epsilon == pytest.approx(run_epsilon(
+        noise_multiplier=0.8, sample_rate=0.25, steps=4, delta=default_delta(32)), rel=1e-9)
+    assert not ckpt.exists()  # a finished run leaves no checkpoint behind
+    assert (out / "adapter_model.safetensors").is_file()
+
+
+def test_checkpoint_of_a_crashed_run_resumes(model_folder, corpus, tmp_path):  # noqa: F811
+    """A run dies after step 2 (an exception stands in for kill -9: either way only what is
+    on disk survives; tests/core/train/test_checkpoint.py kills a save for real). Its
+    periodic checkpoint at step 2 is resumed by the next call of the same run only."""
+    examples, ckpt, out = corpus[0][:32], tmp_path / "ckpt", tmp_path / "adapter"
+    cfg = config(0.8, sample_rate=0.25, steps=3, checkpoint_every=2)
+
+    def die_at_step_3(p):
+        if p.step == 3:
+            raise RuntimeError("killed")
+
+    with pytest.raises(RuntimeError, match="killed"):
+        train_torch(model_folder, examples, cfg, out_dir=out, checkpoint_dir=ckpt,
+                    on_progress=die_at_step_3)
+    assert load_checkpoint(ckpt).step == 2 and not out.exists()
+    with pytest.raises(ModelError, match="noise_multiplier is 0.8, this run's is 0.5"):
+        train_torch(model_folder, examples, replace(cfg, noise_multiplier=0.5), out_dir=out,
+                    checkpoint_dir=ckpt)
+    result = train_torch(model_folder, examples, cfg, out_dir=out, checkpoint_dir=ckpt)
+    assert result.resumed_from == 2 and result.steps_done == 3 and len(result.losses) == 3
+    assert not ckpt.exists() and out.is_dir()
+
+
+def test_saved_adapter_loads_in_the_torch_backend(model_folder, plain_run,  # noqa: F811
+                                                  tmp_path):
+    from core.llm.adapters import adapter_format, peft_to_mlx
+    from core.llm.torch_backend import TorchBackend
+
+    question = [{"role": "user", "content": "What says the king?"}]
+    base = TorchBackend(model_folder).next_token_logits(question)
+    backend = TorchBackend(model_folder, adapter_dir=plain_run.adapter_dir)
+    assert backend.adapter_loaded
+    tuned = backend.next_token_logits(question)
+    assert np.abs(tuned - base).max() > 1e-2
+    # The same adapter converts for the MLX backend (LoRA on a tail of blocks).
+    mlx = peft_to_mlx(plain_run.adapter_dir, tmp_path / "mlx", num_hidden_layers=30)
+    assert adapter_format(mlx) == "mlx"
+
+
+def test_continue_from_an_adapter(model_folder, corpus, plain_run, tmp_path):  # noqa: F811
+    """One AdamW step moves no weight by more than lr: the run starts from the given
+    adapter's weights (and keeps its rank and blocks, whatever ``config.lora`` says)."""
+    lr = 1e-4
+    result = train_torch(model_folder, corpus[0][:32],
+                         config(0.0, sample_rate=0.5, steps=1, learning_rate=lr,
+                                lora=LoRAConfig(rank=2)),
+                         out_dir=tmp_path / "next", init_adapter=plain_run.adapter_dir)
+    before, after = adapter_weights(plain_run.adapter_dir), adapter_weights(result.adapter_dir)
+    assert before.keys() == after.keys()
+    diff = max(np.abs(after[k] - before[k]).max() for k in before)
+    assert 0 < diff <= lr * (1 + 1e-3)
+    assert all(after[k].shape == before[k].shape for k in before)  # rank 8, not 2
+
+
+def test_padding_carries_no_loss(model_folder, corpus):  # noqa: F811
+    """Batched (right-padded) and one-by-one evaluation give the same NLL, and a prompt's
+    tokens are context, not loss."""
+    from core.evaluate.perplexity import mean_nll_torch
+    from core.train.lora import load_base
+    from core.train.tokens import encode_examples
+
+    model, tokenizer = load_base(model_folder)
+    model.eval()
+    examples = [TrainingExample(f"p{i}", "Person:\n" if i % 2 else "", ex.target)
+                for i, ex in enumerate(corpus[1][:6])]
+    encoded = encode_examples(tokenizer, examples, MAX_LEN)
+    assert len({len(e.ids) for e in encoded}) > 2  # lengths differ: padding happens
+    one = mean_nll_torch(model, encoded, pad_id=0, batch_size=1)
+    batched = mean_nll_torch(model, encoded, pad_id=0, batch_size=6)
+    assert batched.tokens == one.tokens == sum(e.target_tokens for e in encoded)
+    assert batched.nll == pytest.approx(one.nll, rel=1e-4)
+
+
+def test_bad_input(model_folder, corpus, tmp_path):  # noqa: F811
+    with pytest.raises(TextError, match="no training examples"):
+        train_torch(model_folder, [], config(1.0), out_dir=tmp_path / "a")
+    with pytest.raises(ModelError, match="holds no peft adapter"):
+        train_torch(model_folder, corpus[0][:4], config(1.0), out_dir=tmp_path / "a",
+                    init_adapter=tmp_path)
+    with pytest.raises(ModelError, match="train 31 layers but the model only has 30"):
+        train_torch(model_folder, corpus[0][:4], config(1.0, lora=LoRAConfig(layers=31)),
+                    out_dir=tmp_path / "a")
+    empty = [TrainingExample("x", "", "")]
+    with pytest.raises(TextError, match="None of the 1 training examples"):
+        train_torch(model_folder, empty, config(1.0), out_dir=tmp_path / "a")
+    with pytest.raises(TextError, match="held-out examples"):
+        heldout_loss_torch(model_folder, None, empty)
+    assert not (tmp_path / "a").exists()
