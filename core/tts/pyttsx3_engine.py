@@ -16,6 +16,7 @@ What pyttsx3 2.99 actually does, read from its source and checked here:
 
 from __future__ import annotations
 
+import ctypes
 import difflib
 import io
 import logging
@@ -93,7 +94,7 @@ class _EngineThread:
         except Exception as exc:  # ImportError/OSError/RuntimeError when no engine exists
             raise DeviceError(f"No text-to-speech engine is available ({exc}). "
                               f"{INSTALL_HINT}") from exc
-        _silence_espeak_print()
+        _patch_espeak_driver()
         return engine
 
     def list_voices(self, driver: str | None) -> list:
@@ -162,14 +163,33 @@ class _EngineThread:
         return path
 
 
-def _silence_espeak_print() -> None:
-    # The espeak driver print()s "Audio saved to ..." for every file, which would end up in
-    # the CLI's output; send it to the debug log instead (module-level name lookup).
+def _patch_espeak_driver() -> None:
+    """Two fixes to pyttsx3 2.99's espeak driver (module-level, applied once).
+
+    1. Its synthesis callback writes the WAV when espeak reports the end of the message,
+       *before* appending the samples that came in the same callback, so the end of the
+       speech was sometimes cut off (seen here: the same sentence 0.2 s shorter under load,
+       and Whisper mishearing the last words). The samples are now appended first.
+    2. It print()s "Audio saved to ..." for every file, which would end up in the CLI's
+       output; that goes to the debug log instead.
+    """
     try:
         import pyttsx3.drivers.espeak as drv
-    except Exception:  # not on this platform, or espeak missing: nothing to silence
+    except Exception:  # not on this platform, or espeak missing: nothing to patch
         return
     drv.print = lambda *a, **k: log.debug(" ".join(str(x) for x in a))
+    cls = drv.EspeakDriver
+    if getattr(cls, "_persona_patched", False):
+        return
+    original = cls._onSynth
+
+    def on_synth(self, wav, numsamples, events):
+        if self._speaking and numsamples > 0:
+            self._data_buffer += ctypes.string_at(wav, numsamples * ctypes.sizeof(ctypes.c_short))
+        return original(self, wav, 0, events)
+
+    cls._onSynth = on_synth
+    cls._persona_patched = True
 
 
 class Pyttsx3Speaker(Speaker):
