@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -20,12 +19,17 @@ def run(quick: bool = False) -> list[Row]:
     home = tempfile.mkdtemp(prefix="persona-demo-")
     env = {**os.environ, "PERSONA_MODEL_CACHE": os.environ.get(
         "PERSONA_MODEL_CACHE", str(CACHE / "models"))}
+    # A wrapper process whose only child is the demo, so that the children's peak RSS is
+    # the demo's and not that of another benchmark's child run in this process before.
+    wrapper = ("import resource, subprocess, sys\n"
+               "subprocess.run(sys.argv[1:], check=True, stdout=subprocess.DEVNULL)\n"
+               "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)")
     t0 = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "core.cli", "demo", "--json", "--home", home],
-                   cwd=ROOT, env=env, check=True, stdout=subprocess.DEVNULL)
+    out = subprocess.run([sys.executable, "-c", wrapper, sys.executable, "-m", "core.cli",
+                          "demo", "--json", "--home", home], cwd=ROOT, env=env, check=True,
+                         capture_output=True, text=True)
     wall = time.perf_counter() - t0
-    # ru_maxrss of the largest child so far, in KiB on Linux (bytes on macOS).
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    peak = int(out.stdout.strip().splitlines()[-1])  # KiB on Linux, bytes on macOS
     peak_mb = peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024
     return [
         Row("demo", "peak memory of `persona demo` (fresh home)", f"{peak_mb:.0f} MB",
