@@ -187,9 +187,13 @@ class _Trainer:
             per_example.sum().backward()
             losses.extend(per_example.tolist())
             tokens += int(mask.sum())
-        if not batch:  # an empty Poisson batch still takes a step: noise only
-            for _, p in self.params:
+        for _, p in self.params:
+            if not batch:  # an empty Poisson batch still takes a step: noise only
                 p.grad_sample = torch.zeros((0, *p.shape), dtype=p.dtype)
+            elif isinstance(p.grad_sample, list):
+                # Several micro-batches are one Poisson batch: as a list, DPOptimizer would
+                # take them for accumulated batches and divide by q·n once per micro-batch.
+                p.grad_sample = torch.cat(p.grad_sample)
         self.optimizer.step()
         self.optimizer.zero_grad(set_to_none=True)
         self.accountant.step(noise_multiplier=self.config.noise_multiplier, sample_rate=q)

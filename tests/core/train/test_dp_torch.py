@@ -118,23 +118,68 @@ def test_non_private_training_lowers_heldout_loss(model_folder, corpus, base_los
     assert after < base_loss - 0.1
 
 
-def test_each_example_gradient_is_clipped(model_folder, corpus, tmp_path):  # noqa: F811
-    """One full-batch step without noise at a tiny C. AdamW's first step moves each weight
-    by lr·g/(|g| + eps), so ||Δθ|| ≤ lr·||g||/eps ≤ lr·C/eps when every per-example
-    gradient is clipped to C (and the sum divided by q·n = n). Unclipped, |g| would dwarf
-    eps and every weight would move by about lr: a thousand times more."""
-    clip, lr = 1e-12, 1e-3
-    result = train_torch(model_folder, corpus[0][:24],
-                         config(0.0, sample_rate=1.0, steps=1, clip_norm=clip,
-                                learning_rate=lr),
+def clipped_directions(model_folder: Path, examples, clip: float):  # noqa: F811
+    """Each example's LoRA gradient (of its mean target NLL) at the start of a run, computed
+    one example at a time without Opacus, clipped to ``clip``; and the examples' target
+    token counts. At the start B = 0, so only the B matrices have a gradient."""
+    import torch
+
+    from core.evaluate.perplexity import pad_batch, target_nll_torch
+    from core.train.lora import lora_model, trainable_parameters
+    from core.train.tokens import encode_examples
+
+    model, tokenizer = lora_model(model_folder, LORA, seed=0)  # the trainer's own start
+    params = trainable_parameters(model)
+    rows, tokens = [], []
+    for e in encode_examples(tokenizer, examples, MAX_LEN):
+        model.zero_grad()
+        nll, mask = target_nll_torch(model, *pad_batch([e], 0))
+        (nll.sum() / mask.sum()).backward()
+        assert all(float(p.grad.abs().max()) == 0 for name, p in params if "lora_A" in name)
+        g = torch.cat([p.grad.flatten() for name, p in params if "lora_B" in name])
+        assert float(g.norm()) > 1e3 * clip  # far above C: every example is clipped
+        rows.append((g * clip / g.norm()).double().numpy())
+        tokens.append(e.target_tokens)
+    return np.stack(rows), np.array(tokens), [name for name, _ in params if "lora_B" in name]
+
+
+def trained_gradient(adapter: Path, names: list[str], lr: float) -> np.ndarray:
+    """The gradient that AdamW's first step applied to B (which starts at zero): the step is
+    Δ = -lr·g/(|g| + eps) per coordinate, so g = -Δ·eps/(lr - |Δ|)."""
+    weights = adapter_weights(adapter)
+    delta = np.concatenate([weights[n.replace(".default", "")].ravel() for n in names])
+    delta = delta.astype(np.float64)
+    assert np.abs(delta).max() < lr
+    return -delta * ADAM_EPS / (lr - np.abs(delta))
+
+
+def test_dp_step_is_clip_sum_and_divide_by_expected_batch(model_folder, corpus,  # noqa: F811
+                                                          tmp_path):
+    """One DP-SGD step without noise, checked against the definition computed apart: the
+    applied gradient is the sum of the sampled examples' gradients, each clipped to C,
+    divided by q·n (the expected batch size, not the realised one).
+
+    The sampled batch is not visible from outside, so it is recovered: the applied gradient
+    times q·n/C is a combination of the examples' clipped unit directions, and the
+    coefficients must each be 0 or 1 (1 for the examples in the batch). Dividing by the
+    realised batch size, or not clipping, would give other coefficients."""
+    # About 18 of 24 examples per batch: several micro-batches make up one Poisson batch.
+    clip, lr, q = 1e-12, 1e-3, 0.75
+    # Distinct lines: a repeated line ("All:") has the same direction, so only its count in
+    # the batch could be recovered, not which copy was drawn.
+    examples = list({ex.target: ex for ex in corpus[0][:60]}.values())[:24]
+    directions, tokens, names = clipped_directions(model_folder, examples, clip)
+    result = train_torch(model_folder, examples,
+                         config(0.0, sample_rate=q, steps=1, clip_norm=clip, learning_rate=lr),
                          out_dir=tmp_path / "adapter")
-    b = np.concatenate([w.ravel() for name, w in adapter_weights(result.adapter_dir).items()
-                        if "lora_B" in name])  # B starts at zero: its value is the step
-    bound = lr * clip / ADAM_EPS
-    assert np.linalg.norm(b) <= bound * (1 + 1e-4)
-    # Not just bounded: each example's gradient is scaled to exactly C, and the examples
-    # roughly agree, so the step is a sizeable part of the bound.
-    assert np.linalg.norm(b) > 0.05 * bound
+    g = trained_gradient(result.adapter_dir, names, lr)
+    coef, *_ = np.linalg.lstsq(directions.T / clip, g * q * len(examples) / clip, rcond=None)
+    chosen = coef > 0.5
+    assert np.abs(coef - chosen).max() < 1e-3, coef.round(4)
+    assert chosen.sum() > 8  # more than one micro-batch (P(not) = 2e-5)
+    assert result.tokens == tokens[chosen].sum()  # the same examples, by their token counts
+    # And the step is no larger than the bound a clipped step allows: ||g|| <= C / q.
+    assert np.linalg.norm(g) <= clip / q * (1 + 1e-4)
 
 
 def test_empty_poisson_batches_still_add_noise(model_folder, corpus, tmp_path):  # noqa: F811
