@@ -23,14 +23,22 @@ CLOSERS = "\"')]}»”’"
 _END = re.compile(r"([.!?…]+)([" + re.escape(CLOSERS) + r"]*)(\s)")
 _NEWLINE = re.compile(r"\n")
 _WORD_BEFORE = re.compile(r"(\S+)$")
+_CLAUSE = re.compile(r"[,;:—]\s")
 
 
 class SentenceSplitter:
-    """Incremental splitter: ``feed`` pieces, get finished sentences; ``flush`` at the end."""
+    """Incremental splitter: ``feed`` pieces, get finished sentences; ``flush`` at the end.
 
-    def __init__(self) -> None:
+    With ``first_clause_words`` the first piece may end at a clause (a comma, semicolon,
+    colon or dash) once it has that many words: a spoken reply then starts after a few
+    words instead of a whole sentence, which is most of its time to first audio.
+    """
+
+    def __init__(self, *, first_clause_words: int = 0) -> None:
         self._buf = ""
         self._scan = 0  # everything before this offset holds no undecided boundary
+        self.first_clause_words = first_clause_words
+        self._emitted = False
 
     def feed(self, piece: str) -> list[str]:
         """Add a piece of text; return the sentences it completed (maybe none)."""
@@ -38,13 +46,24 @@ class SentenceSplitter:
         out: list[str] = []
         while True:
             cut = self._next_cut()
+            if not self._emitted and self.first_clause_words:
+                clause = self._first_clause()
+                if clause is not None and (cut is None or clause < cut):
+                    cut = clause
             if cut is None:
                 break
             sentence, self._buf = self._buf[:cut].strip(), self._buf[cut:]
             self._scan = 0
             if sentence:
                 out.append(sentence)
+                self._emitted = True
         return out
+
+    def _first_clause(self) -> int | None:
+        for m in _CLAUSE.finditer(self._buf):
+            if len(self._buf[:m.start()].split()) >= self.first_clause_words:
+                return m.start() + 1
+        return None
 
     def flush(self) -> list[str]:
         """Return what is left as a last sentence (the stream ended)."""
@@ -96,9 +115,9 @@ class SentenceSplitter:
         return True
 
 
-def split_sentences(pieces: Iterable[str]) -> Iterator[str]:
+def split_sentences(pieces: Iterable[str], *, first_clause_words: int = 0) -> Iterator[str]:
     """Yield each sentence of the streamed ``pieces`` as soon as it is complete."""
-    splitter = SentenceSplitter()
+    splitter = SentenceSplitter(first_clause_words=first_clause_words)
     for piece in pieces:
         yield from splitter.feed(piece)
     yield from splitter.flush()

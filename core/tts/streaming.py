@@ -29,6 +29,9 @@ from core.tts.sentences import SentenceSplitter, speakable
 
 __all__ = ["SpeechStream", "StreamResult", "speak_stream", "join_wavs"]
 
+# The first spoken piece may end at a comma after this many words (0: whole sentences only).
+FIRST_CLAUSE_WORDS = 4
+
 
 @dataclass
 class StreamResult:
@@ -49,8 +52,10 @@ class SpeechStream:
     def __init__(self, speaker: Speaker, *, wav_path: Path | None = None,
                  play: bool | None = None, gap_seconds: float = 0.15,
                  output_device: int | str | None = None,
-                 on_sentence: Callable[[str], None] | None = None) -> None:
+                 on_sentence: Callable[[str], None] | None = None,
+                 first_clause_words: int = FIRST_CLAUSE_WORDS) -> None:
         self.speaker = speaker
+        self.first_clause_words = first_clause_words  # see SentenceSplitter
         self.wav_path = Path(wav_path) if wav_path is not None else None
         self.play = (wav_path is None) if play is None else play
         self.gap_seconds = gap_seconds  # silence between sentences in the joined WAV
@@ -77,7 +82,7 @@ class SpeechStream:
         res = StreamResult(text="", sentences=[], first_audio_seconds=None, wav_path=None)
         first: list[float] = []
         text_parts: list[str] = []
-        splitter = SentenceSplitter()
+        splitter = SentenceSplitter(first_clause_words=self.first_clause_words)
         render = getattr(self.speaker, "render", None)
         pool = None if render else ThreadPoolExecutor(1, thread_name_prefix="persona-tts")
         player = _Player(self, t0, first) if self.play else None

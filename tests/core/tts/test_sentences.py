@@ -66,3 +66,16 @@ def test_a_sentence_is_released_as_soon_as_the_next_word_starts():
 def test_speakable():
     assert speakable("Hi.") and speakable("42")
     assert not speakable("...") and not speakable(" * ")
+
+
+def test_the_first_piece_may_end_at_a_clause_so_speech_starts_sooner():
+    text = "Your sister Ingrid lives in Lisbon, and she works as a nurse. She is kind, really."
+    pieces = [text[i:i + 3] for i in range(0, len(text), 3)]
+    assert list(split_sentences(pieces, first_clause_words=4)) == [
+        "Your sister Ingrid lives in Lisbon,", "and she works as a nurse.",
+        "She is kind, really."]  # only the first piece is cut at a comma
+    # Too few words before the comma: the whole sentence, as without the option.
+    assert list(split_sentences(["Yes, she does. Ok."], first_clause_words=4)) == [
+        "Yes, she does.", "Ok."]
+    assert list(split_sentences(pieces)) == [
+        "Your sister Ingrid lives in Lisbon, and she works as a nurse.", "She is kind, really."]
