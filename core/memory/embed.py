@@ -10,7 +10,8 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +23,10 @@ log = logging.getLogger(__name__)
 
 # Measured on 2 cores: 64 is as fast as 128 and keeps the padding waste of mixed lengths low.
 DEFAULT_BATCH_SIZE = 64
+# Up to this many texts (a query, one voice note) run on one torch thread: the matrices are
+# too small to share, and when another process holds a core the second thread's barrier
+# waits turn a 40 ms query into 300-900 ms (measured on a busy 2-core machine).
+SMALL_INPUT = 8
 
 
 def usable_cores() -> int:
@@ -114,7 +119,7 @@ class Embedder:
         model = self.load()
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        with self._encode_lock:
+        with self._encode_lock, _torch_threads(1 if len(texts) <= SMALL_INPUT else None):
             vectors = model.encode(texts, batch_size=self.batch_size, convert_to_numpy=True,
                                    normalize_embeddings=True, show_progress_bar=False)
         return np.ascontiguousarray(vectors, dtype=np.float32)
@@ -128,3 +133,24 @@ def _dimension(model) -> int:
     # sentence-transformers 6 renamed the method; older versions only have the long name.
     get = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
     return int(get())
+
+
+@contextmanager
+def _torch_threads(n: int | None) -> Iterator[None]:
+    """Run with ``n`` torch intra-op threads (None: unchanged), then restore the count.
+    The setting is process-wide; it is only changed for the few milliseconds of a small
+    encode, under the encode lock."""
+    if n is None:
+        yield
+        return
+    import torch
+
+    before = torch.get_num_threads()
+    if before == n:
+        yield
+        return
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)

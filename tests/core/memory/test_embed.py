@@ -83,3 +83,25 @@ def test_a_missing_or_broken_model_folder_is_a_model_error(tmp_path):
     e = Embedder(broken)
     with pytest.raises(ModelError, match="embed_model"):
         e.encode(["anything"])
+
+
+def test_small_inputs_run_on_one_thread_and_restore_the_count(embedder):
+    import torch
+
+    before = torch.get_num_threads()
+    seen = []
+    model = embedder.load()
+    original = model.encode
+
+    def spy(*args, **kwargs):  # records the thread count the real encode runs with
+        seen.append(torch.get_num_threads())
+        return original(*args, **kwargs)
+
+    model.encode = spy
+    try:
+        embedder.encode_query("a short question")
+        embedder.encode([f"text {i}" for i in range(20)])
+    finally:
+        del model.encode
+    assert seen == [1, before]
+    assert torch.get_num_threads() == before
