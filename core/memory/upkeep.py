@@ -3,13 +3,12 @@
 Every write makes a new LanceDB version with its own small files; left alone, a year of
 push-to-talk leaves thousands. ``optimize`` merges the files, adds new rows to the FTS and
 b-tree indexes and deletes old versions. The vector index is only built once a flat scan
-gets slow, and retrained when the table has outgrown its partitions.
+gets slow, and retrained when the table has far outgrown its partitions.
 """
 
 from __future__ import annotations
 
 import logging
-import math
 import os
 import warnings
 from dataclasses import dataclass
@@ -39,9 +38,15 @@ class StoreOptions:
     read_consistency: timedelta | None = timedelta(0)
 
 
+# LanceDB sizes IVF partitions at a few thousand rows (24 partitions at 100k) and searches
+# enough of them to be near-exact (recall@5 1.0 at 100k, 19 ms vs 210 ms flat). New rows
+# join the old partitions; retrain once they average 4x LanceDB's 8192-row target.
+RETRAIN_ROWS_PER_PARTITION = 4 * 8192
+
+
 def maintain_vector_index(tbl, *, min_rows: int) -> None:
     """Build the IVF_FLAT vector index once ``tbl`` has ``min_rows`` rows; retrain it when
-    the table has grown to four times what its partitions were sized for."""
+    its partitions have grown far past their intended size."""
     n = tbl.count_rows()
     if n < min_rows:
         return
@@ -52,8 +57,7 @@ def maintain_vector_index(tbl, *, min_rows: int) -> None:
             partitions = int(stats["indices"][0]["num_partitions"])
         except (KeyError, IndexError, TypeError):
             return
-        # IVF's sweet spot is ~sqrt(n) partitions.
-        if partitions >= math.sqrt(n) / 2:
+        if n / max(partitions, 1) <= RETRAIN_ROWS_PER_PARTITION:
             return
     log.info("building the vector index over %d memories", n)
     tbl.create_index("vector", config=IvfFlat(distance_type="cosine"), replace=True)

@@ -249,3 +249,14 @@ def test_two_handles_see_each_other_even_across_compaction(tmp_path, embedder):
     assert app.count() == 71
     assert app.search("imported note", 1, mode="fts")[0].memory.text.startswith("Imported")
     assert app.delete(cli.list(1)[0].id) and cli.count() == 70
+
+
+def test_the_vector_index_is_not_retrained_on_every_compaction(tmp_path, embedder):
+    store = MemoryStore(tmp_path / "m", embedder, options=StoreOptions(vector_index_min_rows=200))
+    store.add([Memory(f"Garden log {i}: the {w} need water.")
+               for i, w in enumerate(["tomatoes", "beans", "roses", "herbs"] * 60)])
+    uuid = {tuple(i.columns): i for i in store.table.list_indices()}[("vector",)].index_uuid
+    store.add([Memory(f"Kitchen log {i}: bought {w}.")
+               for i, w in enumerate(["rice", "eggs", "milk"] * 30)])  # compacts again
+    index = {tuple(i.columns): i for i in store.table.list_indices()}[("vector",)]
+    assert index.index_uuid == uuid and index.num_unindexed_rows == 0  # updated, not rebuilt
