@@ -27,7 +27,7 @@ from pathlib import Path
 
 import torch
 
-from core.errors import TextError
+from core.errors import ModelError, TextError
 from core.evaluate.perplexity import length_batches, mean_nll_torch, pad_batch, target_nll_torch
 from core.llm.torch_backend import default_threads
 from core.train.checkpoint import Checkpoint, delete_checkpoints, load_checkpoint, save_checkpoint
@@ -49,7 +49,11 @@ from privacy.rdp import default_delta
 log = logging.getLogger(__name__)
 
 MICRO_BATCH = 8  # examples per forward/backward pass; a Poisson batch may need several
-OPTIMIZER = "adamw"  # or "sgd"; see the report in _optimizer
+# AdamW: its step does not scale with the clipped, noised gradient, so one learning rate
+# serves every C and σ. Measured on 256 tinyshakespeare lines at ε = 8 (8 steps, q = 1/8):
+# AdamW at lr 2e-2 and SGD at lr 1.0 both cut held-out NLL by 0.78 nats; SGD at 0.5 by 0.56
+# with noise and only 0.45 without, where AdamW at 1e-2 cut 0.76.
+OPTIMIZER = "adamw"  # or "sgd"
 ADAM_EPS = 1e-8
 
 
@@ -88,8 +92,12 @@ def _heldout_loss(model_folder, adapter, examples, max_seq_len, batch_size):
     if adapter is not None:
         from peft import PeftModel
 
-        model = PeftModel.from_pretrained(model, str(peft_adapter_path(adapter)))
-        model = model.merge_and_unload()
+        path = peft_adapter_path(adapter)
+        try:
+            model = PeftModel.from_pretrained(model, str(path)).merge_and_unload()
+        except (OSError, ValueError, KeyError, RuntimeError) as exc:
+            raise ModelError(f"The adapter in {path} does not fit the model in {model_folder} "
+                             f"({exc}); evaluate it with the model it was trained on.") from exc
     model.eval()
     encoded = encode_examples(tokenizer, examples, max_seq_len)
     if not encoded:

@@ -27,13 +27,15 @@ from tests.core.llm.conftest import model_folder  # noqa: F401  (the session fix
 pytestmark = pytest.mark.slow
 
 CORPUS = Path(__file__).resolve().parents[4] / "shared" / "corpora" / "tinyshakespeare.txt"
-N_TRAIN, N_HELDOUT = 512, 128
+N_TRAIN, N_HELDOUT = 256, 64
 MAX_LEN = 32
 EPOCHS = 1
-SAMPLE_RATE = 1 / 16
+SAMPLE_RATE = 1 / 8  # an expected batch of 32 lines
 STEPS = round(EPOCHS / SAMPLE_RATE)
 LORA = LoRAConfig(rank=8, alpha=16.0, layers=4)
-LR = 5e-3
+# Measured on this slice (held-out NLL 6.76 at base): AdamW at 2e-2 lost 0.79 nats at ε = 8,
+# at 1e-2 only 0.20 (0.76 without noise); SGD at 0.5 lost 0.56.
+LR = 2e-2
 
 
 def lines(text: str, n: int, prefix: str) -> list[TrainingExample]:
@@ -51,7 +53,7 @@ def corpus() -> tuple[list[TrainingExample], list[TrainingExample]]:
 @pytest.fixture(scope="module")
 def base_loss(model_folder, corpus) -> float:  # noqa: F811
     nll, tokens = heldout_loss_torch(model_folder, None, corpus[1], max_seq_len=MAX_LEN)
-    assert tokens > 1000 and 2 < nll < 10
+    assert tokens > 500 and 2 < nll < 10
     return nll
 
 
@@ -131,6 +133,8 @@ def clipped_directions(model_folder: Path, examples, clip: float):  # noqa: F811
     model, tokenizer = lora_model(model_folder, LORA, seed=0)  # the trainer's own start
     params = trainable_parameters(model)
     rows, tokens = [], []
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # as the trainer: one thread is faster on two busy cores
     for e in encode_examples(tokenizer, examples, MAX_LEN):
         model.zero_grad()
         nll, mask = target_nll_torch(model, *pad_batch([e], 0))
@@ -140,6 +144,7 @@ def clipped_directions(model_folder: Path, examples, clip: float):  # noqa: F811
         assert float(g.norm()) > 1e3 * clip  # far above C: every example is clipped
         rows.append((g * clip / g.norm()).double().numpy())
         tokens.append(e.target_tokens)
+    torch.set_num_threads(threads)
     return np.stack(rows), np.array(tokens), [name for name, _ in params if "lora_B" in name]
 
 
