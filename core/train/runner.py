@@ -10,12 +10,13 @@ starting (and charging) a new one.
 from __future__ import annotations
 
 import math
+import shutil
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from core.errors import PersonaError
+from core.errors import ModelError, PersonaError
 from core.paths import Home
 from core.settings import Settings
 from core.train.adapter_store import AdapterMeta, AdapterStore
@@ -37,9 +38,10 @@ class TrainOptions:
     backend: str | None = None  # None: from the settings and the platform
     batch_size: int = 8  # expected Poisson batch
     clip_norm: float = 1.0
-    learning_rate: float = 2e-3
+    learning_rate: float = 2e-2  # AdamW; measured on tinyshakespeare (tests/core/train)
     max_seq_len: int = 256
     lora_rank: int = 8
+    lora_layers: int | None = None  # None: every layer
     dry_run: bool = False
 
 
@@ -139,9 +141,10 @@ def run_training(home: Home, settings: Settings, options: TrainOptions, *,
         config = TrainConfig(noise_multiplier=plan.noise_multiplier,
                              sample_rate=plan.sample_rate, steps=plan.steps,
                              clip_norm=options.clip_norm, learning_rate=options.learning_rate,
-                             max_seq_len=options.max_seq_len,
+                             max_seq_len=options.max_seq_len, delta=plan.delta,
                              lora=LoRAConfig(rank=options.lora_rank,
-                                             alpha=2.0 * options.lora_rank))
+                                             alpha=2.0 * options.lora_rank,
+                                             layers=options.lora_layers))
     outcome = RunOutcome(plan=plan, backend=backend, resumed=run is not None,
                          redaction=dataset.redaction_report.to_dict())
     if options.dry_run:
@@ -165,6 +168,17 @@ def run_training(home: Home, settings: Settings, options: TrainOptions, *,
         result = train_fn(model_folder, examples, config, out_dir=candidate / fmt,
                           init_adapter=init, checkpoint_dir=checkpoints / run_id,
                           on_progress=on_progress, should_stop=should_stop)
+    except ModelError as exc:
+        store.discard(candidate)
+        if run is None:
+            raise
+        # The interrupted run cannot resume (its records or adapter changed since): it stays
+        # charged in full, is closed as failed, and a new run is planned.
+        log(f"The interrupted run {run_id} cannot resume ({exc}); starting a new one.")
+        shutil.rmtree(checkpoints / run_id, ignore_errors=True)
+        ledger.complete_run(run_id, steps_done=0, outcome="failed")
+        return run_training(home, settings, options, on_progress=on_progress,
+                            should_stop=should_stop, log=log)
     except BaseException:
         store.discard(candidate)  # the checkpoint stays for the next run to resume
         raise
@@ -222,17 +236,19 @@ def _select(examples: Sequence[TrainingExample], ids) -> list[TrainingExample]:
 def _run_info(config: TrainConfig) -> dict:
     return {"learning_rate": config.learning_rate, "max_seq_len": config.max_seq_len,
             "lora_rank": config.lora.rank, "lora_alpha": config.lora.alpha,
-            "target_modules": list(config.lora.target_modules), "seed": config.seed}
+            "target_modules": list(config.lora.target_modules), "seed": config.seed,
+            "lora_layers": config.lora.layers}
 
 
 def _config_from_run(run) -> TrainConfig:
     info = run.info or {}
     return TrainConfig(noise_multiplier=run.noise_multiplier, sample_rate=run.sample_rate,
-                       steps=run.steps, clip_norm=run.clip_norm or 1.0,
+                       steps=run.steps, clip_norm=run.clip_norm or 1.0, delta=run.delta,
                        learning_rate=info.get("learning_rate", 2e-3),
                        max_seq_len=info.get("max_seq_len", 256), seed=info.get("seed", 0),
                        lora=LoRAConfig(rank=info.get("lora_rank", 8),
                                        alpha=info.get("lora_alpha", 16.0),
+                                       layers=info.get("lora_layers"),
                                        target_modules=tuple(info.get("target_modules",
                                                                      ("q_proj", "v_proj")))))
 

@@ -1,0 +1,94 @@
+"""The whole training run on a real home: ledger charge, DP training, the promotion gate,
+rollback, and resuming a run that was stopped.
+
+The home's memories are lines of tinyshakespeare (first 90% of the file; the dataset's own
+hash-based held-out slice judges each run). Settings are small so the test stays quick.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pytest
+
+from core.memory.schema import Memory
+from core.pipeline import Pipeline
+from core.train.adapter_store import AdapterStore
+from core.train.runner import TrainOptions, run_training
+from privacy.ledger import Ledger
+from tests.core.llm.conftest import model_folder  # noqa: F401  (converts the model once)
+
+pytestmark = pytest.mark.slow
+
+CORPUS = Path(__file__).resolve().parents[4] / "shared" / "corpora" / "tinyshakespeare.txt"
+N_LINES = 320
+
+
+def _options(**kw) -> TrainOptions:
+    base = dict(epsilon=8.0, epochs=1.0, batch_size=32, max_seq_len=32, lora_layers=4,
+                backend="torch")
+    base.update(kw)
+    return TrainOptions(**base)
+
+
+@pytest.fixture(scope="module")
+def home(tmp_path_factory, model_folder):  # noqa: F811
+    text = CORPUS.read_text(encoding="utf-8")
+    lines = [ln.strip() for ln in text[: int(len(text) * 0.9)].splitlines() if ln.strip()]
+    pipe = Pipeline(tmp_path_factory.mktemp("home"))
+    pipe.store.add([Memory(text=ln, source="import") for ln in dict.fromkeys(lines)][:N_LINES])
+    return pipe.home
+
+
+def test_dry_run_spends_nothing(home):
+    out = run_training(home, Pipeline(home).settings, _options(dry_run=True))
+    assert out.plan.private and out.plan.run_epsilon <= 8.0 and out.result is None
+    assert not Ledger(home).exists
+
+
+def test_runs_are_charged_judged_promoted_or_rejected_and_rolled_back(home):
+    settings = Pipeline(home).settings
+    store = AdapterStore(home)
+    good = run_training(home, settings, _options())
+    assert good.result.steps_done == good.plan.steps
+    ev = good.evaluation
+    assert ev.tokens > 100 and ev.candidate_perplexity < ev.base_perplexity
+    assert good.promoted and store.current_version() == good.version
+    assert (store.current_dir() / "peft" / "adapter_config.json").exists()
+    assert (store.current_dir() / "mlx" / "adapters.safetensors").exists()  # for a Mac
+
+    # A run that wrecks the model (an absurd learning rate) must not replace the good one.
+    bad = run_training(home, settings, _options(epsilon=math.inf, learning_rate=50.0))
+    assert bad.evaluation.candidate_perplexity > bad.evaluation.reference_perplexity
+    assert not bad.promoted and store.current_version() == good.version
+    assert len(store.versions()) == 1  # the rejected candidate left nothing behind
+
+    # Both runs are in the ledger, the second one reported as non-private.
+    summary = Ledger(home).summary()
+    assert [r["private"] for r in summary["runs"]] == [True, False]
+    assert math.isinf(summary["max_record_epsilon"])
+
+    assert store.rollback() is None  # no earlier adapter: back to the base model
+    assert store.current_version() is None and store.current_dir() is None
+
+
+def test_a_stopped_run_resumes_without_a_second_charge(home):
+    # The records already took part in a non-private run above, so they can only be used
+    # without DP from now on (ε = inf): this run is non-private too.
+    settings = Pipeline(home).settings
+    ledger = Ledger(home)
+    before = len(ledger.runs())
+    calls = {"n": 0}
+
+    def stop_after_two() -> bool:
+        calls["n"] += 1
+        return calls["n"] > 2
+
+    first = run_training(home, settings, _options(epsilon=math.inf), should_stop=stop_after_two)
+    assert first.result.stopped and 0 < first.result.steps_done < first.plan.steps
+    assert len(ledger.pending_runs()) == 1  # begun and charged in full, not completed
+    second = run_training(home, settings, _options(epsilon=math.inf))
+    assert second.resumed and second.run_id == first.run_id
+    assert second.result.resumed_from == first.result.steps_done
+    assert len(ledger.runs()) == before + 1 and not ledger.pending_runs()
