@@ -15,6 +15,7 @@ import logging
 import os
 import shutil
 import tempfile
+import warnings
 from dataclasses import asdict
 from pathlib import Path
 
@@ -25,6 +26,9 @@ from core.llm.adapters import WEIGHTS, find_adapter
 from core.llm.models import validate_model_folder
 from core.train.config import LoRAConfig
 
+# peft 0.13.2 (pinned for opacus issue #820) calls a transformers API deprecated in v5.
+warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*",
+                        category=FutureWarning)
 log = logging.getLogger(__name__)
 
 
