@@ -159,8 +159,8 @@ class _Trainer:
                 on_progress(TrainProgress(step=self.step, steps=config.steps, loss=loss,
                                           epsilon=self.epsilon(), tokens=self.tokens,
                                           seconds=self.seconds))
-            if (self.checkpoint_dir is not None and self.step % config.checkpoint_every == 0
-                    and self.step < config.steps):
+            if (self.checkpoint_dir is not None and config.checkpoint_every > 0
+                    and self.step % config.checkpoint_every == 0 and self.step < config.steps):
                 self._checkpoint()
         save_adapter(self.params, self.spec, out_dir)
         delete_checkpoints(self.checkpoint_dir)
