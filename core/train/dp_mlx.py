@@ -43,7 +43,7 @@ from core.train.lora_mlx import (
     lora_parameters,
     save_adapter,
 )
-from core.train.nll_mlx import example_grads, mean_nll
+from core.train.nll_mlx import example_grads, mean_nll, micro_batch_size
 from core.train.tokens import Encoded, encode_examples
 from privacy.accountant import Accountant
 from privacy.rdp import default_delta
@@ -252,15 +252,6 @@ class _Trainer:
         self.step = self.resumed_from = ckpt.step
         log.info("Resuming training at step %d of %d from %s", ckpt.step, self.config.steps,
                  ckpt.path)
-
-
-def micro_batch_size() -> int:
-    """Examples per forward/backward pass: 8 on a GPU; 1 on a CPU, where a batch computes
-    no faster than its examples one by one and padding to the longest costs ~25% (measured
-    on 8 examples of 64-128 tokens: 12.4-14.1 s one by one, 13.7-14.9 s batched)."""
-    import mlx.core as mx
-
-    return 8 if mx.default_device().type == mx.DeviceType.gpu else 1
 
 
 def _entropy(bits: int) -> int:
