@@ -110,6 +110,7 @@ def continue_lora(model, adapter: Path, scratch: Path) -> AdapterSpec:
     An mlx-lm adapter is used as it is; a peft one (a torch-trained adapter) is converted
     into ``scratch`` first, which is the same low-rank update.
     """
+    from mlx_lm.tuner.lora import LoRALinear
     from mlx_lm.tuner.utils import load_adapters
 
     path = find_adapter(Path(adapter), "mlx")
@@ -131,8 +132,11 @@ def continue_lora(model, adapter: Path, scratch: Path) -> AdapterSpec:
         raise ModelError(f"The adapter in {path} does not fit the model ({exc}); start a new "
                          "adapter instead.") from exc
     log.info("Continuing from the adapter in %s", path)
+    # mlx-lm reads absent keys as "every linear layer": name what was really adapted.
+    keys = tuple(sorted(name for name, m in model.layers[-1].named_modules()
+                        if isinstance(m, LoRALinear)))
     return AdapterSpec(num_layers=int(config["num_layers"]), rank=int(params["rank"]),
-                       scale=float(params["scale"]), keys=tuple(params["keys"]))
+                       scale=float(params["scale"]), keys=keys)
 
 
 def lora_parameters(model) -> dict:
