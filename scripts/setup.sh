@@ -19,6 +19,7 @@ say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 APT_PACKAGES=(
   python3 python3-venv python3-dev
   espeak-ng libportaudio2 libsndfile1 sox ffmpeg
+  libopenblas0-pthread
   pulseaudio pulseaudio-utils libasound2-plugins
   xvfb xauth libegl1 libgl1 libxkbcommon-x11-0 libxcb-cursor0 libxcb-icccm4
   libxcb-keysyms1 libxcb-shape0 libxcb-xinerama0 libxcb-randr0 libxcb-render-util0

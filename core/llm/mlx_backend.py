@@ -38,6 +38,9 @@ class MLXBackend(LLMBackend):
 
     def __init__(self, folder: Path, adapter_dir: Path | None = None):
         """Load ``folder``; apply the mlx-lm adapter found under ``adapter_dir`` (if any)."""
+        from core.llm.mlx_blas import use_system_blas
+
+        use_system_blas()  # before mlx loads: ~15x faster matmuls on Linux (see mlx_blas)
         import mlx_lm
 
         self.folder = validate_model_folder(folder)
