@@ -13,6 +13,8 @@ import pytest
 
 from core.audio.io import load_utterance
 from core.cli import main
+from core.demo import DEFAULT_QUESTION
+from tests.core.asr.textmatch import word_error_rate
 
 pytestmark = pytest.mark.slow
 
@@ -28,8 +30,9 @@ def test_demo_runs_the_whole_loop_offline(home, capsys):
     assert main(["demo", "--json", "--home", str(home)]) == 0
     out = json.loads(capsys.readouterr().out)
     assert {"transcript", "emotion", "retrieved", "reply", "reply_wav", "timings"} <= set(out)
-    words = {w.strip(",.?!").casefold() for w in out["transcript"].split()}
-    assert {"sister", "live", "job"} <= words
+    # The question is synthesised by espeak-ng and heard by tiny.en: close, not always exact.
+    assert word_error_rate(out["transcript"], DEFAULT_QUESTION) <= 0.3, out["transcript"]
+    assert "sister" in out["transcript"].casefold()
     assert set(out["emotion"]) >= {"label", "valence", "arousal"}
     assert any("Lisbon" in t for t in out["retrieved"])
     assert out["reply"].strip()
