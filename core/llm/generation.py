@@ -5,8 +5,11 @@ Pure Python, no model: the backends feed it their streamed text pieces.
 
 from __future__ import annotations
 
+from abc import abstractmethod
+from collections.abc import Iterator
+
 from core.errors import SettingsError, TextError
-from core.llm.backend import GenerationOptions
+from core.llm.backend import GenerationOptions, LLMBackend
 
 ROLES = ("system", "user", "assistant")
 
@@ -96,3 +99,26 @@ class StopFilter:
                     best = n
                     break
         return best
+
+
+class PromptCheckedBackend(LLMBackend):
+    """``stream_chat`` for backends that encode the prompt themselves: bad input raises at
+    once (not on the first piece), then ``_generate`` streams from the prompt ids."""
+
+    context: int | None = None
+
+    def stream_chat(self, messages: list[dict[str, str]],
+                    options: GenerationOptions | None = None) -> Iterator[str]:
+        """Yield the reply to ``messages`` piece by piece (bad input raises here, at once)."""
+        options = check_options(options)
+        ids = self.encode(messages)
+        check_length(len(ids), options, self.context)
+        return self._generate(ids, options)
+
+    @abstractmethod
+    def encode(self, messages: list[dict[str, str]]) -> list[int]:
+        """The prompt tokens of ``messages`` with the chat template's assistant cue."""
+
+    @abstractmethod
+    def _generate(self, ids: list[int], options: GenerationOptions) -> Iterator[str]:
+        """Stream the reply to the prompt ``ids``."""

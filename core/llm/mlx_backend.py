@@ -12,8 +12,12 @@ import numpy as np
 
 from core.errors import ModelError
 from core.llm.adapters import find_adapter
-from core.llm.backend import GenerationOptions, LLMBackend
-from core.llm.generation import StopFilter, check_length, check_messages, check_options
+from core.llm.backend import GenerationOptions
+from core.llm.generation import (
+    PromptCheckedBackend,
+    StopFilter,
+    check_messages,
+)
 from core.llm.models import validate_model_folder
 
 log = logging.getLogger(__name__)
@@ -31,7 +35,7 @@ def config_fixes(config: dict) -> dict:
     return {}
 
 
-class MLXBackend(LLMBackend):
+class MLXBackend(PromptCheckedBackend):
     """A Hugging Face or MLX model folder run by mlx-lm."""
 
     name = "mlx"
@@ -74,14 +78,6 @@ class MLXBackend(LLMBackend):
 
         logits = self.model(mx.array([self.encode(messages)]))[0, -1]
         return np.array(logits.astype(mx.float32))
-
-    def stream_chat(self, messages: list[dict[str, str]],
-                    options: GenerationOptions | None = None) -> Iterator[str]:
-        """Yield the reply to ``messages`` piece by piece (bad input raises here, at once)."""
-        options = check_options(options)
-        ids = self.encode(messages)
-        check_length(len(ids), options, self.context)
-        return self._generate(ids, options)
 
     def _generate(self, ids: list[int], options: GenerationOptions) -> Iterator[str]:
         from mlx_lm import stream_generate

@@ -19,14 +19,18 @@ import torch
 
 from core.errors import ModelError
 from core.llm.adapters import find_adapter
-from core.llm.backend import GenerationOptions, LLMBackend
-from core.llm.generation import StopFilter, check_length, check_messages, check_options
+from core.llm.backend import GenerationOptions
+from core.llm.generation import (
+    PromptCheckedBackend,
+    StopFilter,
+    check_messages,
+)
 from core.llm.models import validate_model_folder
 
 log = logging.getLogger(__name__)
 
 
-class TorchBackend(LLMBackend):
+class TorchBackend(PromptCheckedBackend):
     """A Hugging Face model folder run by transformers on the CPU."""
 
     name = "torch"
@@ -92,14 +96,6 @@ class TorchBackend(LLMBackend):
         with torch.inference_mode():
             out = self.model(input_ids=torch.tensor([self.encode(messages)]))
         return out.logits[0, -1].float().numpy()
-
-    def stream_chat(self, messages: list[dict[str, str]],
-                    options: GenerationOptions | None = None) -> Iterator[str]:
-        """Yield the reply to ``messages`` piece by piece (bad input raises here, at once)."""
-        options = check_options(options)
-        ids = self.encode(messages)
-        check_length(len(ids), options, self.context)
-        return self._generate(ids, options)
 
     def _generate(self, ids: list[int], options: GenerationOptions) -> Iterator[str]:
         from transformers import DynamicCache
