@@ -54,7 +54,8 @@ class Settings(BaseModel):
         8.0, gt=0, description="Lifetime ε per record at the ledger's δ (privacy/ledger.py)")
     privacy_delta: float | None = Field(
         None, gt=0, lt=1,
-        description="δ of the privacy ledger, fixed by its first run; None = 1/n**1.1")
+        description="δ of the privacy ledger, fixed by its first run; None = 1/n**1.1 "
+                    "with n at least 10000 (≈ 4e-5)")
 
     # Nightly retrain (core/train/schedule.py): local time of the systemd timer / launchd agent.
     retrain_hour: int = Field(3, ge=0, le=23, description="Hour of the nightly retrain, 0-23")

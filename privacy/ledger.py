@@ -30,10 +30,11 @@ from privacy.journal import Journal
 from privacy.ledger_state import LedgerState, Run, enc, fold, now
 from privacy.rdp import (
     INF,
+    LEDGER_MIN_RECORDS,
     check_delta,
     check_mechanism,
-    default_delta,
     epsilon_from_rdp,
+    ledger_delta,
     rdp_curve,
 )
 
@@ -92,10 +93,11 @@ class Ledger:
 
     def resolve_delta(self, delta: float | None, n: int, state: LedgerState | None = None
                       ) -> float:
-        """The δ a run must use: the ledger's, or for a new ledger ``delta`` or 1/n**1.1."""
+        """The δ a run must use: the ledger's, or for a new ledger ``delta`` or
+        ``ledger_delta(n)`` (1/n**1.1 with n at least ``LEDGER_MIN_RECORDS``)."""
         state = state or self.state()
         if state.delta is None:
-            resolved = default_delta(max(1, n)) if delta is None else delta
+            resolved = ledger_delta(max(1, n)) if delta is None else delta
             check_delta(resolved)
             return float(resolved)
         if delta is not None and not math.isclose(delta, state.delta, rel_tol=1e-9):
@@ -178,8 +180,11 @@ class Ledger:
     def _begin_event(self, state, ids, sigma, q, steps, clip_norm, delta, backend, epochs,
                      target_epsilon, dataset_size, info) -> tuple[dict | None, dict]:
         n = dataset_size or len(ids)
-        default = delta is None or delta == default_delta(max(1, n))
-        source = f"default 1/n**1.1 for n = {n}" if default else "given"
+        default = delta is None or delta == ledger_delta(max(1, n))
+        counted = max(n, LEDGER_MIN_RECORDS)
+        source = (f"default 1/n**1.1 for n = {counted}" + (f" (at least; {n} records)"
+                                                           if counted > n else "")
+                  if default else "given")
         delta = self.resolve_delta(delta, n, state)
         create = None
         if state.delta is None:

@@ -18,7 +18,7 @@ from core.errors import PrivacyError
 from core.paths import Home
 from privacy.journal import FORMAT, canonical, checksum
 from privacy.ledger import Ledger
-from privacy.rdp import default_delta, run_epsilon
+from privacy.rdp import default_delta, ledger_delta, run_epsilon
 
 CHILD = Path(__file__).resolve().parent / "ledger_child.py"
 SIGMA, Q, STEPS, DELTA = 1.0, 0.05, 40, 1e-5
@@ -336,18 +336,27 @@ def test_non_private_runs_are_reported_plainly(home):
 
 def test_delta_is_fixed_when_the_ledger_is_created(home):
     ledger = Ledger(home)
-    begin(ledger, ids("a", 200), delta=None)  # default 1/n**1.1 for the first run's n
-    assert ledger.delta == pytest.approx(default_delta(200))
-    assert "n = 200" in json.loads(lines(ledger)[0])["delta_source"]
-    with pytest.raises(PrivacyError, match=r"δ is 0\.00294.*δ = 1e-05"):
+    begin(ledger, ids("a", 200), delta=None)  # default 1/n**1.1, n at least 10000
+    assert ledger.delta == pytest.approx(default_delta(10_000)) == ledger_delta(200)
+    assert json.loads(lines(ledger)[0])["delta_source"] == \
+        "default 1/n**1.1 for n = 10000 (at least; 200 records)"
+    with pytest.raises(PrivacyError, match=r"δ is 3\.98107e-05.*δ = 1e-05"):
         begin(ledger, ids("b", 5), delta=1e-5)
     with pytest.raises(PrivacyError, match="δ"):
         ledger.plan_run(ids("b", 5), batch_size=2, delta=1e-6)
     with pytest.raises(PrivacyError, match="δ"):
         ledger.affordable(["b"], noise_multiplier=1.0, sample_rate=0.1, steps=5, delta=1e-6)
-    begin(ledger, ids("b", 5), delta=default_delta(200))  # the same δ, or none, is fine
+    begin(ledger, ids("b", 5), delta=ledger_delta(200))  # the same δ, or none, is fine
     begin(ledger, ids("c", 5), delta=None)
-    assert [r.delta for r in ledger.runs()] == [default_delta(200)] * 3
+    assert [r.delta for r in ledger.runs()] == [ledger_delta(200)] * 3
+
+
+def test_a_large_first_run_fixes_delta_from_its_own_n(home):
+    ledger = Ledger(home)
+    begin(ledger, ids("a", 12_000), delta=None)
+    assert ledger.delta == pytest.approx(default_delta(12_000))
+    assert ledger.delta < default_delta(10_000)
+    assert json.loads(lines(ledger)[0])["delta_source"] == "default 1/n**1.1 for n = 12000"
 
 
 def test_dry_run_writes_nothing(home):
@@ -362,8 +371,8 @@ def test_dry_run_writes_nothing(home):
     run_id = ledger.begin_run(**plan.begin_kwargs(), clip_norm=1.0, backend="torch")
     ledger.complete_run(run_id, steps_done=plan.steps)
     header = json.loads(lines(ledger)[0])
-    assert header["delta"] == plan.delta == default_delta(50)
-    assert header["delta_source"] == "default 1/n**1.1 for n = 50"
+    assert header["delta"] == plan.delta == ledger_delta(50) == default_delta(10_000)
+    assert header["delta_source"] == "default 1/n**1.1 for n = 10000 (at least; 50 records)"
     snapshot = {p.name: (p.read_bytes(), p.stat().st_mtime_ns)
                 for p in ledger.path.parent.iterdir()}
     again = ledger.plan_run(ids("a", 50) + ids("b", 10), batch_size=10)
