@@ -12,15 +12,13 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
-import shutil
-import tempfile
 import warnings
 from dataclasses import asdict
 from pathlib import Path
 
 import torch
 
+from core.atomic import replace_folder
 from core.errors import ModelError
 from core.llm.adapters import WEIGHTS, find_adapter
 from core.llm.models import validate_model_folder
@@ -135,26 +133,12 @@ def adapter_digest(adapter: Path | None) -> str | None:
 def save_adapter(model, out_dir: Path) -> Path:
     """Save the LoRA adapter of ``model`` into ``out_dir`` (peft format), atomically.
 
-    It is written into a temporary sibling folder and renamed into place; an existing
-    ``out_dir`` is replaced only once the new adapter is complete.
+    It is written into a temporary sibling folder and renamed into place
+    (``core.atomic.replace_folder``); an existing ``out_dir`` is replaced only once the new
+    adapter is complete.
     """
-    out_dir = Path(out_dir)
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.tmp-", dir=out_dir.parent))
-    try:
-        model.save_pretrained(str(tmp), safe_serialization=True)
-        (tmp / "README.md").unlink(missing_ok=True)  # peft's empty model card says nothing
-        for f in tmp.iterdir():
-            with open(f, "rb") as fh:
-                os.fsync(fh.fileno())
-        if out_dir.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.old-", dir=out_dir.parent))
-            os.replace(out_dir, old / out_dir.name)
-            os.replace(tmp, out_dir)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(tmp, out_dir)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return out_dir
+    def write(folder: Path) -> None:
+        model.save_pretrained(str(folder), safe_serialization=True)
+        (folder / "README.md").unlink(missing_ok=True)  # peft's empty model card says nothing
+
+    return replace_folder(out_dir, write)

@@ -14,12 +14,10 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
-import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from core.atomic import replace_folder
 from core.errors import ModelError
 from core.llm.adapters import CONFIG, find_adapter, peft_to_mlx
 from core.llm.mlx_backend import config_fixes
@@ -166,28 +164,14 @@ def adapter_digest(adapter: Path | None) -> str | None:
 def save_adapter(params: dict, spec: AdapterSpec, out_dir: Path) -> Path:
     """Save the LoRA matrices ``params`` (flat names) as an mlx-lm adapter in ``out_dir``.
 
-    Written into a temporary sibling folder and renamed into place; an existing ``out_dir``
-    is replaced only once the new adapter is complete.
+    Written into a temporary sibling folder and renamed into place
+    (``core.atomic.replace_folder``); an existing ``out_dir`` is replaced only once the new
+    adapter is complete.
     """
     import mlx.core as mx
 
-    out_dir = Path(out_dir)
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.tmp-", dir=out_dir.parent))
-    try:
-        mx.save_safetensors(str(tmp / WEIGHTS), dict(params))
-        (tmp / CONFIG).write_text(json.dumps(spec.to_config(), indent=2), encoding="utf-8")
-        for f in tmp.iterdir():
-            with open(f, "rb") as fh:
-                os.fsync(fh.fileno())
-        if out_dir.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.old-", dir=out_dir.parent))
-            os.replace(out_dir, old / out_dir.name)
-            os.replace(tmp, out_dir)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(tmp, out_dir)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return out_dir
+    def write(folder: Path) -> None:
+        mx.save_safetensors(str(folder / WEIGHTS), dict(params))
+        (folder / CONFIG).write_text(json.dumps(spec.to_config(), indent=2), encoding="utf-8")
+
+    return replace_folder(out_dir, write)
