@@ -9,17 +9,13 @@ batch size q·n (``DPOptimizer``), then AdamW steps. σ = 0 is the non-private r
 code path. The batch sampling and the noise come from the OS's entropy, not from
 ``config.seed``: the guarantee rests on both being secret.
 
-Stopping (``should_stop``), periodic checkpoints and resuming use ``core.train.checkpoint``.
+The loop itself (stopping on ``should_stop``, periodic checkpoints, resuming, accounting) is
+``core.train.loop.TrainLoop``'s; this module gives it torch's part.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
-import logging
-import math
 import secrets
-import time
 import warnings
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -28,11 +24,12 @@ from pathlib import Path
 import torch
 
 from core.errors import ModelError, TextError
-from core.evaluate.perplexity import length_batches, mean_nll_torch, pad_batch, target_nll_torch
+from core.evaluate.perplexity import mean_nll_torch, pad_batch, target_nll_torch
 from core.llm.torch_backend import default_threads
-from core.train.checkpoint import Checkpoint, delete_checkpoints, load_checkpoint, save_checkpoint
-from core.train.config import ProgressCallback, StopCheck, TrainConfig, TrainProgress, TrainResult
+from core.train.checkpoint import Checkpoint
+from core.train.config import ProgressCallback, StopCheck, TrainConfig, TrainResult
 from core.train.dataset import TrainingExample
+from core.train.loop import TrainLoop
 from core.train.lora import (
     adapter_digest,
     load_base,
@@ -42,11 +39,7 @@ from core.train.lora import (
     save_adapter,
     trainable_parameters,
 )
-from core.train.tokens import Encoded, encode_examples
-from privacy.accountant import Accountant
-from privacy.rdp import default_delta
-
-log = logging.getLogger(__name__)
+from core.train.tokens import Encoded, encode_examples, pad_id
 
 MICRO_BATCH = 8  # examples per forward/backward pass; a Poisson batch may need several
 # AdamW: its step does not scale with the clipped, noised gradient, so one learning rate
@@ -103,29 +96,24 @@ def _heldout_loss(model_folder, adapter, examples, max_seq_len, batch_size):
     if not encoded:
         raise TextError(f"None of the {len(examples)} held-out examples has a token to "
                         "predict; give held-out text with words in it.")
-    loss = mean_nll_torch(model, encoded, pad_id=_pad_id(tokenizer), batch_size=batch_size)
+    loss = mean_nll_torch(model, encoded, pad_id=pad_id(tokenizer), batch_size=batch_size)
     return loss.nll, loss.tokens
 
 
-class _Trainer:
-    """The state of one run: model, optimiser, RNGs, accountant and what was done so far."""
+class _Trainer(TrainLoop):
+    """One run on torch: the model under Opacus' hooks, the DP optimiser and its RNGs."""
 
     def __init__(self, model_folder: Path, examples: Sequence[TrainingExample],
                  config: TrainConfig, init_adapter: Path | None, checkpoint_dir: Path | None):
         from opacus import GradSampleModule
         from opacus.optimizers import DPOptimizer
 
-        self.config = config
-        self.checkpoint_dir = checkpoint_dir
-        self.model, tokenizer = lora_model(model_folder, config.lora, init_adapter=init_adapter,
-                                           seed=config.seed)
-        self.pad_id = _pad_id(tokenizer)
-        self.encoded = encode_examples(tokenizer, examples, config.max_seq_len)
-        if not self.encoded:
-            raise TextError(f"None of the {len(examples)} training examples has a token to "
-                            "learn (all targets are empty); add memories with words in them.")
-        n = len(self.encoded)
-        self.delta = config.delta if config.delta is not None else default_delta(n)
+        self.model, tokenizer = lora_model(model_folder, config.lora,
+                                           init_adapter=init_adapter, seed=config.seed)
+        super().__init__(config, checkpoint_dir, tokenizer, examples, micro_batch=MICRO_BATCH,
+                         identity={"backend": "torch", "lora": lora_description(config.lora),
+                                   "optimizer": OPTIMIZER, "model": Path(model_folder).name,
+                                   "init_adapter": adapter_digest(init_adapter)})
         self.params = trainable_parameters(self.model)
         # Hooks on the LoRA nn.Linear layers; "sum": each example's grad_sample is the
         # gradient of its own loss. The optimiser's "mean" divides by q·n, not the batch.
@@ -137,113 +125,42 @@ class _Trainer:
         self.optimizer = DPOptimizer(self.base_optimizer,
                                      noise_multiplier=config.noise_multiplier,
                                      max_grad_norm=config.clip_norm,
-                                     expected_batch_size=config.sample_rate * n,
+                                     expected_batch_size=config.sample_rate * len(self.encoded),
                                      loss_reduction="mean", generator=self.noise_rng)
-        self.accountant = Accountant()
-        self.losses: list[float] = []
-        self.tokens = 0
-        self.seconds = 0.0
-        self.step = 0
-        self.resumed_from = 0
-        self.identity = {
-            "backend": "torch", "noise_multiplier": config.noise_multiplier,
-            "sample_rate": config.sample_rate, "steps": config.steps,
-            "clip_norm": config.clip_norm, "learning_rate": config.learning_rate,
-            "max_seq_len": config.max_seq_len, "lora": lora_description(config.lora),
-            "optimizer": OPTIMIZER, "model": Path(model_folder).name,
-            "init_adapter": adapter_digest(init_adapter), "examples": n,
-            "data": _digest(self.encoded)}
 
-    # -- the loop ---------------------------------------------------------------------------
+    def _draw(self, n: int, q: float) -> list[int]:
+        return (torch.rand(n, generator=self.sample_rng) < q).nonzero().flatten().tolist()
 
-    def run(self, *, out_dir: Path, on_progress: ProgressCallback | None,
-            should_stop: StopCheck | None) -> TrainResult:
-        self._resume()
-        config = self.config
-        started = time.monotonic() - self.seconds
-        while self.step < config.steps:
-            if should_stop is not None and should_stop():
-                self.seconds = time.monotonic() - started
-                self._checkpoint()
-                return self._result(out_dir, stopped=True)
-            loss, tokens = self._one_step()
-            self.step += 1
-            self.losses.append(loss)
-            self.tokens += tokens
-            self.seconds = time.monotonic() - started
-            if on_progress is not None:
-                on_progress(TrainProgress(step=self.step, steps=config.steps, loss=loss,
-                                          epsilon=self.epsilon(), tokens=self.tokens,
-                                          seconds=self.seconds))
-            if self.step % config.checkpoint_every == 0 and self.step < config.steps:
-                self._checkpoint()
-        save_adapter(self.model, out_dir)
-        delete_checkpoints(self.checkpoint_dir)
-        self.seconds = time.monotonic() - started
-        return self._result(out_dir, stopped=False)
+    def _micro_step(self, micro: list[Encoded]) -> list[float]:
+        nll, mask = target_nll_torch(self.gsm, *pad_batch(micro, self.pad_id))
+        per_example = nll.sum(1) / mask.sum(1)  # each example's own mean NLL
+        per_example.sum().backward()  # Opacus keeps each example's gradient: grad_sample
+        return per_example.tolist()
 
-    def _one_step(self) -> tuple[float, int]:
-        """One DP-SGD step; (mean loss of the batch's examples or nan, target tokens)."""
-        n, q = len(self.encoded), self.config.sample_rate
-        chosen = (torch.rand(n, generator=self.sample_rng) < q).nonzero().flatten().tolist()
-        batch = [self.encoded[i] for i in chosen]
-        losses: list[float] = []
-        tokens = 0
-        for micro in length_batches(batch, MICRO_BATCH):
-            nll, mask = target_nll_torch(self.gsm, *pad_batch(micro, self.pad_id))
-            per_example = nll.sum(1) / mask.sum(1)  # each example's own mean NLL
-            per_example.sum().backward()
-            losses.extend(per_example.tolist())
-            tokens += int(mask.sum())
+    def _update(self, *, empty: bool) -> None:
         for _, p in self.params:
-            if not batch:  # an empty Poisson batch still takes a step: noise only
+            if empty:  # an empty Poisson batch still takes a step: noise only
                 p.grad_sample = torch.zeros((0, *p.shape), dtype=p.dtype)
             elif isinstance(p.grad_sample, list):
                 # Several micro-batches are one Poisson batch: as a list, DPOptimizer would
                 # take them for accumulated batches and divide by q·n once per micro-batch.
                 p.grad_sample = torch.cat(p.grad_sample)
-        self.optimizer.step()
+        self.optimizer.step()  # clips, sums, adds noise, divides by q·n; AdamW steps
         self.optimizer.zero_grad(set_to_none=True)
-        self.accountant.step(noise_multiplier=self.config.noise_multiplier, sample_rate=q)
-        return (sum(losses) / len(losses) if losses else math.nan), tokens
 
-    def epsilon(self) -> float:
-        """ε spent so far by a record in every step (inf for a non-private run)."""
-        if not self.config.private:
-            return math.inf
-        return self.accountant.get_epsilon(self.delta)
+    def _save_adapter(self, out_dir: Path) -> None:
+        save_adapter(self.model, out_dir)
 
-    def _result(self, out_dir: Path, *, stopped: bool) -> TrainResult:
-        return TrainResult(adapter_dir=out_dir, steps_done=self.step, steps=self.config.steps,
-                           epsilon=self.epsilon(), tokens=self.tokens, seconds=self.seconds,
-                           losses=list(self.losses), stopped=stopped,
-                           resumed_from=self.resumed_from)
-
-    # -- checkpoints --------------------------------------------------------------------------
-
-    def _checkpoint(self) -> None:
-        if self.checkpoint_dir is None:
-            log.warning("Training stopped at step %d with no checkpoint folder: the run "
-                        "cannot be resumed.", self.step)
-            return
+    def _write_files(self, folder: Path) -> None:
         from safetensors.torch import save_file
 
-        def write(folder: Path) -> None:
-            save_file({name: p.detach().contiguous() for name, p in self.params},
-                      str(folder / "adapter.safetensors"))
-            torch.save(self.base_optimizer.state_dict(), folder / "optimizer.pt")
-            torch.save({"sample": self.sample_rng.get_state(),
-                        "noise": self.noise_rng.get_state()}, folder / "rng.pt")
+        save_file({name: p.detach().contiguous() for name, p in self.params},
+                  str(folder / "adapter.safetensors"))
+        torch.save(self.base_optimizer.state_dict(), folder / "optimizer.pt")
+        torch.save({"sample": self.sample_rng.get_state(), "noise": self.noise_rng.get_state()},
+                   folder / "rng.pt")
 
-        state = {"losses": self.losses, "tokens": self.tokens, "seconds": self.seconds,
-                 "accountant": self.accountant.state_dict()}
-        save_checkpoint(self.checkpoint_dir, step=self.step, run=self.identity, state=state,
-                        write_files=write)
-
-    def _resume(self) -> None:
-        ckpt: Checkpoint | None = load_checkpoint(self.checkpoint_dir, run=self.identity)
-        if ckpt is None:
-            return
+    def _restore(self, ckpt: Checkpoint) -> None:
         from safetensors.torch import load_file
 
         weights = load_file(str(ckpt.file("adapter.safetensors")))
@@ -255,13 +172,6 @@ class _Trainer:
         rng = torch.load(ckpt.file("rng.pt"), weights_only=True)
         self.sample_rng.set_state(rng["sample"])
         self.noise_rng.set_state(rng["noise"])
-        self.accountant.load_state_dict(ckpt.state["accountant"])
-        self.losses = [float(x) for x in ckpt.state["losses"]]
-        self.tokens = int(ckpt.state["tokens"])
-        self.seconds = float(ckpt.state["seconds"])
-        self.step = self.resumed_from = ckpt.step
-        log.info("Resuming training at step %d of %d from %s", ckpt.step, self.config.steps,
-                 ckpt.path)
 
 
 def _optimizer(params: list[torch.nn.Parameter], lr: float) -> torch.optim.Optimizer:
@@ -286,19 +196,3 @@ def _secret_generator() -> torch.Generator:
     gen = torch.Generator()
     gen.manual_seed(secrets.randbits(63))
     return gen
-
-
-def _pad_id(tokenizer) -> int:
-    # Padded positions are masked out of attention and loss: any valid id will do.
-    for pad in (tokenizer.pad_token_id, tokenizer.eos_token_id, 0):
-        if pad is not None:
-            return int(pad)
-    return 0
-
-
-def _digest(encoded: Sequence[Encoded]) -> str:
-    """What identifies the training data: every example's record id and token ids."""
-    h = hashlib.sha256()
-    for e in encoded:
-        h.update(json.dumps([e.record_id, e.target_start, e.ids]).encode())
-    return h.hexdigest()

@@ -1,4 +1,5 @@
-"""Turning training examples into token ids with a loss mask (shared by both trainers).
+"""Turning training examples into token ids with a loss mask (shared by both trainers),
+the id that pads them and the digest that identifies a run's data.
 
 The loss is on the target's tokens only: the prompt (earlier turns of a conversation) is
 context the person did not write in this record, and the assistant's words must never be
@@ -8,6 +9,8 @@ tokens from the right, so the person's own words are kept as long as possible.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -51,3 +54,20 @@ def encode_examples(tokenizer, examples: Sequence[TrainingExample], max_len: int
                     ) -> list[Encoded]:
     out = [encode_example(tokenizer, ex, max_len) for ex in examples]
     return [e for e in out if e is not None and e.target_tokens > 0]
+
+
+def pad_id(tokenizer) -> int:
+    """The id to pad batches with. Padded positions are never targets and are masked out of
+    attention (or come after every real token): any valid id will do."""
+    for pad in (tokenizer.pad_token_id, tokenizer.eos_token_id, 0):
+        if pad is not None:
+            return int(pad)
+    return 0
+
+
+def data_digest(encoded: Sequence[Encoded]) -> str:
+    """What identifies the training data: every example's record id and token ids."""
+    h = hashlib.sha256()
+    for e in encoded:
+        h.update(json.dumps([e.record_id, e.target_start, e.ids]).encode())
+    return h.hexdigest()

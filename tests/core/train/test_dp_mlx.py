@@ -1,9 +1,10 @@
 """DP-SGD LoRA training on MLX (Linux CPU through mlx[cpu]) with the real bundled model.
 
-The data is tinyshakespeare split by position: training lines from the first 90%, held-out
-lines from the last 10%. MLX on this CPU is several times slower than torch even with the
-system OpenBLAS (``core/llm/mlx_blas.py``), so the runs are small: short lines, LoRA on the
-last two blocks, one epoch; yet at ε = 8 the held-out loss must fall clearly.
+The data is tinyshakespeare split by position (the ``corpus`` fixture of ``conftest.py``):
+training lines from the first 90%, held-out lines from the last 10%. MLX on this CPU is
+several times slower than torch even with the system OpenBLAS (``core/llm/mlx_blas.py``),
+so the runs are small: short lines, LoRA on the last two blocks, one epoch; yet at ε = 8 the
+held-out loss must fall clearly.
 """
 
 from __future__ import annotations
@@ -27,13 +28,17 @@ from core.train.checkpoint import load_checkpoint  # noqa: E402
 from core.train.config import LoRAConfig, TrainConfig  # noqa: E402
 from core.train.dataset import TrainingExample  # noqa: E402
 from core.train.dp_mlx import heldout_loss_mlx, train_mlx  # noqa: E402
-from privacy.rdp import calibrate_noise, default_delta, run_epsilon  # noqa: E402
 from tests.core.llm.conftest import SHORT, model_folder  # noqa: E402, F401
+from tests.core.train.conftest import (  # noqa: E402
+    check_noise_only_run,
+    check_run_at_epsilon_8,
+    crash_at_step_3,
+    train_at_epsilon_8,
+)
 
 pytest.importorskip("mlx_lm")
 pytestmark = pytest.mark.slow
 
-CORPUS = Path(__file__).resolve().parents[4] / "shared" / "corpora" / "tinyshakespeare.txt"
 N_TRAIN, N_HELDOUT = 128, 32
 MAX_LEN = 16
 SAMPLE_RATE = 1 / 8  # 16 examples expected per step
@@ -41,18 +46,6 @@ STEPS = 8  # one epoch
 LORA = LoRAConfig(rank=8, alpha=16.0, layers=2)
 LR = 0.04  # measured: 0.01 barely moves at ε = 8 in 8 steps, 0.1 overshoots
 TINY_LORA = LoRAConfig(rank=4, alpha=8.0, layers=1)
-
-
-def lines(text: str, n: int, prefix: str) -> list[TrainingExample]:
-    kept = [line.strip() for line in text.splitlines() if line.strip()][:n]
-    return [TrainingExample(f"{prefix}{i}", "", line) for i, line in enumerate(kept)]
-
-
-@pytest.fixture(scope="module")
-def corpus() -> tuple[list[TrainingExample], list[TrainingExample]]:
-    text = CORPUS.read_text(encoding="utf-8")
-    cut = int(len(text) * 0.9)  # by position, never at random lines
-    return lines(text[:cut], N_TRAIN, "train-"), lines(text[cut:], N_HELDOUT, "heldout-")
 
 
 @pytest.fixture(scope="module")
@@ -64,16 +57,13 @@ def base_loss(model_folder, corpus) -> float:  # noqa: F811
 
 @pytest.fixture(scope="module")
 def dp_run(model_folder, corpus, tmp_path_factory):  # noqa: F811
-    delta = default_delta(N_TRAIN)
-    sigma = calibrate_noise(target_epsilon=8.0, delta=delta, sample_rate=SAMPLE_RATE,
-                            steps=STEPS)
-    config = TrainConfig(noise_multiplier=sigma, sample_rate=SAMPLE_RATE, steps=STEPS,
-                         learning_rate=LR, max_seq_len=MAX_LEN, lora=LORA, delta=delta)
-    out = tmp_path_factory.mktemp("dp") / "adapter"
-    progress = []
-    result = train_mlx(model_folder, corpus[0], config, out_dir=out,
-                       on_progress=progress.append)
-    return result, sigma, delta, progress
+    def config(sigma: float, delta: float) -> TrainConfig:
+        return TrainConfig(noise_multiplier=sigma, sample_rate=SAMPLE_RATE, steps=STEPS,
+                           learning_rate=LR, max_seq_len=MAX_LEN, lora=LORA, delta=delta)
+
+    return train_at_epsilon_8(train_mlx, model_folder, corpus[0], config,
+                              tmp_path_factory.mktemp("dp") / "adapter",
+                              sample_rate=SAMPLE_RATE, steps=STEPS)
 
 
 def tiny(sigma: float, **kw) -> TrainConfig:
@@ -96,16 +86,8 @@ def weights(adapter: Path) -> dict[str, np.ndarray]:
 
 def test_dp_training_at_epsilon_8_lowers_heldout_loss(model_folder, corpus, base_loss,  # noqa: F811
                                                       dp_run):
-    result, sigma, delta, progress = dp_run
-    assert sigma > 0.3  # real noise, not a token amount
-    assert result.steps_done == result.steps == STEPS and not result.stopped
-    assert len(result.losses) == STEPS and result.tokens > 0
-    assert result.epsilon == pytest.approx(run_epsilon(
-        noise_multiplier=sigma, sample_rate=SAMPLE_RATE, steps=STEPS, delta=delta), rel=1e-9)
-    assert 7.9 <= result.epsilon <= 8.0
-    assert [p.step for p in progress] == list(range(1, STEPS + 1))
-    eps = [p.epsilon for p in progress]
-    assert eps == sorted(eps) and eps[-1] == pytest.approx(result.epsilon)
+    check_run_at_epsilon_8(dp_run, sample_rate=SAMPLE_RATE, steps=STEPS)
+    result, sigma = dp_run[:2]
     # The adapter is mlx-lm's: B matrices (zero at the start) on q and v of the last 2 blocks.
     assert adapter_format(result.adapter_dir) == "mlx"
     b = {k: w for k, w in weights(result.adapter_dir).items() if k.endswith("lora_b")}
@@ -153,15 +135,7 @@ def test_stop_checkpoint_and_resume_continue_the_same_run(model_folder, corpus, 
     # checkpoint of step 2.
     ckpt = tmp_path / "ckpt"
     out = tmp_path / "out"
-
-    def crash(progress):
-        if progress.step == 3:
-            raise RuntimeError("simulated crash")
-
-    with pytest.raises(RuntimeError, match="simulated crash"):
-        train_mlx(model_folder, examples, config, out_dir=out, checkpoint_dir=ckpt,
-                  on_progress=crash)
-    assert load_checkpoint(ckpt).step == 2 and not out.exists()
+    crash_at_step_3(train_mlx, model_folder, examples, config, out_dir=out, checkpoint_dir=ckpt)
 
     # Resume at step 2; a stop is requested before step 4: a checkpoint of step 3 is written.
     steps_seen = []
@@ -220,10 +194,7 @@ def test_empty_poisson_batches_still_add_noise(model_folder, corpus, tmp_path): 
     examples = corpus[0][:8]
     noisy = train_mlx(model_folder, examples, tiny(1.0, sample_rate=1e-9, steps=2),
                       out_dir=tmp_path / "noisy")
-    assert noisy.steps_done == 2 and noisy.tokens == 0
-    assert all(math.isnan(x) for x in noisy.losses)
-    assert noisy.epsilon == pytest.approx(run_epsilon(
-        noise_multiplier=1.0, sample_rate=1e-9, steps=2, delta=default_delta(8)), rel=1e-9)
+    check_noise_only_run(noisy, examples=8)
     b = [w for k, w in weights(noisy.adapter_dir).items() if k.endswith("lora_b")]
     assert all(np.abs(w).max() > 0 for w in b)  # B started at zero: only noise moved it
 

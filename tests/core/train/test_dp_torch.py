@@ -1,9 +1,10 @@
 """DP-SGD LoRA training on torch (Opacus) with the real bundled model on real text.
 
-The data is tinyshakespeare split by position: the training lines come from the first 90%,
-the held-out lines from the last 10%. The runs are small (short lines, LoRA on the last
-blocks, one or two epochs) so that each test stays within about a minute and a half on two
-busy cores, yet the held-out loss must fall, with noise at ε = 8 and without.
+The data is tinyshakespeare split by position (the ``corpus`` fixture of ``conftest.py``):
+the training lines come from the first 90%, the held-out lines from the last 10%. The runs
+are small (short lines, LoRA on the last blocks, one or two epochs) so that each test stays
+within about a minute and a half on two busy cores, yet the held-out loss must fall, with
+noise at ε = 8 and without.
 """
 
 from __future__ import annotations
@@ -21,12 +22,17 @@ from core.train.checkpoint import load_checkpoint
 from core.train.config import LoRAConfig, TrainConfig
 from core.train.dataset import TrainingExample
 from core.train.dp_torch import ADAM_EPS, heldout_loss_torch, train_torch
-from privacy.rdp import calibrate_noise, default_delta, run_epsilon
+from privacy.rdp import default_delta, run_epsilon
 from tests.core.llm.conftest import model_folder  # noqa: F401  (the session fixture)
+from tests.core.train.conftest import (
+    check_noise_only_run,
+    check_run_at_epsilon_8,
+    crash_at_step_3,
+    train_at_epsilon_8,
+)
 
 pytestmark = pytest.mark.slow
 
-CORPUS = Path(__file__).resolve().parents[4] / "shared" / "corpora" / "tinyshakespeare.txt"
 N_TRAIN, N_HELDOUT = 256, 64
 MAX_LEN = 32
 EPOCHS = 1
@@ -36,18 +42,6 @@ LORA = LoRAConfig(rank=8, alpha=16.0, layers=4)
 # Measured on this slice (held-out NLL 6.76 at base): AdamW at 2e-2 lost 0.79 nats at ε = 8,
 # at 1e-2 only 0.20 (0.76 without noise); SGD at 0.5 lost 0.56.
 LR = 2e-2
-
-
-def lines(text: str, n: int, prefix: str) -> list[TrainingExample]:
-    kept = [line.strip() for line in text.splitlines() if line.strip()][:n]
-    return [TrainingExample(f"{prefix}{i}", "", line) for i, line in enumerate(kept)]
-
-
-@pytest.fixture(scope="module")
-def corpus() -> tuple[list[TrainingExample], list[TrainingExample]]:
-    text = CORPUS.read_text(encoding="utf-8")
-    cut = int(len(text) * 0.9)  # by position, never at random lines
-    return lines(text[:cut], N_TRAIN, "train-"), lines(text[cut:], N_HELDOUT, "heldout-")
 
 
 @pytest.fixture(scope="module")
@@ -70,14 +64,10 @@ def adapter_weights(folder: Path) -> dict[str, np.ndarray]:
 
 @pytest.fixture(scope="module")
 def dp_run(model_folder, corpus, tmp_path_factory):  # noqa: F811
-    delta = default_delta(N_TRAIN)
-    sigma = calibrate_noise(target_epsilon=8.0, delta=delta, sample_rate=SAMPLE_RATE,
-                            steps=STEPS)
-    out = tmp_path_factory.mktemp("dp") / "adapter"
-    progress = []
-    result = train_torch(model_folder, corpus[0], config(sigma, delta=delta), out_dir=out,
-                         on_progress=progress.append)
-    return result, sigma, delta, progress
+    return train_at_epsilon_8(train_torch, model_folder, corpus[0],
+                              lambda sigma, delta: config(sigma, delta=delta),
+                              tmp_path_factory.mktemp("dp") / "adapter",
+                              sample_rate=SAMPLE_RATE, steps=STEPS)
 
 
 @pytest.fixture(scope="module")
@@ -88,17 +78,8 @@ def plain_run(model_folder, corpus, tmp_path_factory):  # noqa: F811
 
 def test_dp_training_at_epsilon_8_lowers_heldout_loss(model_folder, corpus, base_loss,  # noqa: F811
                                                       dp_run):
-    result, sigma, delta, progress = dp_run
-    assert sigma > 0.3  # real noise, not a token amount
-    assert result.steps_done == result.steps == STEPS and not result.stopped
-    assert len(result.losses) == STEPS and result.tokens > 0
-    # The accountant's ε is the planned one, and the progress reports grow up to it.
-    assert result.epsilon == pytest.approx(run_epsilon(
-        noise_multiplier=sigma, sample_rate=SAMPLE_RATE, steps=STEPS, delta=delta), rel=1e-9)
-    assert 7.9 <= result.epsilon <= 8.0
-    assert [p.step for p in progress] == list(range(1, STEPS + 1))
-    eps = [p.epsilon for p in progress]
-    assert eps == sorted(eps) and eps[-1] == pytest.approx(result.epsilon)
+    check_run_at_epsilon_8(dp_run, sample_rate=SAMPLE_RATE, steps=STEPS)
+    result, sigma = dp_run[:2]
     # The pitfall (opacus #820): the LoRA B matrices must really have moved away from zero.
     weights = adapter_weights(result.adapter_dir)
     b = [w for name, w in weights.items() if "lora_B" in name]
@@ -193,10 +174,7 @@ def test_empty_poisson_batches_still_add_noise(model_folder, corpus, tmp_path): 
     examples = corpus[0][:16]
     noisy = train_torch(model_folder, examples, config(1.0, sample_rate=1e-9, steps=2),
                         out_dir=tmp_path / "noisy")
-    assert noisy.steps_done == 2 and noisy.tokens == 0
-    assert all(math.isnan(x) for x in noisy.losses)
-    assert noisy.epsilon == pytest.approx(run_epsilon(
-        noise_multiplier=1.0, sample_rate=1e-9, steps=2, delta=default_delta(16)), rel=1e-9)
+    check_noise_only_run(noisy, examples=16)
     b = [w for name, w in adapter_weights(noisy.adapter_dir).items() if "lora_B" in name]
     assert all(np.abs(w).min() > 0 for w in b)  # every coordinate got noise
     quiet = train_torch(model_folder, examples, config(0.0, sample_rate=1e-9, steps=2),
@@ -229,20 +207,11 @@ def test_stop_checkpoint_and_resume(model_folder, corpus, tmp_path):  # noqa: F8
 
 
 def test_checkpoint_of_a_crashed_run_resumes(model_folder, corpus, tmp_path):  # noqa: F811
-    """A run dies after step 2 (an exception stands in for kill -9: either way only what is
-    on disk survives; tests/core/train/test_checkpoint.py kills a save for real). Its
-    periodic checkpoint at step 2 is resumed by the next call of the same run only."""
+    """A run dies after step 2 (``conftest.crash_at_step_3``). Its periodic checkpoint at
+    step 2 is resumed by the next call of the same run only."""
     examples, ckpt, out = corpus[0][:32], tmp_path / "ckpt", tmp_path / "adapter"
     cfg = config(0.8, sample_rate=0.25, steps=3, checkpoint_every=2)
-
-    def die_at_step_3(p):
-        if p.step == 3:
-            raise RuntimeError("killed")
-
-    with pytest.raises(RuntimeError, match="killed"):
-        train_torch(model_folder, examples, cfg, out_dir=out, checkpoint_dir=ckpt,
-                    on_progress=die_at_step_3)
-    assert load_checkpoint(ckpt).step == 2 and not out.exists()
+    crash_at_step_3(train_torch, model_folder, examples, cfg, out_dir=out, checkpoint_dir=ckpt)
     with pytest.raises(ModelError, match="noise_multiplier is 0.8, this run's is 0.5"):
         train_torch(model_folder, examples, replace(cfg, noise_multiplier=0.5), out_dir=out,
                     checkpoint_dir=ckpt)

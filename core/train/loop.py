@@ -1,0 +1,185 @@
+"""The training loop both DP-SGD trainers share (``dp_torch``, ``dp_mlx``).
+
+``TrainLoop`` runs the steps, reports progress, stops when asked, writes and resumes
+checkpoints (``core.train.checkpoint``) and accounts the privacy spent
+(``privacy.accountant``). A backend subclass supplies only what depends on its framework:
+the Poisson draw from its own secret RNG, the clipped per-example gradients of one
+micro-batch, the noised update, the adapter it saves and the files (and RNG state) its
+checkpoints hold.
+
+One step, as the accounting assumes: every example joins the batch independently with
+probability q (Poisson; the batch may be empty, and an empty batch still takes a step, of
+noise only); the batch goes through in micro-batches of similar length, then the backend
+adds the noise to the sum of clipped gradients and applies the update.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from core.errors import TextError
+from core.evaluate.perplexity import length_batches
+from core.train.checkpoint import Checkpoint, delete_checkpoints, load_checkpoint, save_checkpoint
+from core.train.config import ProgressCallback, StopCheck, TrainConfig, TrainProgress, TrainResult
+from core.train.dataset import TrainingExample
+from core.train.tokens import Encoded, data_digest, encode_examples, pad_id
+from privacy.accountant import Accountant
+from privacy.rdp import default_delta
+
+log = logging.getLogger(__name__)
+
+
+class TrainLoop(ABC):
+    """The state of one run: the examples as tokens, the accountant and what was done so far
+    (steps, losses, tokens, seconds). Subclasses add the model, optimiser and RNGs."""
+
+    def __init__(self, config: TrainConfig, checkpoint_dir: Path | None, tokenizer,
+                 examples: Sequence[TrainingExample], *, micro_batch: int,
+                 identity: Mapping):
+        """``identity``: the backend's part of what identifies the run in its checkpoints
+        (backend, model, LoRA layout, optimiser, starting adapter...); the plan and the data
+        are added here."""
+        self.config = config
+        self.checkpoint_dir = checkpoint_dir
+        self.micro_batch = micro_batch
+        self.pad_id = pad_id(tokenizer)
+        self.encoded = encode_examples(tokenizer, examples, config.max_seq_len)
+        if not self.encoded:
+            raise TextError(f"None of the {len(examples)} training examples has a token to "
+                            "learn (all targets are empty); add memories with words in them.")
+        n = len(self.encoded)
+        self.delta = config.delta if config.delta is not None else default_delta(n)
+        self.accountant = Accountant()
+        self.losses: list[float] = []
+        self.tokens = 0
+        self.seconds = 0.0
+        self.step = 0
+        self.resumed_from = 0
+        self.identity = {
+            "noise_multiplier": config.noise_multiplier, "sample_rate": config.sample_rate,
+            "steps": config.steps, "clip_norm": config.clip_norm,
+            "learning_rate": config.learning_rate, "max_seq_len": config.max_seq_len,
+            "examples": n, "data": data_digest(self.encoded), **identity}
+
+    # -- the backend's part -------------------------------------------------------------------
+
+    @abstractmethod
+    def _draw(self, n: int, q: float) -> Sequence[int]:
+        """The indices of the examples (of ``n``) that join this step's batch, each with
+        probability ``q``, drawn from the backend's secret RNG."""
+
+    @abstractmethod
+    def _micro_step(self, micro: list[Encoded]) -> list[float]:
+        """Take the per-example gradients of the examples in ``micro`` into this step (each
+        to be clipped to C and summed); return each one's loss (mean NLL over its target
+        tokens)."""
+
+    @abstractmethod
+    def _update(self, *, empty: bool) -> None:
+        """Add the noise to this step's sum of clipped gradients (``empty``: no example
+        joined, the sum is zero), divide it by q·n and apply it; start the next sum at zero."""
+
+    @abstractmethod
+    def _save_adapter(self, out_dir: Path) -> None:
+        """Save the trained adapter (the backend's own format) into ``out_dir``."""
+
+    @abstractmethod
+    def _write_files(self, folder: Path) -> None:
+        """Write the backend's checkpoint files (adapter, optimiser...) into ``folder``."""
+
+    @abstractmethod
+    def _restore(self, ckpt: Checkpoint) -> None:
+        """Load what ``_write_files`` and ``_extra_state`` saved back from ``ckpt``."""
+
+    def _extra_state(self) -> dict:
+        """The backend's own JSON state for a checkpoint (e.g. its RNG states)."""
+        return {}
+
+    # -- the loop ---------------------------------------------------------------------------
+
+    def run(self, *, out_dir: Path, on_progress: ProgressCallback | None,
+            should_stop: StopCheck | None) -> TrainResult:
+        """Run exactly ``config.steps`` steps, resuming from a checkpoint in
+        ``checkpoint_dir`` if one of this same run is there, then save the adapter into
+        ``out_dir`` and delete the checkpoints. When ``should_stop()`` turns true (checked
+        between steps) a checkpoint is written (only a warning without a checkpoint folder)
+        and the result says ``stopped``; nothing is written to ``out_dir`` then."""
+        self._resume()
+        config = self.config
+        started = time.monotonic() - self.seconds
+        while self.step < config.steps:
+            if should_stop is not None and should_stop():
+                self.seconds = time.monotonic() - started
+                if self.checkpoint_dir is None:
+                    log.warning("Training stopped at step %d with no checkpoint folder: the "
+                                "run cannot be resumed.", self.step)
+                else:
+                    self._checkpoint()
+                return self._result(out_dir, stopped=True)
+            loss, tokens = self._one_step()
+            self.step += 1
+            self.losses.append(loss)
+            self.tokens += tokens
+            self.seconds = time.monotonic() - started
+            if on_progress is not None:
+                on_progress(TrainProgress(step=self.step, steps=config.steps, loss=loss,
+                                          epsilon=self.epsilon(), tokens=self.tokens,
+                                          seconds=self.seconds))
+            if (self.checkpoint_dir is not None and config.checkpoint_every > 0
+                    and self.step % config.checkpoint_every == 0 and self.step < config.steps):
+                self._checkpoint()
+        self._save_adapter(out_dir)
+        delete_checkpoints(self.checkpoint_dir)
+        self.seconds = time.monotonic() - started
+        return self._result(out_dir, stopped=False)
+
+    def _one_step(self) -> tuple[float, int]:
+        """One DP-SGD step; (mean loss of the batch's examples or nan, target tokens)."""
+        q = self.config.sample_rate
+        batch = [self.encoded[i] for i in self._draw(len(self.encoded), q)]
+        losses: list[float] = []
+        tokens = 0
+        for micro in length_batches(batch, self.micro_batch):
+            losses.extend(self._micro_step(micro))
+            tokens += sum(e.target_tokens for e in micro)
+        self._update(empty=not batch)
+        self.accountant.step(noise_multiplier=self.config.noise_multiplier, sample_rate=q)
+        return (sum(losses) / len(losses) if losses else math.nan), tokens
+
+    def epsilon(self) -> float:
+        """ε spent so far by a record in every step (inf for a non-private run)."""
+        if not self.config.private:
+            return math.inf
+        return self.accountant.get_epsilon(self.delta)
+
+    def _result(self, out_dir: Path, *, stopped: bool) -> TrainResult:
+        return TrainResult(adapter_dir=out_dir, steps_done=self.step, steps=self.config.steps,
+                           epsilon=self.epsilon(), tokens=self.tokens, seconds=self.seconds,
+                           losses=list(self.losses), stopped=stopped,
+                           resumed_from=self.resumed_from)
+
+    # -- checkpoints --------------------------------------------------------------------------
+
+    def _checkpoint(self) -> None:
+        state = {"losses": self.losses, "tokens": self.tokens, "seconds": self.seconds,
+                 "accountant": self.accountant.state_dict(), **self._extra_state()}
+        save_checkpoint(self.checkpoint_dir, step=self.step, run=self.identity, state=state,
+                        write_files=self._write_files)
+
+    def _resume(self) -> None:
+        ckpt = load_checkpoint(self.checkpoint_dir, run=self.identity)
+        if ckpt is None:
+            return
+        self._restore(ckpt)
+        self.accountant.load_state_dict(ckpt.state["accountant"])
+        self.losses = [float(x) for x in ckpt.state["losses"]]
+        self.tokens = int(ckpt.state["tokens"])
+        self.seconds = float(ckpt.state["seconds"])
+        self.step = self.resumed_from = ckpt.step
+        log.info("Resuming training at step %d of %d from %s", ckpt.step, self.config.steps,
+                 ckpt.path)
