@@ -103,7 +103,8 @@ def _training_parsers(sub) -> None:
                    help="ε this run may spend per record (default: the setting, 2; inf = "
                         "non-private)")
     p.add_argument("--delta", type=float, default=None, help="δ (default: the ledger's)")
-    p.add_argument("--epochs", type=float, default=2.0)
+    p.add_argument("--epochs", type=float, default=None,
+                   help="passes over the records (default: the train_epochs setting, 1)")
     p.add_argument("--backend", choices=("torch", "mlx"), default=None)
     p.add_argument("--dry-run", action="store_true",
                    help="print what the run would spend; change nothing")

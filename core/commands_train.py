@@ -22,9 +22,9 @@ def _home_settings(args: Namespace):
 def _options(args: Namespace, settings):
     from core.train.runner import TrainOptions
 
-    return TrainOptions(epsilon=args.epsilon if args.epsilon is not None else settings.train_epsilon,
-                        delta=args.delta if args.delta is not None else settings.privacy_delta,
-                        epochs=args.epochs, backend=args.backend, dry_run=args.dry_run)
+    return TrainOptions.from_settings(settings, epsilon=args.epsilon, delta=args.delta,
+                                      epochs=args.epochs, backend=args.backend,
+                                      dry_run=args.dry_run)
 
 
 def _progress_printer(quiet: bool):
@@ -57,6 +57,7 @@ def _outcome_dict(outcome) -> dict:
         "delta": p.delta, "noise_multiplier": p.noise_multiplier, "sample_rate": p.sample_rate,
         "steps": p.steps, "records": len(p.eligible_ids), "records_left_out": p.excluded,
         "steps_done": r.steps_done if r else 0, "stopped": bool(r and r.stopped),
+        "resumed_from": r.resumed_from if r else 0,
         "base_perplexity": ev.base_perplexity if ev else None,
         "reference_perplexity": ev.reference_perplexity if ev else None,
         "candidate_perplexity": ev.candidate_perplexity if ev else None,
@@ -92,7 +93,7 @@ def cmd_train(args: Namespace) -> int:
 def cmd_retrain(args: Namespace) -> int:
     """The nightly job: one at a time, at low priority, on mains power, stoppable."""
     from core.train.jobcontrol import GracefulStop, RunLock, lower_priority, wait_for_mains
-    from core.train.runner import TrainOptions, run_training
+    from core.train.runner import TrainOptions, interrupted_run, run_training
 
     home, settings = _home_settings(args)
     log_path = home.logs_dir / "retrain.log"
@@ -108,10 +109,10 @@ def cmd_retrain(args: Namespace) -> int:
         if not wait_for_mains(should_stop=stop, log=log):
             log("retrain: skipped (on battery, or stopped while waiting for mains power)")
             return 0
-        if not _anything_new(home, settings):
+        if interrupted_run(home, settings) is None and not _anything_new(home, settings):
             log("retrain: nothing new since the last run; the current adapter stays")
             return 0
-        options = TrainOptions(epsilon=settings.train_epsilon, delta=settings.privacy_delta)
+        options = TrainOptions.from_settings(settings)
         outcome = run_training(home, settings, options, should_stop=stop, log=log)
         log("retrain: " + outcome.summary_line())
     if args.json:

@@ -57,6 +57,18 @@ class Settings(BaseModel):
         description="δ of the privacy ledger, fixed by its first run; None = 1/n**1.1 "
                     "with n at least 10000 (≈ 4e-5)")
 
+    # Training (persona train and the nightly retrain; core/train/runner.py TrainOptions).
+    train_epochs: float = Field(1.0, gt=0, le=20, description="Passes over the records per run")
+    train_batch_size: int = Field(8, ge=1, le=1024, description="Expected Poisson batch")
+    train_max_seq_len: int = Field(256, ge=16, le=4096,
+                                   description="Tokens per training example, at most")
+    train_lora_layers: int | None = Field(
+        8, ge=0, description="LoRA on the last N transformer blocks; 0 or None: every block")
+    train_threads: int | None = Field(None, ge=1, le=256,
+                                      description="torch threads for training; None: every core")
+    train_checkpoint_minutes: float = Field(
+        2.0, gt=0, description="Minutes between checkpoints of a run (a stop also writes one)")
+
     # Nightly retrain (core/train/schedule.py): local time of the systemd timer / launchd agent.
     retrain_hour: int = Field(3, ge=0, le=23, description="Hour of the nightly retrain, 0-23")
     retrain_minute: int = Field(0, ge=0, le=59, description="Minute of the nightly retrain, 0-59")

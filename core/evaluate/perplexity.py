@@ -54,12 +54,29 @@ def combine(parts: Iterable[tuple[float, int]]) -> tuple[float, int]:
     return (total / tokens if tokens else math.nan), tokens
 
 
-def length_batches(encoded: Sequence[Encoded], batch_size: int) -> list[list[Encoded]]:
-    """``encoded`` in batches of similar length (longest first), so little is padded."""
+def length_batches(encoded: Sequence[Encoded], batch_size: int, *,
+                   max_tokens: int | None = None) -> list[list[Encoded]]:
+    """``encoded`` in batches of similar length (longest first), so little is padded.
+
+    A batch holds at most ``batch_size`` examples and, with ``max_tokens``, at most that many
+    positions once padded (its size times its longest example), unless one example alone is
+    longer. Padding costs as much compute as real tokens, and the logits of a padded batch
+    (positions × vocabulary) are what bounds memory.
+    """
     if batch_size < 1:
         raise ValueError(f"batch_size must be at least 1, not {batch_size}")
-    ordered = sorted(encoded, key=lambda e: len(e.ids), reverse=True)
-    return [ordered[i:i + batch_size] for i in range(0, len(ordered), batch_size)]
+    if max_tokens is not None and max_tokens < 1:
+        raise ValueError(f"max_tokens must be at least 1, not {max_tokens}")
+    batches: list[list[Encoded]] = []
+    for e in sorted(encoded, key=lambda e: len(e.ids), reverse=True):
+        current = batches[-1] if batches else None
+        full = current is None or len(current) == batch_size or (
+            max_tokens is not None and (len(current) + 1) * len(current[0].ids) > max_tokens)
+        if full:
+            batches.append([e])
+        else:
+            current.append(e)
+    return batches
 
 
 def pad_batch(batch: Sequence[Encoded], pad_id: int):
@@ -95,15 +112,29 @@ def target_nll_torch(model, ids, attention, target):
     return nll * mask, mask
 
 
+EVAL_TOKENS = 1024  # padded positions per forward pass when evaluating (see length_batches)
+
+
 def mean_nll_torch(model, encoded: Sequence[Encoded], *, pad_id: int,
                    batch_size: int = 8) -> HeldoutLoss:
     """The mean NLL per target token of ``model`` on ``encoded`` (no gradients)."""
+    parts = example_nll_torch(model, encoded, pad_id=pad_id, batch_size=batch_size)
+    return HeldoutLoss(*combine((p.nll, p.tokens) for p in parts))
+
+
+def example_nll_torch(model, encoded: Sequence[Encoded], *, pad_id: int,
+                      batch_size: int = 8) -> list[HeldoutLoss]:
+    """Each example's own mean NLL over its target tokens, in the order of ``encoded``
+    (no gradients): what a membership-inference audit scores records by."""
     import torch
 
-    total, tokens = 0.0, 0
+    out: dict[int, HeldoutLoss] = {}
+    index = {id(e): i for i, e in enumerate(encoded)}
     with torch.inference_mode():
-        for batch in length_batches(encoded, batch_size):
+        for batch in length_batches(encoded, batch_size, max_tokens=EVAL_TOKENS):
             nll, mask = target_nll_torch(model, *pad_batch(batch, pad_id))
-            total += float(nll.sum(dtype=torch.float64))
-            tokens += int(mask.sum())
-    return HeldoutLoss(total / tokens if tokens else math.nan, tokens)
+            sums = nll.sum(1, dtype=torch.float64).tolist()
+            counts = mask.sum(1).tolist()
+            for e, total, n in zip(batch, sums, counts, strict=True):
+                out[index[id(e)]] = HeldoutLoss(total / n if n else math.nan, int(n))
+    return [out[i] for i in range(len(encoded))]

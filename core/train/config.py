@@ -8,6 +8,7 @@ wherever they are passed on, as in Opacus.
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,7 +35,9 @@ class TrainConfig:
     max_seq_len: int = 256  # tokens of prompt + target; longer examples are cut (prompt first)
     lora: LoRAConfig = field(default_factory=LoRAConfig)
     seed: int = 0
-    checkpoint_every: int = 25  # steps between checkpoints (a SIGTERM also checkpoints)
+    checkpoint_every: int = 25  # steps between checkpoints (a SIGTERM also checkpoints)...
+    checkpoint_seconds: float | None = 120.0  # ...or this long since the last one, if sooner
+    threads: int | None = None  # torch threads; None: train_threads()
     delta: float | None = None  # the plan's δ, for "ε so far"; None: 1/n**1.1 of the examples
 
     def __post_init__(self) -> None:
@@ -73,6 +76,17 @@ class TrainResult:
     losses: list[float] = field(default_factory=list)  # per step
     stopped: bool = False  # a stop was requested; a checkpoint was written and can resume
     resumed_from: int = 0  # the step the run resumed at (0: a fresh run)
+
+
+def train_threads() -> int:
+    """Threads for training and its evaluation: every core, at most 8.
+
+    Unlike chat (``core.llm.torch_backend.default_threads`` leaves a core for audio and the
+    UI), training is a batch job: the nightly one runs at idle priority, which gives way to
+    anything else. On 2 idle cores, 2 threads train ~1.4x faster than 1 (measured: 74 vs 55
+    tokens/s).
+    """
+    return max(1, min(8, os.cpu_count() or 1))
 
 
 ProgressCallback = Callable[[TrainProgress], None]

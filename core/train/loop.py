@@ -40,13 +40,14 @@ class TrainLoop(ABC):
 
     def __init__(self, config: TrainConfig, checkpoint_dir: Path | None, tokenizer,
                  examples: Sequence[TrainingExample], *, micro_batch: int,
-                 identity: Mapping):
+                 micro_tokens: int | None = None, identity: Mapping):
         """``identity``: the backend's part of what identifies the run in its checkpoints
         (backend, model, LoRA layout, optimiser, starting adapter...); the plan and the data
         are added here."""
         self.config = config
         self.checkpoint_dir = checkpoint_dir
-        self.micro_batch = micro_batch
+        self.micro_batch = micro_batch  # examples per forward/backward pass, at most
+        self.micro_tokens = micro_tokens  # padded positions per pass, at most (None: any)
         self.pad_id = pad_id(tokenizer)
         self.encoded = encode_examples(tokenizer, examples, config.max_seq_len)
         if not self.encoded:
@@ -112,6 +113,7 @@ class TrainLoop(ABC):
         self._resume()
         config = self.config
         started = time.monotonic() - self.seconds
+        saved = time.monotonic()  # when the last checkpoint was written (or the run began)
         while self.step < config.steps:
             if should_stop is not None and should_stop():
                 self.seconds = time.monotonic() - started
@@ -130,9 +132,12 @@ class TrainLoop(ABC):
                 on_progress(TrainProgress(step=self.step, steps=config.steps, loss=loss,
                                           epsilon=self.epsilon(), tokens=self.tokens,
                                           seconds=self.seconds))
-            if (self.checkpoint_dir is not None and config.checkpoint_every > 0
-                    and self.step % config.checkpoint_every == 0 and self.step < config.steps):
+            if self.checkpoint_dir is not None and self.step < config.steps and (
+                    (config.checkpoint_every > 0 and self.step % config.checkpoint_every == 0)
+                    or (config.checkpoint_seconds is not None
+                        and time.monotonic() - saved >= config.checkpoint_seconds)):
                 self._checkpoint()
+                saved = time.monotonic()
         self._save_adapter(out_dir)
         delete_checkpoints(self.checkpoint_dir)
         self.seconds = time.monotonic() - started
@@ -144,7 +149,7 @@ class TrainLoop(ABC):
         batch = [self.encoded[i] for i in self._draw(len(self.encoded), q)]
         losses: list[float] = []
         tokens = 0
-        for micro in length_batches(batch, self.micro_batch):
+        for micro in length_batches(batch, self.micro_batch, max_tokens=self.micro_tokens):
             losses.extend(self._micro_step(micro))
             tokens += sum(e.target_tokens for e in micro)
         self._update(empty=not batch)

@@ -46,6 +46,23 @@ def load_base(model_folder: Path):
     return model, tokenizer
 
 
+def merged_model(model_folder: Path, adapter: Path | None):
+    """(model in eval mode, tokenizer): the base model, with the peft adapter in ``adapter``
+    merged into its weights if given (for evaluation: as fast as the base model)."""
+    model, tokenizer = load_base(model_folder)
+    if adapter is not None:
+        from peft import PeftModel
+
+        path = peft_adapter_path(adapter)
+        try:
+            model = PeftModel.from_pretrained(model, str(path)).merge_and_unload()
+        except (OSError, ValueError, KeyError, RuntimeError) as exc:
+            raise ModelError(f"The adapter in {path} does not fit the model in {model_folder} "
+                             f"({exc}); evaluate it with the model it was trained on.") from exc
+    model.eval()
+    return model, tokenizer
+
+
 def peft_adapter_path(adapter: Path) -> Path:
     """The peft adapter folder in ``adapter`` (itself or its ``peft/``), else ModelError."""
     found = find_adapter(Path(adapter), "peft")

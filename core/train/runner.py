@@ -32,17 +32,36 @@ class NothingToTrain(PersonaError):
 
 @dataclass
 class TrainOptions:
+    """One run's knobs. ``from_settings`` gives the person's (``persona train`` and the
+    nightly ``persona retrain``); the defaults here are the settings' defaults."""
+
     epsilon: float = 2.0  # what this run may spend per record (inf: non-private)
-    delta: float | None = None  # None: the ledger's (a new ledger: 1/n**1.1)
-    epochs: float = 2.0
+    delta: float | None = None  # None: the ledger's (a new ledger: see privacy.rdp.ledger_delta)
+    epochs: float = 1.0  # per run; a record takes part in several nightly runs over its budget
     backend: str | None = None  # None: from the settings and the platform
     batch_size: int = 8  # expected Poisson batch
     clip_norm: float = 1.0
     learning_rate: float = 2e-2  # AdamW; measured on tinyshakespeare (tests/core/train)
     max_seq_len: int = 256
     lora_rank: int = 8
-    lora_layers: int | None = None  # None: every layer
+    # The last 8 of SmolLM2-135M's 30 blocks: backward stops there. Measured on 2 cores: 105
+    # tokens/s against 83 for every block (benchmarks/RESULTS.md).
+    lora_layers: int | None = 8  # None: every layer
+    threads: int | None = None  # None: every core (core.train.config.train_threads)
+    checkpoint_seconds: float = 120.0
     dry_run: bool = False
+
+    @classmethod
+    def from_settings(cls, settings: Settings, **overrides) -> TrainOptions:
+        """The settings' training knobs; ``overrides`` that are None are ignored."""
+        knobs = dict(epsilon=settings.train_epsilon, delta=settings.privacy_delta,
+                     epochs=settings.train_epochs, batch_size=settings.train_batch_size,
+                     max_seq_len=settings.train_max_seq_len,
+                     lora_layers=settings.train_lora_layers or None,
+                     threads=settings.train_threads,
+                     checkpoint_seconds=settings.train_checkpoint_minutes * 60)
+        knobs.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**knobs)
 
 
 @dataclass
@@ -122,13 +141,13 @@ def run_training(home: Home, settings: Settings, options: TrainOptions, *,
     ledger = Ledger.from_settings(home, settings)
     dataset = load_dataset(home, settings)
     store = AdapterStore(home)
-    checkpoints = home.root / "train" / "checkpoints"
+    checkpoints = checkpoints_dir(home)
 
     run = _resumable(ledger, checkpoints, backend)
     if run is not None and not options.dry_run:
         plan = _plan_from_run(run)
         examples = _select(dataset.train, run.record_ids)
-        config = _config_from_run(run)
+        config = _config_from_run(run, options)
         log(f"Resuming the interrupted run {run.run_id} ({len(examples)} records).")
     else:
         ids = [ex.record_id for ex in dataset.train]
@@ -142,6 +161,8 @@ def run_training(home: Home, settings: Settings, options: TrainOptions, *,
                              sample_rate=plan.sample_rate, steps=plan.steps,
                              clip_norm=options.clip_norm, learning_rate=options.learning_rate,
                              max_seq_len=options.max_seq_len, delta=plan.delta,
+                             threads=options.threads,
+                             checkpoint_seconds=options.checkpoint_seconds,
                              lora=LoRAConfig(rank=options.lora_rank,
                                              alpha=2.0 * options.lora_rank,
                                              layers=options.lora_layers))
@@ -240,10 +261,12 @@ def _run_info(config: TrainConfig) -> dict:
             "lora_layers": config.lora.layers}
 
 
-def _config_from_run(run) -> TrainConfig:
+def _config_from_run(run, options: TrainOptions) -> TrainConfig:
+    """The begun run's own numbers; only how it runs (threads, checkpoints) is today's."""
     info = run.info or {}
     return TrainConfig(noise_multiplier=run.noise_multiplier, sample_rate=run.sample_rate,
                        steps=run.steps, clip_norm=run.clip_norm or 1.0, delta=run.delta,
+                       threads=options.threads, checkpoint_seconds=options.checkpoint_seconds,
                        learning_rate=info.get("learning_rate", 2e-3),
                        max_seq_len=info.get("max_seq_len", 256), seed=info.get("seed", 0),
                        lora=LoRAConfig(rank=info.get("lora_rank", 8),
@@ -251,6 +274,19 @@ def _config_from_run(run) -> TrainConfig:
                                        layers=info.get("lora_layers"),
                                        target_modules=tuple(info.get("target_modules",
                                                                      ("q_proj", "v_proj")))))
+
+
+def checkpoints_dir(home: Home) -> Path:
+    return home.root / "train" / "checkpoints"
+
+
+def interrupted_run(home: Home, settings: Settings, backend: str | None = None):
+    """The ledger's begun-but-unfinished run that the next run will resume, or None."""
+    from core.llm.models import default_backend_name
+    from privacy.ledger import Ledger
+
+    return _resumable(Ledger.from_settings(home, settings), checkpoints_dir(home),
+                      backend or default_backend_name(settings))
 
 
 def _resumable(ledger, checkpoints: Path, backend: str):
@@ -270,18 +306,18 @@ def _plan_from_run(run):
 
 
 def _add_other_format(candidate: Path, fmt: str, model_folder: Path, log: Log) -> None:
-    """A torch-trained adapter is also written in mlx format, so the persona runs on a Mac."""
-    if fmt != "peft":
-        return
+    """The adapter is written in the other backend's format too, so the persona runs (and
+    travels) on either: a torch-trained one on a Mac, an MLX-trained one with torch."""
     import json
 
-    from core.llm.adapters import peft_to_mlx
+    from core.llm.adapters import mlx_to_peft, peft_to_mlx
 
+    convert, other = (peft_to_mlx, "mlx") if fmt == "peft" else (mlx_to_peft, "peft")
     try:
         layers = json.loads((model_folder / "config.json").read_text())["num_hidden_layers"]
-        peft_to_mlx(candidate / "peft", candidate / "mlx", num_hidden_layers=layers)
+        convert(candidate / fmt, candidate / other, num_hidden_layers=layers)
     except (PersonaError, OSError, KeyError, ValueError) as exc:
-        log(f"(the adapter was not converted for MLX: {exc})")
+        log(f"(the adapter was not converted for {other}: {exc})")
 
 
 def _float_or_none(x) -> float | None:

@@ -44,3 +44,14 @@ def test_length_batches_group_similar_lengths():
     assert length_batches([], 4) == []
     with pytest.raises(ValueError, match="at least 1, not 0"):
         length_batches(encoded, 0)
+
+
+def test_length_batches_keep_padded_positions_within_a_token_budget():
+    encoded = [Encoded(str(n), list(range(n)), 1) for n in (40, 3, 9, 2, 8, 4, 3)]
+    batches = length_batches(encoded, 8, max_tokens=16)
+    assert [[len(e.ids) for e in b] for b in batches] == [[40], [9], [8, 4], [3, 3, 2]]
+    assert all(len(b) * len(b[0].ids) <= 16 for b in batches[1:])  # the 40 is alone
+    assert sorted(e.record_id for b in batches for e in b) == sorted(e.record_id
+                                                                      for e in encoded)
+    with pytest.raises(ValueError, match="max_tokens"):
+        length_batches(encoded, 8, max_tokens=0)
