@@ -112,3 +112,37 @@ def peft_to_mlx(src: Path, dest: Path, *, num_hidden_layers: int) -> Path:
                                       "keys": sorted(keys)}}
     (dest / CONFIG).write_text(json.dumps(mlx_config, indent=2), encoding="utf-8")
     return dest
+
+
+def mlx_to_peft(src: Path, dest: Path, *, num_hidden_layers: int) -> Path:
+    """Write the mlx-lm LoRA adapter in ``src`` as a peft adapter in ``dest`` (the inverse of
+    ``peft_to_mlx``: ``A = a.T``, ``B = b.T``, ``lora_alpha = scale * r``), so a persona
+    trained on a Mac runs with torch."""
+    from safetensors.numpy import load_file, save_file
+
+    src, dest = Path(src), Path(dest)
+    if adapter_format(src) != "mlx":
+        raise ModelError(f"{src} holds no mlx-lm adapter (adapter_config.json with "
+                         "lora_parameters and adapters.safetensors); train one first.")
+    config = json.loads((src / CONFIG).read_text(encoding="utf-8"))
+    if config.get("fine_tune_type", "lora") != "lora":
+        raise ModelError(f"{src} is a {config['fine_tune_type']} adapter; only plain LoRA "
+                         "converts to peft.")
+    params = config["lora_parameters"]
+    r, num_layers = int(params["rank"]), int(config["num_layers"])
+    weights, keys = {}, set()
+    for name, w in load_file(str(src / "adapters.safetensors")).items():
+        # "model.layers.29.self_attn.v_proj.lora_a" → "...v_proj.lora_A.weight"
+        path, kind = name.rsplit(".lora_", 1)
+        parts = path.split(".")
+        keys.add(".".join(parts[parts.index("layers") + 2:]))
+        weights[f"base_model.model.{path}.lora_{kind.upper()}.weight"] = w.T.copy()
+    first = num_hidden_layers - num_layers
+    dest.mkdir(parents=True, exist_ok=True)
+    save_file(weights, str(dest / "adapter_model.safetensors"))
+    peft_config = {"peft_type": "LORA", "task_type": "CAUSAL_LM", "r": r,
+                   "lora_alpha": float(params["scale"]) * r, "lora_dropout": 0.0,
+                   "bias": "none", "target_modules": sorted(keys), "inference_mode": True,
+                   "layers_to_transform": list(range(first, num_hidden_layers))}
+    (dest / CONFIG).write_text(json.dumps(peft_config, indent=2), encoding="utf-8")
+    return dest

@@ -9,7 +9,7 @@ import pytest
 from safetensors.numpy import load_file
 
 from core.errors import ModelError
-from core.llm.adapters import adapter_format, find_adapter, peft_to_mlx
+from core.llm.adapters import adapter_format, find_adapter, mlx_to_peft, peft_to_mlx
 from tests.core.llm.conftest import make_mlx_adapter, make_peft_adapter, read_json
 
 
@@ -92,3 +92,30 @@ def test_peft_to_mlx_refuses_layers_mlx_cannot_express(model_folder, tmp_path):
 def test_peft_to_mlx_needs_a_peft_adapter(adapters, tmp_path):
     with pytest.raises(ModelError, match="no peft adapter"):
         peft_to_mlx(adapters["mlx"], tmp_path / "out", num_hidden_layers=30)
+
+
+def test_mlx_to_peft_inverts_peft_to_mlx_and_gives_the_same_model(adapters, model_folder,
+                                                                   tmp_path):
+    import torch
+
+    from core.train.lora import merged_model
+
+    mlx = peft_to_mlx(adapters["peft"], tmp_path / "mlx", num_hidden_layers=30)
+    back = mlx_to_peft(mlx, tmp_path / "peft", num_hidden_layers=30)
+    assert adapter_format(back) == "peft"
+    src = load_file(str(adapters["peft"] / "adapter_model.safetensors"))
+    dst = load_file(str(back / "adapter_model.safetensors"))
+    assert src.keys() == dst.keys() and all(np.array_equal(src[k], dst[k]) for k in src)
+    config = read_json(back / "adapter_config.json")
+    assert (config["r"], config["lora_alpha"], config["layers_to_transform"]) == (4, 8.0, [28, 29])
+
+    ids = torch.tensor([[1, 422, 1003, 45, 87, 12]])
+    with torch.inference_mode():
+        logits = [merged_model(model_folder, a)[0](input_ids=ids).logits
+                  for a in (adapters["peft"], back)]
+    assert torch.allclose(logits[0], logits[1], atol=1e-5)
+
+
+def test_mlx_to_peft_needs_an_mlx_adapter(adapters, tmp_path):
+    with pytest.raises(ModelError, match="no mlx-lm adapter"):
+        mlx_to_peft(adapters["peft"], tmp_path / "out", num_hidden_layers=30)
