@@ -16,7 +16,7 @@ import traceback
 
 from benchmarks.table import Row, format_table
 
-BENCHES = ("asr", "voice_turn", "memory", "grounded", "emotion", "llm", "demo_memory")
+BENCHES = ("asr", "voice_turn", "memory", "grounded", "emotion", "llm", "demo_memory", "train")
 
 
 def machine() -> str:

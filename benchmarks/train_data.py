@@ -1,0 +1,66 @@
+"""The training benchmarks' data: tinyshakespeare cut by position into records.
+
+The first 90% of the text is the training side, the last 10% the held-out side, as the
+issue asks. A record is one speech (a speaker's name line and what they say, up to the next
+blank line): about 40 tokens, the size of a spoken memory. Samples are drawn with a fixed
+seed, so every run of the benchmark trains and judges on the same records.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from pathlib import Path
+
+from core.train.dataset import TrainingExample
+
+CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpora" / "tinyshakespeare.txt"
+TRAIN_FRACTION = 0.9
+
+
+@dataclass(frozen=True)
+class Split:
+    train: list[TrainingExample]  # trained on (the "members" of the membership audit)
+    outside: list[TrainingExample]  # never trained on, from the same first 90% ("non-members")
+    heldout: list[TrainingExample]  # from the last 10%: held-out perplexity
+
+
+def speeches(text: str) -> list[str]:
+    return [block.strip() for block in text.split("\n\n") if block.strip()]
+
+
+def corpus_text(path: Path = CORPUS) -> str:
+    if not path.is_file():
+        raise FileNotFoundError(f"The training benchmarks read {path}; put tinyshakespeare.txt "
+                                "there (../shared/corpora/ beside the repository).")
+    return path.read_text(encoding="utf-8")
+
+
+def split(n_train: int, n_outside: int, n_heldout: int, *, seed: int = 0,
+          path: Path = CORPUS) -> Split:
+    """Disjoint samples of speeches: train and outside from the first 90%, held-out from
+    the rest."""
+    text = corpus_text(path)
+    cut = int(len(text) * TRAIN_FRACTION)
+    rng = random.Random(seed)
+    head, tail = speeches(text[:cut]), speeches(text[cut:])
+    if n_train + n_outside > len(head) or n_heldout > len(tail):
+        raise ValueError(f"asked for {n_train}+{n_outside} of {len(head)} training-side and "
+                         f"{n_heldout} of {len(tail)} held-out speeches")
+    picked = rng.sample(range(len(head)), n_train + n_outside)
+    held = rng.sample(range(len(tail)), n_heldout)
+    return Split(train=_examples(head, picked[:n_train], "train"),
+                 outside=_examples(head, picked[n_train:], "outside"),
+                 heldout=_examples(tail, held, "heldout"))
+
+
+def head_speeches(seed: int = 0, path: Path = CORPUS) -> list[str]:
+    """Every speech of the first 90%, shuffled with ``seed``."""
+    text = corpus_text(path)
+    out = speeches(text[:int(len(text) * TRAIN_FRACTION)])
+    random.Random(seed).shuffle(out)
+    return out
+
+
+def _examples(pool: list[str], picked: list[int], prefix: str) -> list[TrainingExample]:
+    return [TrainingExample(f"{prefix}-{i}", "", pool[i]) for i in picked]

@@ -1,0 +1,143 @@
+"""The training benchmarks' jobs, each run in a process of its own so that its peak memory
+(max RSS) is its own:
+
+    python -m benchmarks.train_jobs '{"job": "train", ...}'   # prints one JSON line
+
+Jobs: ``train`` (DP-SGD on torch or MLX, or the plain reference), ``losses`` (each record's
+loss under the base model or an adapter) and ``nightly`` (``persona retrain``'s whole job on a
+fresh home holding ~50k tokens of new memories).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import resource
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from benchmarks import train_data
+
+
+def peak_rss_mb() -> float:
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return rss / 2**20 if sys.platform == "darwin" else rss / 2**10  # bytes vs KiB
+
+
+def model_folder() -> Path:
+    from core.llm.models import ensure_model_folder
+    from core.paths import Home
+    from core.settings import Settings
+
+    return ensure_model_folder(Settings(), Home.resolve())
+
+
+def the_split(spec: dict) -> train_data.Split:
+    return train_data.split(spec["n_train"], spec["n_outside"], spec["n_heldout"],
+                            seed=spec.get("seed", 0))
+
+
+def train(spec: dict) -> dict:
+    from core.train.config import LoRAConfig, TrainConfig
+
+    data = the_split(spec)
+    config = TrainConfig(noise_multiplier=spec["sigma"], sample_rate=spec["q"],
+                         steps=spec["steps"], learning_rate=spec["lr"],
+                         max_seq_len=spec["max_len"], delta=spec.get("delta"),
+                         lora=LoRAConfig(layers=spec.get("layers")))
+    out = Path(spec["out"])
+    if spec["mode"] == "plain":
+        from benchmarks.plain_lora import train_plain
+
+        result = train_plain(model_folder(), data.train, config, out_dir=out)
+    else:
+        from core.train.runner import trainer
+
+        train_fn = trainer(spec["mode"])[0]
+        result = train_fn(model_folder(), data.train, config, out_dir=out)
+    return {"seconds": result.seconds, "tokens": result.tokens, "steps": result.steps_done,
+            "epsilon": result.epsilon, "last_losses": result.losses[-5:]}
+
+
+def losses(spec: dict) -> dict:
+    """Mean NLL per record (and held-out perplexity) under the base model or an adapter."""
+    from core.evaluate.perplexity import combine, example_nll_torch
+    from core.train.lora import merged_model
+    from core.train.tokens import encode_examples, pad_id
+
+    data = the_split(spec)
+    model, tokenizer = merged_model(model_folder(), spec.get("adapter"))
+    out = {}
+    for name in ("train", "outside", "heldout"):
+        encoded = encode_examples(tokenizer, getattr(data, name), spec["max_len"])
+        parts = example_nll_torch(model, encoded, pad_id=pad_id(tokenizer))
+        out[name] = [p.nll for p in parts]
+        if name == "heldout":
+            nll, tokens = combine((p.nll, p.tokens) for p in parts)
+            out["heldout_perplexity"], out["heldout_tokens"] = math.exp(nll), tokens
+    return out
+
+
+def nightly(spec: dict) -> dict:
+    """Fill a fresh home with ~``tokens`` tokens of new memories, then run the nightly job."""
+    from core.memory.embed import Embedder
+    from core.memory.schema import Memory
+    from core.memory.store import MemoryStore
+    from core.paths import Home
+    from core.settings import Settings
+    from core.train.runner import TrainOptions, run_training
+
+    os.environ.setdefault("PERSONA_MODEL_CACHE", str(Path(model_folder()).parent))
+    home = Home.resolve(Path(tempfile.mkdtemp(prefix="persona-bench-nightly-")))
+    settings = Settings()
+    tokenizer = _tokenizer()
+    texts, total = [], 0
+    for text in train_data.head_speeches(seed=spec.get("seed", 0)):
+        texts.append(text)
+        total += len(tokenizer.encode(text, add_special_tokens=False)) + 1  # + end of text
+        if total >= spec["tokens"]:
+            break
+    t0 = time.perf_counter()
+    store = MemoryStore(home.memory_dir, Embedder.from_settings(settings), settings=settings)
+    store.add([Memory(text=t, source="import") for t in texts])
+    ingest = time.perf_counter() - t0
+    steps = []
+    t0 = time.perf_counter()
+    outcome = run_training(home, settings, TrainOptions(backend=spec.get("backend", "torch")),
+                           on_progress=lambda p: steps.append(p.step))
+    seconds = time.perf_counter() - t0
+    ev = outcome.evaluation
+    return {"memories": len(texts), "tokens": total, "ingest_seconds": ingest,
+            "seconds": seconds, "train_seconds": outcome.result.seconds,
+            "trained_tokens": outcome.result.tokens, "steps": outcome.plan.steps,
+            "records": len(outcome.plan.eligible_ids), "promoted": outcome.promoted,
+            "summary": outcome.summary_line(),
+            "perplexity": None if ev is None else [ev.base_perplexity,
+                                                   ev.candidate_perplexity]}
+
+
+def _tokenizer():
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(str(model_folder()))
+
+
+JOBS = {"train": train, "losses": losses, "nightly": nightly}
+
+
+def main() -> None:
+    spec = json.loads(sys.argv[1])
+    from core.llm.mlx_blas import use_system_blas
+
+    use_system_blas()  # before anything loads MLX
+    t0 = time.perf_counter()
+    out = JOBS[spec["job"]](spec)
+    out.update(wall=time.perf_counter() - t0, rss_mb=peak_rss_mb())
+    print(json.dumps(out))
+
+
+if __name__ == "__main__":
+    main()
