@@ -2,15 +2,19 @@
 
 Only memories the person said or wrote (speaker "person": voice, text, import and chat) are
 trained on; the assistant's replies never are, though they may be context. A chat turn of
-the person becomes a (context → reply) pair: the turns before it in its conversation, both
-sides, cut to a budget, then the person's reply as the target. Any other memory is a chunk
-of text with an empty prompt. Every text, context and target alike, is redacted before it
-leaves this module, and the counts come back in ``Dataset.redaction_report``.
+the person becomes a (context → reply) pair: the assistant's turns since the person last
+spoke (what the reply answers), cut to a budget, then the person's reply as the target. Any
+other memory is a chunk of text with an empty prompt. Every text, context and target alike,
+is redacted before it leaves this module, and the counts come back in
+``Dataset.redaction_report``.
 
-One example per record: ``TrainingExample.record_id`` is the record whose words are the
-target, so a trainer can sample records (Poisson) and a ledger can charge them one by one.
-The prompt may also hold other records' words; ``context_ids`` names them (see
-``Dataset.exposure``). The loss mask is the trainer's job: it trains on ``target`` only.
+One example per record, and every record's words in exactly one example: its own (as the
+target) or, for an assistant turn, that of the reply that follows it. DP-SGD protects each
+example; since changing one record changes one example, that is a guarantee per record,
+which is what the ledger charges (``TrainingExample.record_id``, sampled by Poisson). Were
+the person's earlier turns context too, a turn would sit in several examples, and its true
+ε would be a group-privacy bound the ledger does not report; ``Dataset.exposure`` lets the
+tests hold this. The loss mask is the trainer's job: it trains on ``target`` only.
 """
 
 from __future__ import annotations
@@ -62,7 +66,7 @@ class TrainingExample:
 
 @dataclass
 class DatasetOptions:
-    max_context_turns: int = 8  # turns before the reply kept as its context
+    max_context_turns: int = 8  # the assistant's turns before the reply kept as its context
     max_context_chars: int = 1500  # ~400 tokens: the newest turns that fit are kept
     max_target_chars: int = 2000  # ~500 tokens: a longer text is cut at a word boundary
 
@@ -158,7 +162,7 @@ def build_dataset(memories: Iterable[Memory], *, names: Iterable[str] = (),
     ``names`` are the person's ``redact_names``. Held-out records (see
     ``core.train.heldout``) are all in ``heldout`` and never in ``train``. ``since`` keeps
     only records stored at or after it as training targets (the nightly run's new records;
-    older turns still serve as context); the held-out slice is always complete.
+    older assistant turns still serve as context); the held-out slice is always complete.
     ``exclude_ids`` (e.g. records at their privacy budget) are never trained on, neither as
     targets nor as context.
     """
@@ -207,13 +211,26 @@ def build_dataset(memories: Iterable[Memory], *, names: Iterable[str] = (),
         before: list[Memory] = []
         if m.id in position:
             cid, i = position[m.id]
-            before = [t for t in conversations[cid][:i] if held or t.id not in excluded]
+            before = [t for t in _since_the_person_spoke(conversations[cid][:i])
+                      if held or t.id not in excluded]
         example = builder.example(m, before, skipped)
         if example is not None:
             (heldout if held else train).append(example)
             if held:
                 skipped["heldout"] += 1
     return Dataset(train, heldout, builder.report, dict(skipped))
+
+
+def _since_the_person_spoke(turns: Sequence[Memory]) -> list[Memory]:
+    """The turns after the person's last one: the assistant's words the next reply answers.
+
+    The person's own earlier turns are left out, so each of their records is in one example
+    only (see the module's docstring).
+    """
+    start = len(turns)
+    while start > 0 and turns[start - 1].speaker != "person":
+        start -= 1
+    return list(turns[start:])
 
 
 def heldout_from_files(paths: Iterable[str | os.PathLike[str]], *, names: Iterable[str] = (),

@@ -69,24 +69,36 @@ def test_chat_turns_become_context_reply_pairs():
     by_id = {ex.record_id: ex for ex in ds.train}
     first, second, third = by_id["c1-0"], by_id["c1-2"], by_id["c1-4"]
     assert first.prompt == "" and first.context == () and first.context_ids == ()
-    assert second.context_ids == ("c1-0", "c1-1")
-    assert [t.speaker for t in second.context] == ["person", "assistant"]
-    assert second.prompt == ("Person:\nMorning! I slept badly again.\n\n"
-                             "Assistant:\nSorry to hear that. Was it the noise from the street?"
+    # The context is what the reply answers: the assistant's turns since the person spoke.
+    assert second.context_ids == ("c1-1",)
+    assert [t.speaker for t in second.context] == ["assistant"]
+    assert second.prompt == ("Assistant:\nSorry to hear that. Was it the noise from the street?"
                              "\n\nPerson:\n")
     assert second.target == "Yes, the bins at six. I might ask the council."
-    assert third.context_ids == ("c1-0", "c1-1", "c1-2", "c1-3")
+    assert third.context_ids == ("c1-3",)
     assert third.prompt == render_prompt(third.context)
-    assert third.record_ids == ("c1-4", "c1-0", "c1-1", "c1-2", "c1-3")
-    # c1-0's words are in three examples: its own and two contexts.
-    assert ds.exposure()["c1-0"] == 3 and ds.exposure()["c1-4"] == 1
+    assert third.record_ids == ("c1-4", "c1-3")
+
+
+def test_every_record_is_in_exactly_one_example():
+    # So DP per example is DP per record, as the ledger charges it: no group privacy needed.
+    memories = many_memories(n_notes=20, n_chats=6) + chat("c-multi", [
+        ("person", "One."), ("person", "Two."), ("assistant", "A."), ("assistant", "B."),
+        ("person", "Three."), ("assistant", "C."), ("person", "Four.")])
+    ds = build_dataset(memories, heldout_fraction=0.0)
+    assert set(ds.exposure().values()) == {1}
+    assert set(ds.exposure()) == {m.id for m in memories}  # each conversation ends with a reply
+    by_id = {ex.record_id: ex for ex in ds.train}
+    assert by_id["c-multi-1"].context_ids == ()  # the person spoke last: nothing to answer
+    assert by_id["c-multi-4"].context_ids == ("c-multi-2", "c-multi-3")
 
 
 def test_context_is_cut_to_its_budget():
-    ds = build_dataset(CONVERSATION, heldout_fraction=0.0,
-                       options=DatasetOptions(max_context_turns=2))
-    last = next(ex for ex in ds.train if ex.record_id == "c1-4")
-    assert last.context_ids == ("c1-2", "c1-3")
+    convo = chat("c3", [("person", "Hello."), ("assistant", "One."), ("assistant", "Two."),
+                        ("assistant", "Three."), ("person", "Too many questions.")])
+    ds = build_dataset(convo, heldout_fraction=0.0, options=DatasetOptions(max_context_turns=2))
+    last = next(ex for ex in ds.train if ex.record_id == "c3-4")
+    assert last.context_ids == ("c3-2", "c3-3")
 
     # Room for the last turn as rendered ("Assistant:\n" + text + "\n\n") and 50 more.
     tight = DatasetOptions(max_context_chars=len("Assistant") + 4 + len(CONVERSATION[3].text)
@@ -136,11 +148,12 @@ def test_redaction_reaches_prompt_and_target():
         for secret in SECRETS:
             assert secret not in ex.prompt and secret not in ex.target
             assert all(secret not in t.text for t in ex.context)
-    last = next(ex for ex in ds.train if ex.record_id == "c3-4")
-    assert "[EMAIL]" in last.prompt and "[ADDRESS]" in last.prompt
-    assert "[CARD]" in last.prompt and "[ACCOUNT]" in last.prompt
-    assert last.target == "Right, [NAME] family budget."
-    # Each memory is redacted (and counted) once, however many prompts it appears in.
+    by_id = {ex.record_id: ex for ex in ds.train}
+    assert "[EMAIL]" in by_id["c3-0"].target and "[PHONE]" in by_id["c3-2"].prompt
+    assert "[ADDRESS]" in by_id["c3-2"].target and "[CARD]" in by_id["c3-2"].target
+    assert "[ACCOUNT]" in by_id["c3-4"].prompt
+    assert by_id["c3-4"].target == "Right, [NAME] family budget."
+    # Each memory is redacted (and counted) once.
     counts = ds.redaction_report.counts
     assert ds.redaction_report.texts == 6
     assert counts == {"email": 1, "phone": 1, "card": 2, "account": 1, "id": 0,
@@ -216,14 +229,16 @@ def test_since_limits_training_targets_not_the_heldout_slice():
     assert {ex.record_id for ex in ds.train} == {
         ex.record_id for ex in full.train if int(ex.record_id[5:]) >= 150}
     assert ds.heldout == full.heldout  # always judged on the whole slice
-    # A new turn in an old conversation still gets the old turns as its context.
-    late = chat("c1", [("person", "Back again, the bins woke me once more.")],
+    # A new reply in an old conversation still gets the old question as its context.
+    question = chat("c1", [("assistant", "Did the bins wake you again?")],
+                    start=T0 + timedelta(minutes=30))
+    late = chat("c1", [("person", "Yes, they woke me once more.")],
                 start=T0 + timedelta(days=2))
-    late[0].id = "c1-late"
-    ds = build_dataset([*CONVERSATION, *late], heldout_fraction=0.0,
+    question[0].id, late[0].id = "c1-q", "c1-late"
+    ds = build_dataset([*CONVERSATION, *question, *late], heldout_fraction=0.0,
                        since=T0 + timedelta(days=1))
     assert [ex.record_id for ex in ds.train] == ["c1-late"]
-    assert ds.train[0].context_ids[-1] == "c1-4"
+    assert ds.train[0].context_ids == ("c1-q",)
     assert ds.skipped["before_since"] == 3
 
 
@@ -310,7 +325,7 @@ def test_memories_read_back_from_a_real_store(tmp_path, embedder):
         ("c-store-0", "Hi, it's [NAME]. Can you remind me of the dentist?"),
         ("c-store-2", "Tuesday at 3, at [ADDRESS]."),
     ]
-    assert ds.train[2].context_ids == ("c-store-0", "c-store-1")
+    assert ds.train[2].context_ids == ("c-store-1",)
     assert "Sure, [NAME]. When is it?" in ds.train[2].prompt
     assert ds.redaction_report.total == 4
     since = build_dataset(store.all_memories(since=T0), heldout_fraction=0.0)
