@@ -106,8 +106,9 @@ def nightly(spec: dict) -> dict:
     ingest = time.perf_counter() - t0
     steps = []
     t0 = time.perf_counter()
-    outcome = run_training(home, settings, TrainOptions(backend=spec.get("backend", "torch")),
-                           on_progress=lambda p: steps.append(p.step))
+    options = TrainOptions.from_settings(settings, backend=spec.get("backend", "torch"),
+                                         **spec.get("options", {}))  # the product's defaults
+    outcome = run_training(home, settings, options, on_progress=lambda p: steps.append(p.step))
     seconds = time.perf_counter() - t0
     ev = outcome.evaluation
     return {"memories": len(texts), "tokens": total, "ingest_seconds": ingest,

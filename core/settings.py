@@ -59,7 +59,7 @@ class Settings(BaseModel):
 
     # Training (persona train and the nightly retrain; core/train/runner.py TrainOptions).
     train_epochs: float = Field(1.0, gt=0, le=20, description="Passes over the records per run")
-    train_batch_size: int = Field(8, ge=1, le=1024, description="Expected Poisson batch")
+    train_batch_size: int = Field(32, ge=1, le=1024, description="Expected Poisson batch")
     train_max_seq_len: int = Field(256, ge=16, le=4096,
                                    description="Tokens per training example, at most")
     train_lora_layers: int | None = Field(
