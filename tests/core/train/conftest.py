@@ -23,6 +23,14 @@ from privacy.rdp import calibrate_noise, default_delta, run_epsilon
 CORPUS = Path(__file__).resolve().parents[4] / "shared" / "corpora" / "tinyshakespeare.txt"
 
 
+def training_side_lines(n: int) -> list[str]:
+    """The first ``n`` distinct non-empty lines of the training side (first 90%), as a home's
+    memories."""
+    text = CORPUS.read_text(encoding="utf-8")
+    kept = [ln.strip() for ln in text[: int(len(text) * 0.9)].splitlines() if ln.strip()]
+    return list(dict.fromkeys(kept))[:n]
+
+
 def lines(text: str, n: int, prefix: str) -> list[TrainingExample]:
     kept = [line.strip() for line in text.splitlines() if line.strip()][:n]
     return [TrainingExample(f"{prefix}{i}", "", line) for i, line in enumerate(kept)]

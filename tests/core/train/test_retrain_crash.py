@@ -27,11 +27,11 @@ from core.train.adapter_store import AdapterStore
 from core.train.runner import checkpoints_dir
 from privacy.ledger import Ledger
 from tests.core.llm.conftest import model_folder  # noqa: F401  (converts the model once)
+from tests.core.train.conftest import training_side_lines
 
 pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parents[3]
-CORPUS = ROOT.parent / "shared" / "corpora" / "tinyshakespeare.txt"
 N_LINES = 96
 
 
@@ -43,11 +43,8 @@ def persona(home: Path, *args: str) -> subprocess.Popen:
 
 @pytest.fixture
 def home(tmp_path, model_folder):  # noqa: F811
-    text = CORPUS.read_text(encoding="utf-8")
-    lines = [ln.strip() for ln in text[: int(len(text) * 0.9)].splitlines() if ln.strip()]
     pipe = Pipeline(tmp_path / "home")
-    pipe.store.add([Memory(text=ln, source="import")
-                    for ln in list(dict.fromkeys(lines))[:N_LINES]])
+    pipe.store.add([Memory(text=ln, source="import") for ln in training_side_lines(N_LINES)])
     save_settings(Settings(llm_backend="torch", train_epsilon=8.0, train_batch_size=8,
                            train_max_seq_len=32, train_lora_layers=2, train_epochs=2.0,
                            train_checkpoint_minutes=0.001),  # a checkpoint every step

@@ -8,7 +8,6 @@ hash-based held-out slice judges each run). Settings are small so the test stays
 from __future__ import annotations
 
 import math
-from pathlib import Path
 
 import pytest
 
@@ -18,10 +17,10 @@ from core.train.adapter_store import AdapterStore
 from core.train.runner import TrainOptions, run_training
 from privacy.ledger import Ledger
 from tests.core.llm.conftest import model_folder  # noqa: F401  (converts the model once)
+from tests.core.train.conftest import training_side_lines
 
 pytestmark = pytest.mark.slow
 
-CORPUS = Path(__file__).resolve().parents[4] / "shared" / "corpora" / "tinyshakespeare.txt"
 N_LINES = 320
 
 
@@ -34,10 +33,8 @@ def _options(**kw) -> TrainOptions:
 
 @pytest.fixture(scope="module")
 def home(tmp_path_factory, model_folder):  # noqa: F811
-    text = CORPUS.read_text(encoding="utf-8")
-    lines = [ln.strip() for ln in text[: int(len(text) * 0.9)].splitlines() if ln.strip()]
     pipe = Pipeline(tmp_path_factory.mktemp("home"))
-    pipe.store.add([Memory(text=ln, source="import") for ln in dict.fromkeys(lines)][:N_LINES])
+    pipe.store.add([Memory(text=ln, source="import") for ln in training_side_lines(N_LINES)])
     return pipe.home
 
 
