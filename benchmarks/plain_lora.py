@@ -26,13 +26,13 @@ from core.train.tokens import encode_examples, pad_id
 
 
 def train_plain(model_folder: Path, examples: Sequence[TrainingExample], config: TrainConfig,
-                *, out_dir: Path, seed: int = 0) -> TrainResult:
+                *, out_dir: Path) -> TrainResult:
     model, tokenizer = lora_model(model_folder, config.lora, seed=config.seed)
     encoded = encode_examples(tokenizer, examples, config.max_seq_len)
     params = [p for _, p in trainable_parameters(model)]
     optimizer = torch.optim.AdamW(params, lr=config.learning_rate, weight_decay=0.0,
                                   eps=ADAM_EPS)
-    rng = random.Random(seed)
+    rng = random.Random(config.seed)  # not secret: this reference makes no privacy claim
     expected = config.sample_rate * len(encoded)
     losses, tokens = [], 0
     started = time.monotonic()

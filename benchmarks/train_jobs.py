@@ -90,6 +90,7 @@ def nightly(spec: dict) -> dict:
     from core.settings import Settings
     from core.train.runner import TrainOptions, run_training
 
+    # The fresh home must find the model already converted, not convert it again.
     os.environ.setdefault("PERSONA_MODEL_CACHE", str(Path(model_folder()).parent))
     home = Home.resolve(Path(tempfile.mkdtemp(prefix="persona-bench-nightly-")))
     settings = Settings()
@@ -104,11 +105,10 @@ def nightly(spec: dict) -> dict:
     store = MemoryStore(home.memory_dir, Embedder.from_settings(settings), settings=settings)
     store.add([Memory(text=t, source="import") for t in texts])
     ingest = time.perf_counter() - t0
-    steps = []
     t0 = time.perf_counter()
     options = TrainOptions.from_settings(settings, backend=spec.get("backend", "torch"),
                                          **spec.get("options", {}))  # the product's defaults
-    outcome = run_training(home, settings, options, on_progress=lambda p: steps.append(p.step))
+    outcome = run_training(home, settings, options)
     seconds = time.perf_counter() - t0
     ev = outcome.evaluation
     return {"memories": len(texts), "tokens": total, "ingest_seconds": ingest,

@@ -130,11 +130,12 @@ def example_nll_torch(model, encoded: Sequence[Encoded], *, pad_id: int,
 
     out: dict[int, HeldoutLoss] = {}
     index = {id(e): i for i, e in enumerate(encoded)}
+    distinct = [encoded[i] for i in sorted(index.values())]  # an object listed twice: once
     with torch.inference_mode():
-        for batch in length_batches(encoded, batch_size, max_tokens=EVAL_TOKENS):
+        for batch in length_batches(distinct, batch_size, max_tokens=EVAL_TOKENS):
             nll, mask = target_nll_torch(model, *pad_batch(batch, pad_id))
             sums = nll.sum(1, dtype=torch.float64).tolist()
             counts = mask.sum(1).tolist()
             for e, total, n in zip(batch, sums, counts, strict=True):
-                out[index[id(e)]] = HeldoutLoss(total / n if n else math.nan, int(n))
-    return [out[i] for i in range(len(encoded))]
+                out[id(e)] = HeldoutLoss(total / n if n else math.nan, int(n))
+    return [out[id(e)] for e in encoded]

@@ -42,7 +42,8 @@ from core.train.tokens import Encoded, encode_examples, pad_id
 # A Poisson batch goes through in micro-batches of similar length: at most MICRO_BATCH
 # examples and MICRO_TOKENS padded positions each. Padding costs as much as real tokens,
 # and the logits (positions × 49k vocabulary) bound memory. Measured on tinyshakespeare
-# speeches (10-256 tokens), 2 threads: 8 examples a pass, no budget: 66 tokens/s, 3.0 GB.
+# speeches (10-256 tokens), 2 threads, LoRA on 8 blocks: 8 examples a pass and no budget
+# gave 66 tokens/s at 3.0 GB peak; this budget 105 tokens/s at 1.5 GB (1024: 108, 2.0 GB).
 MICRO_BATCH = 32
 MICRO_TOKENS = 512
 # AdamW: its step does not scale with the clipped, noised gradient, so one learning rate

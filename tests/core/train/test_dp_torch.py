@@ -269,6 +269,18 @@ def test_padding_carries_no_loss(model_folder, corpus):  # noqa: F811
     assert batched.tokens == one.tokens == sum(e.target_tokens for e in encoded)
     assert batched.nll == pytest.approx(one.nll, rel=1e-4)
 
+    # Per example (the membership audit's scores): in the caller's order, whatever the
+    # batching, and an example listed twice scores twice.
+    from core.evaluate.perplexity import example_nll_torch
+
+    alone = [example_nll_torch(model, [e], pad_id=0)[0] for e in encoded]
+    listed = [*encoded, encoded[0]]
+    together = example_nll_torch(model, listed, pad_id=0, batch_size=6)
+    assert [p.tokens for p in together] == [e.target_tokens for e in listed]
+    assert [p.nll for p in together] == pytest.approx([p.nll for p in alone + alone[:1]],
+                                                      rel=1e-4)
+    assert len({round(p.nll, 3) for p in alone}) > 3  # the examples really differ
+
 
 def test_bad_input(model_folder, corpus, tmp_path):  # noqa: F811
     with pytest.raises(TextError, match="no training examples"):
