@@ -24,6 +24,9 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("-v", "--verbose", action="store_true", help="log what happens")
     sub = ap.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
+    sub.add_parser("app", help="open the desktop window (see `persona app --help`)",
+                   add_help=False)
+
     p = sub.add_parser("demo", help="run the whole loop on a sample persona")
     _common(p, json_flag=True)
     p.add_argument("--question", help="the question to speak (default: one about the diary)")
@@ -131,7 +134,24 @@ def _training_parsers(sub) -> None:
     _common(ssub.add_parser("status", help="is it installed, when it runs next"), json_flag=True)
 
 
+def _app(argv: list[str]) -> int:
+    """`persona app ...`: the desktop window. Loaded by name, so that core/ never imports Qt
+    (or desktop/) unless the person asks for the window."""
+    import importlib
+
+    try:
+        desktop_app = importlib.import_module("desktop.app")
+    except ImportError as exc:
+        print(f"persona: error: the desktop app cannot be loaded ({exc}); install it with "
+              "`pip install -e '.[desktop]'` or `bash scripts/setup.sh`.", file=sys.stderr)
+        return 1
+    return desktop_app.main(argv)
+
+
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["app"]:
+        return _app(argv[1:])
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
