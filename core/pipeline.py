@@ -228,11 +228,12 @@ class Pipeline:
               use_memory: bool = True, speak: bool = False, wav: Path | None = None,
               on_text: Callable[[str], None] | None = None, store_turns: bool = True,
               question_memory: Memory | None = None, conversation=None,
-              timings: Timings | None = None) -> Reply:
+              timings: Timings | None = None, stop: threading.Event | None = None) -> Reply:
         """Answer ``question`` from the profile and the memories, streaming into speech.
 
         With ``speak`` or ``wav`` each sentence is synthesised as soon as it is complete, so
-        the first audio starts before the whole reply exists.
+        the first audio starts before the whole reply exists. Setting ``stop`` (from any
+        thread) ends generation and speech; the reply keeps the text produced so far.
         """
         from core.conversation import Conversation
         from core.persona.prompt import PromptOptions, build_messages
@@ -266,6 +267,8 @@ class Pipeline:
 
         def pieces() -> Iterator[str]:
             for piece in self.llm.stream_chat(messages, options):
+                if stop is not None and stop.is_set():
+                    break
                 if not first_token:
                     first_token.append(time.perf_counter() - start)
                 if on_text is not None:
@@ -277,7 +280,8 @@ class Pipeline:
             if speak or wav is not None:
                 from core.tts.streaming import SpeechStream
 
-                result = SpeechStream(self.speaker, wav_path=wav, play=speak).run(pieces())
+                result = SpeechStream(self.speaker, wav_path=wav, play=speak,
+                                      cancel_event=stop).run(pieces())
                 out.text, out.wav = result.text.strip(), result.wav_path
                 out.first_audio_s = result.first_audio_seconds
                 if result.error is not None:
@@ -292,8 +296,15 @@ class Pipeline:
         return out
 
     def voice_turn(self, utterance: Utterance | str | Path, *, speak: bool = False,
-                   wav: Path | None = None, use_memory: bool = True) -> tuple[Heard, Reply]:
-        """One spoken question, end to end: hear it, remember it, answer it aloud."""
+                   wav: Path | None = None, use_memory: bool = True,
+                   on_heard: Callable[[Heard], None] | None = None,
+                   on_text: Callable[[str], None] | None = None,
+                   stop: threading.Event | None = None) -> tuple[Heard, Reply]:
+        """One spoken question, end to end: hear it, remember it, answer it aloud.
+
+        ``on_heard`` gets the transcript and emotion as soon as they exist (before the reply);
+        ``on_text`` and ``stop`` are as in :meth:`reply`.
+        """
         from core.conversation import Conversation
 
         t = Timings()
@@ -307,9 +318,11 @@ class Pipeline:
             turn = Memory(text=heard.transcript.text, source="chat", speaker="person",
                           conversation_id=conv.id, **_emotion_fields(heard.emotion))
             heard.memory, heard.duplicate = self._remember(turn, audio=utterance)
+        if on_heard is not None:
+            on_heard(heard)
         reply = self.reply(heard.transcript.text, emotion=heard.emotion, speak=speak, wav=wav,
                            use_memory=use_memory, question_memory=heard.memory or turn,
-                           conversation=conv, timings=t)
+                           conversation=conv, timings=t, on_text=on_text, stop=stop)
         return heard, reply
 
 

@@ -53,7 +53,8 @@ class SpeechStream:
                  play: bool | None = None, gap_seconds: float = 0.15,
                  output_device: int | str | None = None,
                  on_sentence: Callable[[str], None] | None = None,
-                 first_clause_words: int = FIRST_CLAUSE_WORDS) -> None:
+                 first_clause_words: int = FIRST_CLAUSE_WORDS,
+                 cancel_event: threading.Event | None = None) -> None:
         self.speaker = speaker
         self.first_clause_words = first_clause_words  # see SentenceSplitter
         self.wav_path = Path(wav_path) if wav_path is not None else None
@@ -61,7 +62,8 @@ class SpeechStream:
         self.gap_seconds = gap_seconds  # silence between sentences in the joined WAV
         self.output_device = output_device
         self.on_sentence = on_sentence
-        self._cancel = threading.Event()
+        # A caller's event (e.g. the app's Stop button) cancels the stream when it is set.
+        self._cancel = cancel_event if cancel_event is not None else threading.Event()
         self._jobs: list[Future] = []
         self._lock = threading.Lock()
 
