@@ -1,8 +1,8 @@
 """How the nightly retrain behaves as a background job: one at a time, at low priority, not on
 battery, and stopping cleanly when asked.
 
-- ``RunLock``: an exclusive lock file, so two retrains never overlap. The kernel drops the
-  lock when its process dies, so a lock left by a killed run is free again at once.
+- ``RunLock``: the training lock (core/filelock.py), taken by every training entry point, so
+  two runs never overlap; ``training_status`` tells whether a run is going elsewhere.
 - ``lower_priority()``: nice 19, the idle CPU and I/O classes, fewer math threads.
 - ``on_battery()`` / ``wait_for_mains()``: read the power supply (Linux sysfs, macOS pmset).
 - ``GracefulStop``: SIGTERM/SIGINT set a flag that the training loop checks between steps.
@@ -13,101 +13,74 @@ None of this trains anything; ``core/train/runner.py`` puts it together.
 from __future__ import annotations
 
 import ctypes
-import json
 import os
 import platform
 import signal
 import sys
 import threading
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 
 from core.errors import PersonaError
+from core.filelock import FileLock, LockBusy, lock_holder
 from core.train.power import SYSFS_POWER, on_battery, parse_pmset, wait_for_mains
 
 __all__ = ["GracefulStop", "PriorityReport", "RetrainBusyError", "RunLock", "SYSFS_POWER",
-           "lower_priority", "on_battery", "parse_pmset", "wait_for_mains"]
-
-# A byte far past the end of the lock file is what msvcrt locks, so the pid and start time
-# written at offset 0 stay readable by the process that is refused.
-_MSVCRT_LOCK_OFFSET = 1 << 30
+           "lower_priority", "on_battery", "parse_pmset", "training_lock_path",
+           "training_status", "wait_for_mains"]
 
 
 class RetrainBusyError(PersonaError):
-    """Another retrain holds the run lock."""
+    """Another training run holds the training lock."""
 
 
-# ---- the run lock ----------------------------------------------------------------------
+# ---- the training lock -----------------------------------------------------------------
+
+
+def training_lock_path(home) -> Path:
+    """The one lock file of every training entry point of ``home`` (a core.paths.Home)."""
+    return Path(home.root) / "retrain.lock"
 
 
 class RunLock:
-    """``with RunLock(home.root / "retrain.lock"):`` — exclusive and non-blocking.
+    """``with RunLock(training_lock_path(home)):`` — exclusive and non-blocking.
 
     Raises RetrainBusyError naming the holder's pid and start time if another process (or
-    another RunLock in this one) holds it. The file is left in place on release: deleting a
-    lock file races with a process that has just opened it.
+    another thread of this one) holds it. Re-entrant in the thread that holds it, so
+    ``run_training`` takes it again inside the nightly job. Because every training entry
+    point takes it, a stopped run is only ever resumed once the process that began it has
+    released the lock, i.e. has finished or is gone.
     """
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
-        self._fd: int | None = None
+        self._lock = FileLock(self.path, timeout=0)
 
     def __enter__(self) -> RunLock:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
         try:
-            _try_lock(fd)
-        except BlockingIOError:
-            holder = _read_holder(fd)
-            os.close(fd)
+            self._lock.acquire()
+        except LockBusy as exc:
+            pid = exc.holder.pid
+            stop = f"stop it (kill -TERM {pid})" if pid else "stop it"
             raise RetrainBusyError(
-                f"another retrain is already running ({holder}); wait for it to finish, or "
-                f"stop it (kill -TERM its pid) and run again. Lock file: {self.path}") from None
-        except BaseException:
-            os.close(fd)
-            raise
-        started = datetime.now().astimezone().isoformat(timespec="seconds")
-        info = {"pid": os.getpid(), "started": started}
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, (json.dumps(info) + "\n").encode("ascii"), 0)
-        os.fsync(fd)
-        self._fd = fd
+                f"another training run is going ({exc.holder.describe()}); wait for it to "
+                f"finish, or {stop} and run again. Lock file: {self.path}") from None
         return self
 
     def __exit__(self, *exc) -> None:
-        fd, self._fd = self._fd, None
-        if fd is None:
-            return
-        try:
-            os.ftruncate(fd, 0)  # no stale pid for the next reader
-        finally:
-            os.close(fd)  # closing the descriptor releases the lock
+        self._lock.release()
 
 
-def _try_lock(fd: int) -> None:
-    """Lock ``fd`` exclusively or raise BlockingIOError."""
-    try:
-        import fcntl
-    except ImportError:  # Windows
-        import msvcrt
-
-        os.lseek(fd, _MSVCRT_LOCK_OFFSET, os.SEEK_SET)
-        try:
-            msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
-        except OSError as exc:
-            raise BlockingIOError(str(exc)) from exc
-        return
-    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-
-
-def _read_holder(fd: int) -> str:
-    try:
-        info = json.loads(os.pread(fd, 4096, 0).decode("ascii"))
-        return f"pid {int(info['pid'])}, since {info['started']}"
-    except (OSError, ValueError, KeyError, TypeError):
-        # The holder has taken the lock but not written its pid yet.
-        return "pid unknown, it has just started"
+def training_status(home) -> dict | None:
+    """The training run going now, read from the lock without taking it: ``{"pid",
+    "started", "this_process"}``, or None when none is (a lock file left by a process that
+    died reads as none). The pid and start time are None for the instant between a run
+    taking the lock and writing them."""
+    holder = lock_holder(training_lock_path(home))
+    if holder is None:
+        return None
+    return {"pid": holder.pid, "started": holder.started,
+            "this_process": holder.pid == os.getpid()}
 
 
 # ---- low priority ------------------------------------------------------------------------

@@ -134,6 +134,20 @@ def run_training(home: Home, settings: Settings, options: TrainOptions, *,
                  on_progress: ProgressCallback | None = None,
                  should_stop: StopCheck | None = None, log: Log = lambda _m: None
                  ) -> RunOutcome:
+    """One run under the home's training lock (``RetrainBusyError`` if another process or
+    thread is training): it resumes the interrupted run, if any, or plans a new one."""
+    from core.train.jobcontrol import RunLock, training_lock_path
+
+    # Every entry point comes through here, so a run stopped by a process that is still
+    # alive (and holds the lock) is never resumed under its feet.
+    with RunLock(training_lock_path(home)):
+        return _run_locked(home, settings, options, on_progress=on_progress,
+                           should_stop=should_stop, log=log)
+
+
+def _run_locked(home: Home, settings: Settings, options: TrainOptions, *,
+                on_progress: ProgressCallback | None, should_stop: StopCheck | None,
+                log: Log) -> RunOutcome:
     from core.llm.adapters import find_adapter
     from core.llm.models import default_backend_name, ensure_model_folder
     from privacy.ledger import Ledger
@@ -201,8 +215,8 @@ def run_training(home: Home, settings: Settings, options: TrainOptions, *,
         log(f"The interrupted run {run_id} cannot resume ({exc}); starting a new one.")
         shutil.rmtree(checkpoints / run_id, ignore_errors=True)
         ledger.complete_run(run_id, steps_done=0, outcome="failed")
-        return run_training(home, settings, options, on_progress=on_progress,
-                            should_stop=should_stop, log=log)
+        return _run_locked(home, settings, options, on_progress=on_progress,
+                           should_stop=should_stop, log=log)
     except BaseException:
         store.discard(candidate)  # the checkpoint stays for the next run to resume
         raise

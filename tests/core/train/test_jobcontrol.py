@@ -16,16 +16,20 @@ import sys
 import textwrap
 import threading
 import time
+from datetime import datetime
 from pathlib import Path
 
 import pytest
 
+from core.paths import Home
 from core.train.jobcontrol import (
     GracefulStop,
     RetrainBusyError,
     RunLock,
     on_battery,
     parse_pmset,
+    training_lock_path,
+    training_status,
     wait_for_mains,
 )
 
@@ -67,7 +71,7 @@ def test_a_second_process_is_refused_with_the_holders_pid(tmp_path):
     holder = child(HOLD_LOCK, str(path))
     try:
         wait_line(holder, "locked")
-        with pytest.raises(RetrainBusyError, match=rf"already running \(pid {holder.pid}, "
+        with pytest.raises(RetrainBusyError, match=rf"training run is going \(pid {holder.pid}, "
                                                    r"since \d{4}-\d\d-\d\dT"):
             take(path)
         # The refused process gets the same answer from its own side.
@@ -81,7 +85,7 @@ def test_a_second_process_is_refused_with_the_holders_pid(tmp_path):
                 print("refused:", exc)
         """, str(path))
         out, err = other.communicate(timeout=60)
-        assert out.startswith(f"refused: another retrain is already running (pid {holder.pid}"), err
+        assert out.startswith(f"refused: another training run is going (pid {holder.pid}"), err
     finally:
         holder.terminate()
         holder.wait(timeout=30)
@@ -100,13 +104,45 @@ def test_a_lock_left_by_a_killed_process_is_free(tmp_path):
         assert json.loads(path.read_text())["pid"] == os.getpid()
 
 
-def test_the_lock_excludes_within_one_process_and_is_released(tmp_path):
+def test_the_lock_is_reentrant_in_its_thread_excludes_other_threads_and_is_released(tmp_path):
     path = tmp_path / "sub" / "retrain.lock"
-    with RunLock(path), pytest.raises(RetrainBusyError, match=f"pid {os.getpid()}"):
-        take(path)
+    refused: list[BaseException] = []
+
+    def other_thread() -> None:
+        try:
+            take(path)
+        except RetrainBusyError as exc:
+            refused.append(exc)
+
+    with RunLock(path):
+        with RunLock(path):  # run_training inside the nightly job's lock
+            pass
+        # The inner release did not free it: another thread (the app's second "Train
+        # now") is still refused, naming this process.
+        t = threading.Thread(target=other_thread)
+        t.start()
+        t.join()
+        assert len(refused) == 1 and f"pid {os.getpid()}" in str(refused[0])
+        assert json.loads(path.read_text())["pid"] == os.getpid()
     assert path.read_text() == ""  # no stale pid for the next reader
     with RunLock(path):
         pass
+
+
+def test_training_status_names_a_run_in_another_process_and_ignores_a_dead_one(tmp_path):
+    home = Home(tmp_path)
+    assert training_status(home) is None  # no lock file yet
+    holder = child(HOLD_LOCK, str(training_lock_path(home)))
+    wait_line(holder, "locked")
+    status = training_status(home)
+    assert status is not None and status["pid"] == holder.pid and not status["this_process"]
+    assert status["started"].startswith(str(datetime.now().year))
+    holder.kill()  # the file still names the dead process
+    holder.wait(timeout=30)
+    assert json.loads(training_lock_path(home).read_text())["pid"] == holder.pid
+    assert training_status(home) is None
+    with RunLock(training_lock_path(home)):
+        assert training_status(home)["this_process"]
 
 
 def test_a_lock_taken_but_not_yet_written_is_still_refused(tmp_path):
