@@ -56,26 +56,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--wav", metavar="OUT", help="write the spoken reply to a WAV file")
     p.add_argument("--no-memory", action="store_true", help="answer without retrieval")
 
-    p = sub.add_parser("memories", help="search, list or delete memories")
-    msub = p.add_subparsers(dest="action", required=True, metavar="ACTION")
-    q = msub.add_parser("search", help="hybrid search with recency")
-    _common(q, json_flag=True)
-    q.add_argument("query")
-    q.add_argument("-k", type=int, default=None, help="how many (default: the setting)")
-    q.add_argument("--mode", choices=("hybrid", "vector", "fts"), default="hybrid")
-    q = msub.add_parser("list", help="newest first")
-    _common(q, json_flag=True)
-    q.add_argument("--limit", type=int, default=20)
-    q.add_argument("--offset", type=int, default=0)
-    q.add_argument("--source", choices=("voice", "text", "import", "chat"))
-    q = msub.add_parser("delete", help="delete one memory (and its recording)")
-    _common(q, json_flag=True)
-    q.add_argument("id")
+    _memories_parsers(sub)
 
     p = sub.add_parser("profile", help="the persona profile")
     psub = p.add_subparsers(dest="action", required=True, metavar="ACTION")
     _common(psub.add_parser("show", help="print the profile"), json_flag=True)
     _common(psub.add_parser("induce", help="fill the profile from the memories"), json_flag=True)
+    q = psub.add_parser("set", help="set one field by hand (induction then keeps it)")
+    _common(q, json_flag=True)
+    q.add_argument("key", help="section.field, e.g. preference.likes")
+    q.add_argument("value", help="the value; lists comma-separated ('sailing, tea'); "
+                                 "'none' empties it")
 
     _training_parsers(sub)
 
@@ -92,11 +83,56 @@ def build_parser() -> argparse.ArgumentParser:
     return ap
 
 
+def _day(text: str):
+    from datetime import date
+
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date; write it as YYYY-MM-DD") \
+            from None
+
+
+def _memories_parsers(sub) -> None:
+    p = sub.add_parser("memories", help="search, list, edit, forget memories; emotion stats")
+    msub = p.add_subparsers(dest="action", required=True, metavar="ACTION")
+    q = msub.add_parser("search", help="hybrid search with recency")
+    _common(q, json_flag=True)
+    q.add_argument("query")
+    q.add_argument("-k", type=int, default=None, help="how many (default: the setting)")
+    q.add_argument("--mode", choices=("hybrid", "vector", "fts"), default="hybrid")
+    q = msub.add_parser("list", help="newest first, optionally filtered")
+    _common(q, json_flag=True)
+    q.add_argument("--limit", type=int, default=20)
+    q.add_argument("--offset", type=int, default=0)
+    q.add_argument("--source", choices=("voice", "text", "import", "chat"))
+    q.add_argument("--emotion", help="only memories tagged with this emotion, e.g. happy")
+    q.add_argument("--since", type=_day, metavar="YYYY-MM-DD", help="from this day on")
+    q.add_argument("--until", type=_day, metavar="YYYY-MM-DD", help="up to this day (included)")
+    q = msub.add_parser("edit", help="change a memory's text (its time and emotion stay)")
+    _common(q, json_flag=True)
+    q.add_argument("id")
+    q.add_argument("text")
+    for name, what in (("forget", "forget memories and their recordings"),
+                       ("delete", "the same as forget")):
+        q = msub.add_parser(name, help=what)
+        _common(q, json_flag=True)
+        q.add_argument("ids", nargs="+", metavar="ID")
+    q = msub.add_parser("stats", help="your emotions per day: valence, arousal, labels")
+    _common(q, json_flag=True)
+
+
 def _epsilon(text: str) -> float:
     value = float(text)  # "inf" is accepted: a non-private run, reported as such
     if not value > 0:
         raise argparse.ArgumentTypeError(f"epsilon must be > 0 or inf, not {text}")
     return value
+
+
+def _progress_jsonl(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--progress-jsonl", action="store_true",
+                   help="print one JSON object per line on stdout: progress (step, steps, "
+                        "loss, epsilon), log messages, then done (the outcome) or error")
 
 
 def _training_parsers(sub) -> None:
@@ -111,6 +147,7 @@ def _training_parsers(sub) -> None:
     p.add_argument("--backend", choices=("torch", "mlx"), default=None)
     p.add_argument("--dry-run", action="store_true",
                    help="print what the run would spend; change nothing")
+    _progress_jsonl(p)
 
     p = sub.add_parser("eval", help="perplexity of the base model and of the persona")
     _common(p, json_flag=True)
@@ -120,8 +157,9 @@ def _training_parsers(sub) -> None:
 
     _common(sub.add_parser("privacy", help="the privacy ledger: runs and ε spent per record"),
             json_flag=True)
-    _common(sub.add_parser("retrain", help="the nightly job: train, judge, promote"),
-            json_flag=True)
+    p = sub.add_parser("retrain", help="the nightly job: train, judge, promote")
+    _common(p, json_flag=True)
+    _progress_jsonl(p)
     _common(sub.add_parser("rollback", help="go back to the previous adapter"), json_flag=True)
 
     p = sub.add_parser("schedule", help="the nightly retrain timer")
@@ -155,10 +193,11 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
-    from core import commands, commands_train
+    from core import commands, commands_memories, commands_train
 
     name = "cmd_" + "_".join(x for x in (args.command, getattr(args, "action", None)) if x)
-    handler = getattr(commands, name, None) or getattr(commands_train, name)
+    handler = (getattr(commands, name, None) or getattr(commands_memories, name, None)
+               or getattr(commands_train, name))
     try:
         return handler(args) or 0
     except PersonaError as exc:

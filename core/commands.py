@@ -44,11 +44,25 @@ def cmd_demo(args: Namespace) -> int:
 
 
 def cmd_ingest(args: Namespace) -> int:
+    import signal
+    import threading
+
     pipe = _pipeline(args)
     update, close = _progress_bar("ingest", args.json)
+    stop = threading.Event()
+
+    def interrupted(_signum, _frame) -> None:
+        # The first Ctrl+C stops between files, so every file is in whole or not at all.
+        if stop.is_set():
+            raise KeyboardInterrupt
+        stop.set()
+        info("Stopping after this file (Ctrl+C again to quit at once) …")
+
+    previous = signal.signal(signal.SIGINT, interrupted)
     try:
-        summary = pipe.ingest(args.paths, progress=update)
+        summary = pipe.ingest(args.paths, progress=update, should_stop=stop.is_set)
     finally:
+        signal.signal(signal.SIGINT, previous)
         close()
     if args.json:
         emit_json(summary.to_dict())
@@ -164,13 +178,32 @@ def cmd_memories_delete(args: Namespace) -> int:
 
 
 def cmd_profile_show(args: Namespace) -> int:
+    from core.persona.fields import read_fields
+
     pipe = _pipeline(args)
     profile = pipe.profile()
     if args.json:
-        emit_json(profile.model_dump(mode="json"))
+        # "origins": per "section.subfield", induced / yours / empty (core.persona.fields).
+        emit_json({**profile.model_dump(mode="json"),
+                   "origins": {f.key: f.origin for f in read_fields(pipe.home.profile_file)}})
     else:
         print(pipe.home.profile_file.read_text(encoding="utf-8")
               if pipe.home.profile_file.exists() else "No profile yet: run `persona profile induce`.")
+    return 0
+
+
+def cmd_profile_set(args: Namespace) -> int:
+    """`persona profile set KEY VALUE`: a hand edit, which induction never overwrites."""
+    from core.persona.fields import check_key, parse_value, set_values
+
+    home = Home.resolve(args.home).ensure()
+    check_key(args.key)
+    fields = set_values(home.profile_file, {args.key: parse_value(args.key, args.value)})
+    changed = next(f for f in fields if f.key == args.key)
+    if args.json:
+        emit_json(changed.to_dict())
+    else:
+        print(f"{changed.key} = {changed.value!r} ({changed.origin})")
     return 0
 
 
@@ -218,6 +251,8 @@ def cmd_settings_set(args: Namespace) -> int:
     import yaml
     from pydantic import ValidationError
 
+    from core.models_check import check_model_setting
+
     home = Home.resolve(args.home).ensure()
     settings = load_settings(home.settings_file)
     if args.key not in Settings.model_fields:
@@ -234,6 +269,7 @@ def cmd_settings_set(args: Namespace) -> int:
     except ValidationError as exc:
         raise SettingsError(f"{args.key}={args.value!r} is not valid: "
                             f"{exc.errors()[0]['msg']}") from exc
+    check_model_setting(args.key, getattr(settings, args.key))  # before anything is saved
     save_settings(settings, home.settings_file)
     if args.json:
         emit_json(settings.model_dump())

@@ -7,8 +7,10 @@ import math
 import sys
 import time
 from argparse import Namespace
+from contextlib import contextmanager
 from pathlib import Path
 
+from core.errors import PersonaError
 from core.paths import Home
 from core.report import emit_json, info
 from core.settings import load_settings
@@ -49,6 +51,36 @@ def _progress_printer(quiet: bool):
     return update, close
 
 
+@contextmanager
+def _reporter(args: Namespace, log):
+    """(on_progress, log, events) for a run: a progress bar on stderr and ``log``, or with
+    ``--progress-jsonl`` JSON lines on stdout (core/train/events.py), ending in an error
+    event if the run fails. ``events`` is None without the flag."""
+    if not getattr(args, "progress_jsonl", False):
+        update, close = _progress_printer(args.json)
+        try:
+            yield update, log, None
+        finally:
+            close()
+        return
+    from core.train.events import JsonlEvents
+
+    events = JsonlEvents()
+
+    def both(msg: str) -> None:
+        log(msg)
+        events.log(msg)
+
+    try:
+        yield events.progress, both, events
+    except PersonaError as exc:
+        events.error(str(exc))
+        raise
+    except Exception as exc:  # a bug: the traceback goes to stderr, the reader gets a line
+        events.error(f"training failed unexpectedly ({type(exc).__name__}: {exc})")
+        raise
+
+
 def _outcome_dict(outcome) -> dict:
     p, ev, r = outcome.plan, outcome.evaluation, outcome.result
     return {
@@ -67,17 +99,19 @@ def _outcome_dict(outcome) -> dict:
 
 
 def cmd_train(args: Namespace) -> int:
+    from core.train.jobcontrol import GracefulStop
     from core.train.runner import run_training
     from privacy.report import plan_lines
 
     home, settings = _home_settings(args)
-    update, close = _progress_printer(args.json)
-    try:
+    # SIGTERM (the desktop's Cancel) checkpoints and stops between steps; the run was
+    # charged in full when it began, and a stopped run is never promoted.
+    with _reporter(args, info) as (update, log, events), GracefulStop() as stop:
         outcome = run_training(home, settings, _options(args, settings), on_progress=update,
-                               log=info)
-    finally:
-        close()
-    if args.json:
+                               should_stop=stop, log=log)
+    if events is not None:
+        events.done(_outcome_dict(outcome))
+    elif args.json:
         emit_json(_outcome_dict(outcome))
     elif args.dry_run:
         print("\n".join(plan_lines(outcome.plan)))
@@ -92,7 +126,13 @@ def cmd_train(args: Namespace) -> int:
 
 def cmd_retrain(args: Namespace) -> int:
     """The nightly job: one at a time, at low priority, on mains power, stoppable."""
-    from core.train.jobcontrol import GracefulStop, RunLock, lower_priority, wait_for_mains
+    from core.train.jobcontrol import (
+        GracefulStop,
+        RunLock,
+        lower_priority,
+        training_lock_path,
+        wait_for_mains,
+    )
     from core.train.runner import TrainOptions, interrupted_run, run_training
 
     home, settings = _home_settings(args)
@@ -104,18 +144,26 @@ def cmd_retrain(args: Namespace) -> int:
             f.write(f"{stamp} {msg}\n")
         info(msg)
 
-    with RunLock(home.root / "retrain.lock"), GracefulStop() as stop:
+    with _reporter(args, log) as (update, log, events), \
+            RunLock(training_lock_path(home)), GracefulStop() as stop:
         log(lower_priority().summary())
+        skipped = None
         if not wait_for_mains(should_stop=stop, log=log):
-            log("retrain: skipped (on battery, or stopped while waiting for mains power)")
-            return 0
-        if interrupted_run(home, settings) is None and not _anything_new(home, settings):
-            log("retrain: nothing new since the last run; the current adapter stays")
+            skipped = "retrain: skipped (on battery, or stopped while waiting for mains power)"
+        elif interrupted_run(home, settings) is None and not _anything_new(home, settings):
+            skipped = "retrain: nothing new since the last run; the current adapter stays"
+        if skipped:
+            log(skipped)
+            if events is not None:
+                events.done({"skipped": True, "reason": skipped})
             return 0
         options = TrainOptions.from_settings(settings)
-        outcome = run_training(home, settings, options, should_stop=stop, log=log)
+        outcome = run_training(home, settings, options, should_stop=stop, log=log,
+                               on_progress=update if events is not None else None)
         log("retrain: " + outcome.summary_line())
-    if args.json:
+    if events is not None:
+        events.done(_outcome_dict(outcome))
+    elif args.json:
         emit_json(_outcome_dict(outcome))
     return 0
 
@@ -176,12 +224,19 @@ def _eps(x):
 
 
 def cmd_privacy(args: Namespace) -> int:
+    from core.train.jobcontrol import training_status
     from privacy.ledger import Ledger
     from privacy.report import report_json, report_lines
 
     home, settings = _home_settings(args)
     summary = Ledger.from_settings(home, settings).summary()
-    print(report_json(summary) if args.json else "\n".join(report_lines(summary)))
+    # A run going in another process (the nightly job, or the app's Train now).
+    running = summary["training_running"] = training_status(home)
+    lines = report_lines(summary)
+    if running is not None:
+        lines.append(f"A training run is going now (pid {running['pid'] or 'unknown'}, "
+                     f"since {running['started'] or 'just now'}).")
+    print(report_json(summary) if args.json else "\n".join(lines))
     return 0
 
 

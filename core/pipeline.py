@@ -197,11 +197,14 @@ class Pipeline:
         return memory
 
     def ingest(self, paths: Sequence[str | Path], *,
-               progress: Callable[[int, int], None] | None = None):
-        """Batch import of text, Markdown and audio files (see core.ingest)."""
+               progress: Callable[[int, int], None] | None = None,
+               should_stop: Callable[[], bool] | None = None):
+        """Batch import of text, Markdown and audio files (see core.ingest); ``should_stop``
+        is asked between files."""
         from core.ingest import ingest_paths
 
-        return ingest_paths(self, [Path(p) for p in paths], progress=progress)
+        return ingest_paths(self, [Path(p) for p in paths], progress=progress,
+                            should_stop=should_stop)
 
     def search(self, query: str, *, k: int | None = None, mode: str = "hybrid",
                exclude_ids: Iterable[str] = ()) -> list[Hit]:
