@@ -30,10 +30,15 @@ class IngestSummary:
     stored: int = 0
     duplicates: int = 0
     errors: list[tuple[str, str]] = field(default_factory=list)  # (file, what was wrong)
+    imported: list[str] = field(default_factory=list)  # files read without error, in order
+    stopped: bool = False  # should_stop() ended the import early
+    skipped: int = 0  # files not looked at because of the stop
 
     def describe(self) -> str:
         head = (f"Imported {self.files} file(s): {self.stored} memories stored, "
                 f"{self.duplicates} duplicates skipped")
+        if self.stopped:
+            head = f"Stopped; {self.skipped} file(s) not imported. " + head
         if not self.errors:
             return head + "."
         return head + f", {len(self.errors)} file(s) failed:\n" + "\n".join(
@@ -41,7 +46,8 @@ class IngestSummary:
 
     def to_dict(self) -> dict:
         return {"files": self.files, "stored": self.stored, "duplicates": self.duplicates,
-                "errors": [{"file": f, "error": e} for f, e in self.errors]}
+                "errors": [{"file": f, "error": e} for f, e in self.errors],
+                "imported": self.imported, "stopped": self.stopped, "skipped": self.skipped}
 
 
 def expand(paths: Iterable[Path]) -> tuple[list[Path], list[tuple[str, str]]]:
@@ -67,11 +73,19 @@ def _importable(path: Path) -> bool:
 
 
 def ingest_paths(pipe, paths: list[Path], *,
-                 progress: Callable[[int, int], None] | None = None) -> IngestSummary:
-    """Import ``paths`` through ``pipe`` (a core.pipeline.Pipeline)."""
+                 progress: Callable[[int, int], None] | None = None,
+                 should_stop: Callable[[], bool] | None = None) -> IngestSummary:
+    """Import ``paths`` through ``pipe`` (a core.pipeline.Pipeline).
+
+    ``should_stop()`` is asked before each file; when it says True the import ends there
+    (each file goes in whole or not at all) and the summary says what was imported.
+    """
     files, refused = expand(paths)
     summary = IngestSummary(errors=list(refused))
     for i, path in enumerate(files):
+        if should_stop is not None and should_stop():
+            summary.stopped, summary.skipped = True, len(files) - i
+            break
         try:
             if path.suffix.lower() in TEXT_SUFFIXES:
                 memories = [_tagged(pipe, m) for m in read_text_memories(path)]
@@ -83,6 +97,7 @@ def ingest_paths(pipe, paths: list[Path], *,
                 summary.stored += stored
                 summary.duplicates += dupes
             summary.files += 1
+            summary.imported.append(str(path))
         except PersonaError as exc:
             summary.errors.append((str(path), str(exc)))
         if progress is not None:
