@@ -142,41 +142,6 @@ def cmd_ask(args: Namespace) -> int:
     return 0
 
 
-def cmd_memories_search(args: Namespace) -> int:
-    hits = _pipeline(args).search(args.query, k=args.k, mode=args.mode)
-    if args.json:
-        emit_json({"query": args.query, "mode": args.mode,
-                   "hits": [report.hit_dict(h) for h in hits]})
-    else:
-        for h in hits:
-            print(report.memory_line(h.memory, h.score))
-        if not hits:
-            print("No memories match.")
-    return 0
-
-
-def cmd_memories_list(args: Namespace) -> int:
-    store = _pipeline(args).store
-    rows = store.list(limit=args.limit, offset=args.offset, source=args.source)
-    if args.json:
-        emit_json({"total": store.count(), "memories": [report.memory_dict(m) for m in rows]})
-    else:
-        for m in rows:
-            print(report.memory_line(m))
-        print(f"({len(rows)} shown of {store.count()})")
-    return 0
-
-
-def cmd_memories_delete(args: Namespace) -> int:
-    pipe = _pipeline(args)
-    memory = pipe.delete_memory(args.id)
-    if args.json:
-        emit_json({"deleted": memory.id})
-    else:
-        print(f"Deleted {memory.id}: {memory.text[:70]}")
-    return 0
-
-
 def cmd_profile_show(args: Namespace) -> int:
     from core.persona.fields import read_fields
 

@@ -191,10 +191,27 @@ class Pipeline:
 
     def delete_memory(self, memory_id: str) -> Memory:
         """Forget one memory and its recording; unknown ids raise ``StoreError``."""
-        memory = self.store.delete(memory_id)
-        if memory.audio_path:
-            (self.home.audio_dir / memory.audio_path).unlink(missing_ok=True)
-        return memory
+        return self.forget([memory_id])[0]
+
+    def forget(self, memory_ids: Sequence[str]) -> list[Memory]:
+        """Forget memories and their recordings; if any id is unknown, nothing is forgotten
+        (``StoreError``). Later training runs never see them again."""
+        forgotten = self.store.forget(list(memory_ids))
+        for memory in forgotten:
+            if memory.audio_path:
+                (self.home.audio_dir / memory.audio_path).unlink(missing_ok=True)
+        return forgotten
+
+    def edit_memory(self, memory_id: str, text: str) -> Memory:
+        """Change a memory's words (see ``MemoryStore.update_text``); returns the new memory."""
+        return self.store.update_text(memory_id, text)
+
+    def recording(self, memory: Memory) -> Path | None:
+        """The memory's kept recording, or None when there is none (or it was removed)."""
+        if not memory.audio_path:
+            return None
+        path = self.home.audio_dir / memory.audio_path
+        return path if path.is_file() else None
 
     def ingest(self, paths: Sequence[str | Path], *,
                progress: Callable[[int, int], None] | None = None,

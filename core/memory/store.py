@@ -13,7 +13,7 @@ import contextlib
 import logging
 import os
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 
@@ -183,6 +183,58 @@ class MemoryStore:
             self._compact_if_due(0)
         return memory
 
+    def forget(self, memory_ids: list[str]) -> list[Memory]:
+        """Forget several memories at once; returns them. If any id is unknown, nothing is
+        deleted and ``StoreError`` names it. Old table versions (which still hold the rows)
+        are removed at once."""
+        ids = list(dict.fromkeys(memory_ids))
+        if not ids:
+            return []
+        with self._lock:
+            tbl = self.table
+            found = [] if tbl is None else rows.to_memories(
+                rows.find_in(tbl, "id", ids, rows.COLUMNS))
+            missing = sorted(set(ids) - {m.id for m in found})
+            if missing:
+                raise StoreError(f"No memory has the id {missing[0]!r}"
+                                 f"{f' (and {len(missing) - 1} more)' if len(missing) > 1 else ''}"
+                                 f"; nothing was forgotten. List them with `persona memories "
+                                 f"list` to find the right ids.")
+            with self._errors("forget memories"):
+                for i in range(0, len(ids), 500):
+                    tbl.delete(rows.sql_in("id", ids[i:i + 500]))
+            self.compact()
+        by_id = {m.id: m for m in found}
+        return [by_id[i] for i in ids]
+
+    def update_text(self, memory_id: str, text: str) -> Memory:
+        """Replace a memory's text (and its vector) in one commit; returns the new memory.
+
+        Its id, time, source, recording and emotion tag are kept (the tag came from the voice
+        as much as from the words). Empty text raises ``TextError``; a text that another
+        memory already holds raises ``StoreError``; either way nothing changes.
+        """
+        if not isinstance(text, str) or not text.strip():
+            raise TextError("The new text is empty; nothing was changed. Type what the memory "
+                            "should say, or forget the memory instead.")
+        with self._lock:
+            old = self.get(memory_id)
+            new = replace(old, text=text.strip())
+            if new.text == old.text:
+                return old
+            tbl = self.table
+            same = self._stored_hashes(tbl, {new.hash}).get(new.hash)
+            if same is not None and same != memory_id:
+                raise StoreError(f"Another memory ({same}) already says this; nothing was "
+                                 f"changed. Edit the text so it differs, or forget one of them.")
+            vectors = self.embedder.encode([new.text])
+            self._check_dim(tbl, vectors.shape[1])
+            with self._errors(f"save memory {memory_id!r}"):
+                (tbl.merge_insert("id").when_matched_update_all()
+                 .execute(rows.to_arrow([new], vectors)))
+            self._compact_if_due(1)
+        return new
+
     # ------------------------------------------------------------------ upkeep
     def _compact_if_due(self, rows_written: int) -> None:
         tbl = self.table
@@ -267,12 +319,13 @@ class MemoryStore:
     def search(self, query: str, k: int | None = None, *, mode: str = "hybrid",
                source: str | None = None, speaker: str | None = None,
                exclude_ids: list[str] | tuple[str, ...] = (), now: datetime | None = None,
-               recency_weight: float | None = None) -> list[Hit]:
+               recency_weight: float | None = None, where: str | None = None) -> list[Hit]:
         """The ``k`` memories that best answer ``query``, best first.
 
         ``mode`` is "hybrid" (meaning and words, fused by LanceDB's RRF reranker), "vector"
         (meaning only) or "fts" (words only); every mode then blends in recency (see
         ``core.memory.ranking``). ``now`` fixes the clock for recency (tests, benchmarks).
+        ``where`` is a LanceDB filter applied before ranking.
         """
         if mode not in MODES:
             raise StoreError(f"Unknown search mode {mode!r}; use one of {', '.join(MODES)}.")
@@ -285,6 +338,8 @@ class MemoryStore:
         if tbl is None:
             return []
         flt = rows.where(source=source, speaker=speaker, exclude_ids=exclude_ids)
+        if where:  # a further filter, e.g. the memory browser's (core.memory.browse)
+            flt = f"({where}) AND ({flt})" if flt else where
         vector = None if mode == "fts" else self.embedder.encode_query(query)
         if vector is not None:
             self._check_dim(tbl, len(vector))
