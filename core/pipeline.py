@@ -165,23 +165,45 @@ class Pipeline:
 
     def _remember(self, memory: Memory, *, audio: Utterance | None = None
                   ) -> tuple[Memory | None, bool]:
-        """Store one memory (with its recording); returns (memory, was_duplicate)."""
+        """Store one memory (with its recording, if the ``keep_recordings`` setting is on);
+        returns (memory, was_duplicate).
+
+        The recording is removed again only when the memory is surely not stored (a
+        duplicate of another one, or a write that did not commit): the recording of a stored
+        memory is never deleted here.
+        """
         clip = None
-        if audio is not None:
+        if audio is not None and self.settings.keep_recordings:
             clip = self.home.audio_dir / f"{memory.id}.wav"
             save_utterance(audio, clip)
             memory.audio_path = clip.name
         try:
             result = self.store.add([memory])
         except BaseException:
-            if clip is not None:
+            if clip is not None and not self._surely_not_stored(memory.id):
+                log.warning("memory %s is stored although storing it raised", memory.id)
+            elif clip is not None:
                 clip.unlink(missing_ok=True)
             raise
-        if result.duplicates:
+        # A duplicate of itself is this very memory, stored by an earlier call.
+        if result.duplicates and result.duplicates[0].existing_id != memory.id:
             if clip is not None:
                 clip.unlink(missing_ok=True)
             return None, True
         return memory, False
+
+    def _surely_not_stored(self, memory_id: str) -> bool:
+        """True only when the store says it has no memory ``memory_id`` (if the store cannot
+        be read, the memory may be there: its recording is kept)."""
+        from core.errors import StoreError
+
+        try:
+            self.store.get(memory_id)
+        except StoreError as exc:
+            return exc.__cause__ is None  # "no memory has the id", not a failed read
+        except Exception:  # noqa: BLE001 - any other failure: we cannot tell
+            return False
+        return False
 
     # ----------------------------------------------------------------- text memories
     def remember_text(self, text: str, *, source: str = "text") -> tuple[Memory | None, bool]:

@@ -29,6 +29,8 @@ class Settings(BaseModel):
     # Audio in.
     microphone: str | None = Field(None, description="Input device name or index; None = default")
     max_record_seconds: float = Field(120.0, gt=0, le=3600)
+    keep_recordings: bool = Field(
+        True, description="Keep the WAV of each voice memory (the transcript is always kept)")
 
     # Memory.
     retrieval_k: int = Field(5, ge=1, le=50)

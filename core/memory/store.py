@@ -5,6 +5,8 @@ identical text (same ``text_hash``) is never stored twice. Hybrid search lets La
 the vector and full-text rankings (RRF), then ``core.memory.ranking`` adds recency. After
 batch writes (or every few single ones) the table is compacted, its indexes brought up to
 date and old versions removed, so a year of push-to-talk does not leave thousands of files.
+Every write holds the store's lock file and re-checks the newest table version inside it
+(``core.memory.writelock``), so the app and `persona` commands can write to one home at once.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from lancedb.index import FTS, BTree
 from lancedb.rerankers import RRFReranker
 
 from core.errors import StoreError, TextError
-from core.memory import rows, upkeep
+from core.memory import rows, upkeep, writelock
 from core.memory.ranking import MODES, RetrievalOptions, blend, hybrid_relevance
 from core.memory.schema import Hit, Memory, arrow_schema, now_utc
 from core.memory.upkeep import StoreOptions
@@ -132,34 +134,60 @@ class MemoryStore:
             if not isinstance(m.text, str) or not m.text.strip():
                 raise TextError(f"Memory #{i} has no text ({m.text!r}); nothing was stored. "
                                 f"Say or type something first.")
-        result = AddResult()
         with self._lock:
-            tbl = self.table
-            seen = self._stored_hashes(tbl, {m.hash for m in items})
-            taken = self._stored_ids(tbl, [m.id for m in items])
-            new: list[Memory] = []
-            for i, m in enumerate(items):
-                if m.hash in seen:
-                    result.duplicates.append(Duplicate(i, m, seen[m.hash]))
-                    continue
-                if m.id in taken:
-                    raise StoreError(f"A memory with the id {m.id!r} is already stored with "
-                                     f"another text; nothing was stored. Give it a new id.")
-                seen[m.hash] = m.id
-                taken.add(m.id)
-                new.append(m)
-            if not new:
-                return result
-            vectors = self.embedder.encode([m.text for m in new])  # fails before any write
-            if tbl is None:
-                tbl = self._create(vectors.shape[1])
-            self._check_dim(tbl, vectors.shape[1])
-            with self._errors("store new memories"):
-                tbl.add(rows.to_arrow(new, vectors))
-            result.ids = [m.id for m in new]
-            if compact:
-                self._compact_if_due(len(new))
+            # A first look without the write lock: duplicates are not embedded, and the slow
+            # embedding does not hold up the other processes' writes.
+            fresh, dupes = self._sort_out(self.table, items, range(len(items)))
+            if not fresh:
+                return AddResult(duplicates=dupes)
+            vectors = self.embedder.encode([items[i].text for i in fresh])  # before any write
+            row_of = {i: k for k, i in enumerate(fresh)}
+            with self._write_lock():
+                # Another process may have stored some of them meanwhile: decide again on the
+                # newest version of the table.
+                tbl = self.table
+                keep, later = self._sort_out(tbl, items, fresh)
+                result = AddResult(duplicates=sorted(dupes + later, key=lambda d: d.index))
+                if not keep:
+                    return result
+                if tbl is None:
+                    tbl = self._create(vectors.shape[1])
+                self._check_dim(tbl, vectors.shape[1])
+                new = [items[i] for i in keep]
+                data = rows.to_arrow(new, vectors[[row_of[i] for i in keep]])
+                result.ids = [m.id for m in new]
+                with self._errors("store new memories"):
+                    writelock.commit(lambda: tbl.add(data),
+                                     lambda: self._stored_ids(tbl, result.ids) == set(result.ids),
+                                     what="adding memories")
+                if compact:
+                    self._compact_if_due(len(new))
         return result
+
+    def _sort_out(self, tbl, items: list[Memory], indices) -> tuple[list[int], list[Duplicate]]:
+        """Of ``items[i]`` for ``i`` in ``indices``: those to store, and the duplicates of a
+        stored memory or of an earlier item. An id stored with another text raises."""
+        indices = list(indices)
+        seen = self._stored_hashes(tbl, {items[i].hash for i in indices})
+        taken = self._stored_ids(tbl, [items[i].id for i in indices])
+        fresh: list[int] = []
+        dupes: list[Duplicate] = []
+        for i in indices:
+            m = items[i]
+            if m.hash in seen:
+                dupes.append(Duplicate(i, m, seen[m.hash]))
+                continue
+            if m.id in taken:
+                raise StoreError(f"A memory with the id {m.id!r} is already stored with "
+                                 f"another text; nothing was stored. Give it a new id.")
+            seen[m.hash] = m.id
+            taken.add(m.id)
+            fresh.append(i)
+        return fresh, dupes
+
+    def _write_lock(self) -> writelock.WriteLock:
+        """The lock every writer of this store holds, in every process (core.memory.writelock)."""
+        return writelock.WriteLock(self.path)
 
     def _stored_hashes(self, tbl, hashes: set[str]) -> dict[str, str]:
         if tbl is None or not hashes:
@@ -176,10 +204,13 @@ class MemoryStore:
 
     def delete(self, memory_id: str) -> Memory:
         """Forget one memory; returns it. An unknown id raises ``StoreError``."""
-        with self._lock:
+        with self._lock, self._write_lock():
             memory = self.get(memory_id)
+            tbl = self.table
             with self._errors(f"delete memory {memory_id!r}"):
-                self.table.delete(f"id = {rows.sql_str(memory_id)}")
+                writelock.commit(lambda: tbl.delete(f"id = {rows.sql_str(memory_id)}"),
+                                 lambda: not self._stored_ids(tbl, [memory_id]),
+                                 what="forgetting a memory")
             self._compact_if_due(0)
         return memory
 
@@ -190,7 +221,7 @@ class MemoryStore:
         ids = list(dict.fromkeys(memory_ids))
         if not ids:
             return []
-        with self._lock:
+        with self._lock, self._write_lock():
             tbl = self.table
             found = [] if tbl is None else rows.to_memories(
                 rows.find_in(tbl, "id", ids, rows.COLUMNS))
@@ -202,7 +233,10 @@ class MemoryStore:
                                  f"list` to find the right ids.")
             with self._errors("forget memories"):
                 for i in range(0, len(ids), 500):
-                    tbl.delete(rows.sql_in("id", ids[i:i + 500]))
+                    chunk = ids[i:i + 500]
+                    writelock.commit(lambda c=chunk: tbl.delete(rows.sql_in("id", c)),
+                                     lambda c=chunk: not self._stored_ids(tbl, c),
+                                     what="forgetting memories")
             self.compact()
         by_id = {m.id: m for m in found}
         return [by_id[i] for i in ids]
@@ -217,7 +251,7 @@ class MemoryStore:
         if not isinstance(text, str) or not text.strip():
             raise TextError("The new text is empty; nothing was changed. Type what the memory "
                             "should say, or forget the memory instead.")
-        with self._lock:
+        with self._lock, self._write_lock():
             old = self.get(memory_id)
             new = replace(old, text=text.strip())
             if new.text == old.text:
@@ -229,31 +263,40 @@ class MemoryStore:
                                  f"changed. Edit the text so it differs, or forget one of them.")
             vectors = self.embedder.encode([new.text])
             self._check_dim(tbl, vectors.shape[1])
+            data = rows.to_arrow([new], vectors)
             with self._errors(f"save memory {memory_id!r}"):
-                (tbl.merge_insert("id").when_matched_update_all()
-                 .execute(rows.to_arrow([new], vectors)))
+                writelock.commit(
+                    lambda: tbl.merge_insert("id").when_matched_update_all().execute(data),
+                    lambda: self.get(memory_id).text == new.text, what="editing a memory")
             self._compact_if_due(1)
         return new
 
     # ------------------------------------------------------------------ upkeep
     def _compact_if_due(self, rows_written: int) -> None:
+        """Compact when enough has piled up. It follows a committed write, so a failed tidy-up
+        is logged, not raised: the write must not be reported as failed."""
         tbl = self.table
         if tbl is None:
             return
-        if rows_written >= self.options.compact_batch_rows or (
-                len(tbl.list_versions()) >= self.options.compact_every_writes):
-            self.compact()
+        try:
+            if rows_written >= self.options.compact_batch_rows or (
+                    len(tbl.list_versions()) >= self.options.compact_every_writes):
+                self.compact()
+        except (StoreError, OSError, RuntimeError, ValueError) as exc:
+            log.warning("the memory store was not compacted this time: %s", exc)
 
     def compact(self) -> None:
         """Merge small files, bring the indexes up to date, build or retrain the vector
         index once the table is big enough, and remove old versions."""
-        with self._lock:
+        with self._lock, self._write_lock():
             tbl = self.table
             if tbl is None:
                 return
             with self._errors("be compacted"):
                 upkeep.maintain_vector_index(tbl, min_rows=self.options.vector_index_min_rows)
-                upkeep.optimize(tbl, keep_versions=self.options.keep_versions)
+                writelock.commit(lambda: upkeep.optimize(
+                    tbl, keep_versions=self.options.keep_versions), lambda: False,
+                    what="compacting the memory store")
 
     def versions(self) -> int:
         """How many table versions are kept on disk (stays low thanks to ``compact``)."""
