@@ -103,11 +103,24 @@ def parse_value(key: str, text: str) -> Any:
         return [yaml.safe_load(p) for p in parts] if kind == "int_list" else parts
     if kind == "text":
         return stripped
+    if kind == "shares" and not stripped.startswith("{"):
+        stripped = "{" + stripped + "}"  # "happy: 0.6, calm: 0.4" as typed in the app
     try:
         return yaml.safe_load(stripped)
     except yaml.YAMLError as exc:
         raise SettingsError(f"{key}: {text!r} is not a value ({exc}); e.g. "
                             f"{_example(kind)}") from exc
+
+
+def format_value(kind: Kind, value: Any) -> str:
+    """``value`` as one line of text, the way :func:`parse_value` reads it back."""
+    if is_empty(value):
+        return ""
+    if kind == "shares":
+        return ", ".join(f"{k}: {v:g}" for k, v in value.items())
+    if kind in ("list", "int_list"):
+        return ", ".join(str(v) for v in value)
+    return str(value)
 
 
 def _example(kind: Kind) -> str:

@@ -8,7 +8,13 @@ import pytest
 
 from core.cli import main
 from core.errors import SettingsError
-from core.persona.fields import field_origin, parse_value, read_fields, set_values
+from core.persona.fields import (
+    field_origin,
+    format_value,
+    parse_value,
+    read_fields,
+    set_values,
+)
 from core.persona.induce import induce_profile_file
 from core.persona.profile import load_profile
 from tests.core.persona.test_induce import OPT, diary
@@ -63,6 +69,9 @@ def test_values_typed_on_a_command_line():
     assert parse_value("demographics.age", "none") is None
     assert parse_value("identity.summary", "Hi: there") == "Hi: there"
     assert parse_value("preference.likes", "") == []
+    shares = "happy: 0.6, calm: 0.4"
+    assert parse_value("personality.emotion_distribution", shares) == {"happy": 0.6, "calm": 0.4}
+    assert format_value("shares", {"happy": 0.6, "calm": 0.4}) == shares
 
 
 def test_cli_profile_set_and_show_json(tmp_path, capsys):
