@@ -1,0 +1,57 @@
+"""What the Privacy & training view shows, read from the home off the UI thread.
+
+The same readers as the CLI: ``persona privacy --json`` (the ledger's summary and the run
+going now), ``persona eval`` (the current adapter's evaluation) and ``persona schedule
+status --json``. Reading them is cheap but not free, so a snapshot is only rebuilt when the
+files behind it changed (``signature``).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+from core.paths import Home
+from core.settings import Settings
+from core.train.adapter_store import AdapterMeta, AdapterStore
+from core.train.jobcontrol import training_status
+from privacy.ledger import Ledger
+
+
+@dataclass
+class PrivacySnapshot:
+    summary: dict  # privacy.report.build_summary
+    evaluation: AdapterMeta | None  # the current adapter's; None: the base model
+    running: dict | None  # core.train.jobcontrol.training_status: {"pid", "started", ...}
+    signature: tuple
+
+
+def signature(home: Home, settings: Settings) -> tuple:
+    """Changes whenever the ledger, the current adapter, the run going or the budget do."""
+    def stamp(path) -> tuple:
+        try:
+            st = os.stat(path)
+            return st.st_mtime_ns, st.st_size
+        except OSError:
+            return (0, 0)
+
+    try:
+        current = os.readlink(home.adapter_dir)
+    except OSError:
+        current = None
+    running = training_status(home)
+    return (stamp(Ledger(home).path), current, running and running["pid"],
+            settings.privacy_budget)
+
+
+def load_snapshot(home: Home, settings: Settings, *, unless: tuple | None = None
+                  ) -> PrivacySnapshot | None:
+    """The view's data; None when nothing changed since the snapshot signed ``unless``."""
+    sig = signature(home, settings)
+    if unless is not None and sig == unless:
+        return None
+    store = AdapterStore(home)
+    version = store.current_version()
+    return PrivacySnapshot(summary=Ledger.from_settings(home, settings).summary(),
+                           evaluation=store.meta(version) if version else None,
+                           running=training_status(home), signature=sig)
