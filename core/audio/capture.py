@@ -169,6 +169,11 @@ class Recorder:
         return self._stream is not None and not self._done.is_set()
 
     @property
+    def is_open(self) -> bool:
+        """True from ``start()`` to ``stop()``, also after the limit ended the recording."""
+        return self._stream is not None
+
+    @property
     def elapsed(self) -> float:
         """Seconds recorded so far."""
         return self._frames / float(self.rate)
