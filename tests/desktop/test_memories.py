@@ -1,0 +1,160 @@
+"""The Memories view over a real store: lazy pages, filters, search, edit, forget, charts."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QItemSelectionModel, Qt, QTimer
+from PySide6.QtWidgets import QApplication
+
+from core.memory import browse
+from core.memory.schema import Memory
+from core.pipeline import Pipeline
+from desktop.models.memory_table import MemoryTableModel
+from tests.conftest import espeak_wav
+
+WAIT = 30_000
+
+
+def _open(make_window, home, qtbot):
+    window = make_window(home, "memories")
+    ctrl, view = window.controllers["memories"], window.views["memories"]
+    qtbot.waitUntil(lambda: ctrl.model.total > 0 and not ctrl.model.busy, timeout=WAIT)
+    return window, ctrl, view
+
+
+def _select(view, row: int) -> None:
+    view.table.selectionModel().select(
+        view.table.model().index(row, 0),
+        QItemSelectionModel.SelectionFlag.ClearAndSelect | QItemSelectionModel.SelectionFlag.Rows)
+
+
+def _answer_modal(qtbot, act) -> None:
+    """Run ``act(dialog)`` on the next modal dialog once it is open (exec() blocks the test)."""
+    def poll() -> None:
+        dialog = QApplication.activeModalWidget()
+        if dialog is None:
+            QTimer.singleShot(20, poll)
+        else:
+            act(dialog)
+
+    QTimer.singleShot(0, poll)
+
+
+def test_model_fetches_rows_lazily_in_pages(sample_home, qtbot):
+    store = Pipeline(sample_home).store
+    model = MemoryTableModel(lambda: store, page_size=10)
+    model.set_filter(browse.BrowseFilter())
+    qtbot.waitUntil(lambda: model.rowCount() == 10, timeout=WAIT)
+    assert model.total == 25 and model.canFetchMore()
+    model.fetchMore()
+    assert not model.canFetchMore()  # one page at a time, while it is being read
+    qtbot.waitUntil(lambda: model.rowCount() == 20, timeout=WAIT)
+    model.fetchMore()
+    qtbot.waitUntil(lambda: model.rowCount() == 25, timeout=WAIT)
+    assert not model.canFetchMore()
+    stamps = [model.memory(r).ts for r in range(25)]
+    assert stamps == sorted(stamps, reverse=True)
+    assert len({model.memory(r).id for r in range(25)}) == 25
+
+
+def test_filters_and_search(make_window, sample_home, qtbot):
+    _, ctrl, view = _open(make_window, sample_home, qtbot)
+    assert view.count.text() == "25 memories"
+    qtbot.waitUntil(lambda: view.emotion.findData("angry") >= 0, timeout=WAIT)
+    view.emotion.setCurrentIndex(view.emotion.findData("angry"))
+    qtbot.waitUntil(lambda: ctrl.model.total == 3 and not ctrl.model.busy, timeout=WAIT)
+    assert {ctrl.model.memory(r).emotion for r in range(3)} == {"angry"}
+    assert view.count.text() == "3 memories (filtered)"
+
+    view.clear.click()
+    view.search.setText("adopted a cat from the shelter")
+    qtbot.waitUntil(lambda: bool(ctrl.model.query) and not ctrl.model.busy, timeout=WAIT)
+    assert "Miso" in ctrl.model.memory(0).text
+    assert "best matches" in view.count.text()
+
+    view.search.clear()
+    view.source.setCurrentIndex(view.source.findData("voice"))
+    qtbot.waitUntil(lambda: view.list_stack.currentIndex() == 1, timeout=WAIT)
+    assert "Nothing matches" in view.empty.text()
+
+
+def test_forget_removes_the_row_the_memory_and_its_recording(make_window, sample_home, qtbot):
+    pipe = Pipeline(sample_home)
+    clip = espeak_wav("the tide was very low this morning", pipe.home.audio_dir / "tide.wav")
+    pipe.store.add(Memory("The tide was very low this morning", source="voice",
+                          audio_path=clip.name))
+    window, ctrl, view = _open(make_window, sample_home, qtbot)
+    assert ctrl.model.total == 26 and ctrl.model.memory(0).audio_path == "tide.wav"
+    _select(view, 0)
+    assert view.play.isEnabled() and view.forget.isEnabled()
+    seen = {}
+
+    def confirm(box) -> None:
+        seen["text"] = box.text() + box.informativeText()
+        box.forget_button.click()
+
+    _answer_modal(qtbot, confirm)
+    view.table.setFocus()
+    with qtbot.waitSignal(window.ctx.memories_changed, timeout=WAIT):
+        qtbot.keyClick(view.table, Qt.Key.Key_Delete)  # Delete forgets, after confirmation
+    assert "recording" in seen["text"] and "does not undo" in seen["text"]
+    assert ctrl.model.total == 25
+    assert all(ctrl.model.memory(r).audio_path is None for r in range(ctrl.model.rowCount()))
+    fresh = Pipeline(sample_home).store
+    assert fresh.count() == 25
+    assert all("tide" not in h.memory.text for h in fresh.search("tide", 5, mode="fts"))
+    assert not clip.exists()
+
+
+def test_cancelled_forget_changes_nothing(make_window, sample_home, qtbot):
+    _, ctrl, view = _open(make_window, sample_home, qtbot)
+    _select(view, 0)
+    _answer_modal(qtbot, lambda box: box.reject())
+    ctrl.forget_selected()
+    assert Pipeline(sample_home).store.count() == 25 and ctrl.model.total == 25
+
+
+def test_edit_is_saved(make_window, sample_home, qtbot):
+    window, ctrl, view = _open(make_window, sample_home, qtbot)
+    _select(view, 1)
+    memory = ctrl.model.memory(1)
+
+    def type_and_save(dialog) -> None:
+        dialog.editor.setPlainText("My neighbour's dog was quiet all night, finally.")
+        dialog.accept()
+
+    _answer_modal(qtbot, type_and_save)
+    with qtbot.waitSignal(window.ctx.memories_changed, timeout=WAIT):
+        ctrl.edit_selected()
+    fresh = Pipeline(sample_home).store.get(memory.id)
+    assert fresh.text == "My neighbour's dog was quiet all night, finally."
+    assert (fresh.ts, fresh.emotion) == (memory.ts, memory.emotion)
+    assert ctrl.model.memory(1).text == fresh.text
+
+
+def test_empty_edit_shows_a_clear_message_and_changes_nothing(make_window, sample_home, qtbot):
+    window, ctrl, view = _open(make_window, sample_home, qtbot)
+    memory = ctrl.model.memory(0)
+    with qtbot.waitSignal(window.ctx.error, timeout=WAIT) as blocker:
+        ctrl.save_edit(memory.id, "   ")
+    title, message = blocker.args
+    assert title == "The memory was not changed" and "empty" in message
+    qtbot.waitUntil(window.banner.isVisible, timeout=WAIT)
+    assert Pipeline(sample_home).store.get(memory.id).text == memory.text
+    assert ctrl.model.memory(0).text == memory.text
+
+
+def test_charts_and_empty_home(make_window, sample_home, home, qtbot):
+    _, ctrl, view = _open(make_window, sample_home, qtbot)
+    qtbot.waitUntil(lambda: len(view.mood.labels) > 0, timeout=WAIT)
+    assert [s.name for s in view.mood.series] == ["Valence", "Arousal"]
+    assert {s.name for s in view.labels.series} >= {"angry", "neutral"}
+    for i in range(len(view.labels.labels)):  # the shares of a day add up to 1
+        assert abs(sum(s.values[i] for s in view.labels.series) - 1.0) < 1e-6
+
+    empty = make_window(home, "memories")
+    ectrl, eview = empty.controllers["memories"], empty.views["memories"]
+    qtbot.waitUntil(lambda: eview.list_stack.currentIndex() == 1, timeout=WAIT)
+    assert "No memories yet" in eview.empty.text() and eview.count.text() == "0 memories"
+    assert not eview.forget.isEnabled() and not eview.edit.isEnabled()
+    ectrl.focus_search()
+    assert eview.search.hasFocus() or QApplication.focusWidget() is eview.search
