@@ -15,7 +15,6 @@ from pathlib import Path
 
 import numpy as np
 import soundfile as sf
-from scipy.signal import resample_poly
 
 from core.atomic import atomic_write_bytes
 from core.audio.utterance import SAMPLE_RATE, Utterance
@@ -58,6 +57,9 @@ def resample(audio: np.ndarray, from_rate: int, to_rate: int = SAMPLE_RATE) -> n
     a = np.asarray(audio, dtype=np.float32)
     if from_rate == to_rate or a.size == 0:
         return a
+    # Imported here: scipy.signal takes ~1 s to import, which the app's start-up must not pay.
+    from scipy.signal import resample_poly
+
     g = math.gcd(int(from_rate), int(to_rate))
     out = resample_poly(a, int(to_rate) // g, int(from_rate) // g).astype(np.float32)
     # The filter can overshoot a little at full-scale transients; keep the [-1, 1] contract.

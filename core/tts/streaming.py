@@ -19,9 +19,9 @@ from pathlib import Path
 
 import numpy as np
 import soundfile as sf
-from scipy.signal import resample_poly
 
 from core.atomic import atomic_write_bytes
+from core.audio.io import resample
 from core.errors import PersonaError
 from core.tts.base import Speaker
 from core.tts.playback import play_wav, read_wav
@@ -216,8 +216,7 @@ def join_wavs(paths: list[Path], out: Path, *, gap_seconds: float = 0.15) -> Pat
         if rate is None:
             rate = r
         elif r != rate:  # another engine or voice may use another rate
-            g = np.gcd(r, rate)
-            samples = resample_poly(samples, rate // g, r // g).astype(np.float32)
+            samples = resample(samples, r, rate)
         if parts and gap_seconds > 0:
             parts.append(np.zeros(int(rate * gap_seconds), dtype=np.float32))
         parts.append(samples)
