@@ -21,7 +21,7 @@ APT_PACKAGES=(
   espeak-ng libportaudio2 libsndfile1 sox ffmpeg
   libopenblas0-pthread
   pulseaudio pulseaudio-utils libasound2-plugins
-  xvfb xauth libegl1 libgl1 libxkbcommon-x11-0 libxcb-cursor0 libxcb-icccm4
+  xvfb xauth xdotool desktop-file-utils fonts-dejavu-core libegl1 libgl1 libxkbcommon-x11-0 libxcb-cursor0 libxcb-icccm4
   libxcb-keysyms1 libxcb-shape0 libxcb-xinerama0 libxcb-randr0 libxcb-render-util0
   libxcb-image0 libdbus-1-3 libfontconfig1
 )
