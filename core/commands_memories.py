@@ -5,15 +5,10 @@ from __future__ import annotations
 from argparse import Namespace
 
 from core import report
+from core.commands import _pipeline
 from core.memory import browse
 from core.memory.stats import emotion_stats
-from core.paths import Home
-from core.pipeline import Pipeline
 from core.report import emit_json
-
-
-def _pipeline(args: Namespace) -> Pipeline:
-    return Pipeline(Home.resolve(args.home))
 
 
 def cmd_memories_search(args: Namespace) -> int:
