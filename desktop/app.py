@@ -109,7 +109,9 @@ def _run(args) -> int:
     app.setDesktopFileName("persona")
     apply_theme(app)
     ctx = AppContext(Home.resolve(args.home))
+    _log_to_file(ctx.home.logs_dir / "app.log")
     window = MainWindow(ctx)
+    _catch_unexpected(ctx)
     w, _, h = args.size.partition("x")
     window.resize(int(w), int(h))
     shell = Shell(app, ctx, window, tray=not args.no_tray and not args.screenshot)
@@ -123,6 +125,34 @@ def _run(args) -> int:
     QTimer.singleShot(0, lambda: log.info("ready for push-to-talk %.2f s after start",
                                           time.perf_counter() - t0))
     return app.exec()
+
+
+def _log_to_file(path: Path) -> None:
+    """Warnings and errors (with tracebacks) go to the home's logs/app.log, private."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    handler = logging.StreamHandler(os.fdopen(fd, "a", encoding="utf-8"))
+    handler.setLevel(logging.WARNING)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.getLogger().addHandler(handler)
+
+
+def _catch_unexpected(ctx) -> None:
+    """A bug in a slot becomes a line in the message bar and a traceback in the log,
+    never a crash or a traceback dialog."""
+    def hook(kind, value, tb) -> None:
+        if issubclass(kind, KeyboardInterrupt):
+            sys.__excepthook__(kind, value, tb)
+            return
+        log.error("unexpected error", exc_info=(kind, value, tb))
+        from core.errors import PersonaError
+
+        message = (str(value) if isinstance(value, PersonaError) else
+                   f"{kind.__name__}: {value}. The window is still usable; details are in "
+                   f"{ctx.home.logs_dir / 'app.log'}.")
+        ctx.show_error(message, "Unexpected error")
+
+    sys.excepthook = hook
 
 
 class Shell:
