@@ -39,3 +39,13 @@ class Conversation:
 def turn_message(memory: Memory) -> dict[str, str]:
     role = "user" if memory.speaker == "person" else "assistant"
     return {"role": role, "content": memory.text}
+
+
+def last_conversation(store, *, limit: int = 20) -> list[Memory]:
+    """The turns of the latest conversation, oldest first (at most ``limit``), whatever its
+    age: what the app shows when it opens."""
+    recent: list[Memory] = store.list(limit=limit, source="chat")
+    if not recent:
+        return []
+    cid = recent[0].conversation_id
+    return [m for m in reversed(recent) if m.conversation_id == cid]

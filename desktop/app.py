@@ -65,6 +65,8 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--screenshot", metavar="OUT.png", help="save a PNG of the window and exit")
     ap.add_argument("--view", choices=VIEW_KEYS, default="talk", help="the view to open")
     ap.add_argument("--size", default="1040x720", help="window size, e.g. 1040x720")
+    ap.add_argument("--theme", choices=("system", "light", "dark"), default="system",
+                    help="colour scheme (default: the system's)")
     ap.add_argument("--no-tray", action="store_true", help="no system-tray icon")
     ap.add_argument("-v", "--verbose", action="store_true", help="log what happens")
     return ap
@@ -107,7 +109,7 @@ def _run(args) -> int:
     app.setApplicationName("Persona")
     app.setOrganizationName("Persona")
     app.setDesktopFileName("persona")
-    apply_theme(app)
+    apply_theme(app, args.theme)
     ctx = AppContext(Home.resolve(args.home))
     _log_to_file(ctx.home.logs_dir / "app.log")
     window = MainWindow(ctx)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from functools import cache
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QGuiApplication, QIcon, QPalette
+from PySide6.QtGui import QColor, QGuiApplication, QIcon, QPalette
 from PySide6.QtWidgets import QApplication
 
 from core.paths import ASSETS_DIR
@@ -18,20 +18,17 @@ from core.paths import ASSETS_DIR
 ICONS = ASSETS_DIR / "icons"
 STYLE = ASSETS_DIR / "style.qss"
 
-LIGHT = {"@accent": "#2F6FD0", "@recording": "#D93025", "@bubble_me": "#E3EDFB",
+LIGHT = {"@on_accent": "#FFFFFF", "@accent": "#2F6FD0", "@recording": "#D93025", "@bubble_me": "#E3EDFB",
          "@bubble_ai": "#F1F1F4", "@chip": "#EDEDF2", "@muted": "#5F6368",
          "@banner_error": "#FCE8E6", "@banner_notice": "#E6F4EA", "@nav": "#F3F4F7"}
-DARK = {"@accent": "#6EA2F5", "@recording": "#F28B82", "@bubble_me": "#24344D",
+DARK = {"@on_accent": "#0E1A2B", "@accent": "#6EA2F5", "@recording": "#F28B82", "@bubble_me": "#24344D",
         "@bubble_ai": "#2C2D31", "@chip": "#34353A", "@muted": "#A8ABB2",
         "@banner_error": "#5C2B29", "@banner_notice": "#1E3A2A", "@nav": "#202124"}
 
 
 def is_dark(app: QGuiApplication | None = None) -> bool:
+    """Whether the palette in use is dark (what the style sheet must match)."""
     app = app or QGuiApplication.instance()
-    hints = app.styleHints()
-    scheme = getattr(hints, "colorScheme", None)
-    if scheme is not None and scheme() != Qt.ColorScheme.Unknown:
-        return scheme() == Qt.ColorScheme.Dark
     return app.palette().color(QPalette.ColorRole.Window).lightness() < 128
 
 
@@ -39,8 +36,19 @@ def colours(app: QGuiApplication | None = None) -> dict[str, str]:
     return DARK if is_dark(app) else LIGHT
 
 
-def apply_theme(app: QApplication) -> None:
-    """Apply the style sheet for the current scheme, and again whenever it changes."""
+def apply_theme(app: QApplication, scheme: str = "system") -> None:
+    """Apply the style sheet for the current scheme, and again whenever it changes.
+
+    ``scheme`` "light" or "dark" overrides the system's (Qt 6.8+; older Qt follows the system).
+    """
+    hints = app.styleHints()
+    if scheme != "system" and hasattr(hints, "setColorScheme"):
+        hints.setColorScheme(Qt.ColorScheme.Dark if scheme == "dark" else Qt.ColorScheme.Light)
+    if scheme != "system" and is_dark(app) != (scheme == "dark"):
+        # The platform cannot switch (offscreen, some Linux desktops): Fusion, own palette.
+        app.setStyle("Fusion")
+        app.setPalette(dark_palette() if scheme == "dark" else app.style().standardPalette())
+
     def apply() -> None:
         sheet = STYLE.read_text(encoding="utf-8")
         for key, value in sorted(colours(app).items(), key=lambda kv: -len(kv[0])):
@@ -48,9 +56,24 @@ def apply_theme(app: QApplication) -> None:
         app.setStyleSheet(sheet)
 
     apply()
-    hints = app.styleHints()
     if hasattr(hints, "colorSchemeChanged"):
         hints.colorSchemeChanged.connect(lambda _scheme: apply())
+
+
+def dark_palette() -> QPalette:
+    p = QPalette()
+    role, c = QPalette.ColorRole, QColor
+    for r, colour in ((role.Window, "#1E1F22"), (role.WindowText, "#E8EAED"),
+                      (role.Base, "#26272B"), (role.AlternateBase, "#2C2D31"),
+                      (role.Text, "#E8EAED"), (role.Button, "#2C2D31"),
+                      (role.ButtonText, "#E8EAED"), (role.Highlight, "#6EA2F5"),
+                      (role.HighlightedText, "#101114"), (role.ToolTipBase, "#2C2D31"),
+                      (role.ToolTipText, "#E8EAED"), (role.PlaceholderText, "#9AA0A6"),
+                      (role.Mid, "#5F6368"), (role.Link, "#8AB4F8")):
+        p.setColor(r, c(colour))
+    p.setColor(QPalette.ColorGroup.Disabled, role.ButtonText, c("#6F7378"))
+    p.setColor(QPalette.ColorGroup.Disabled, role.Text, c("#6F7378"))
+    return p
 
 
 @cache

@@ -46,6 +46,7 @@ class TalkController(QObject):
         self._turns.setMaxThreadCount(1)
         self._stop: threading.Event | None = None
         self._busy = 0
+        self._history_loaded = False
         self._clock = QTimer(self, interval=100, timeout=self._tick)
 
         view.mic_pressed.connect(self.start_recording)
@@ -250,6 +251,29 @@ class TalkController(QObject):
 
     def activate(self) -> None:
         self.view.mic.setFocus()
+        if not self._history_loaded:
+            self._history_loaded = True
+            self._load_history()
+
+    def _load_history(self) -> None:
+        """Show the latest conversation, as it was left (turns are memories)."""
+        from core.conversation import last_conversation
+
+        store = self.ctx.pipeline.store
+        start_task(lambda task: last_conversation(store), name="Loading the conversation",
+                   on_result=self._show_history,
+                   on_error=lambda m: self.ctx.show_error(m, "The conversation could not be read"))
+
+    def _show_history(self, turns) -> None:
+        if self.view.turns():
+            return  # the person already started talking
+        for m in turns:
+            when = m.ts.astimezone().strftime("%d %b, %H:%M")
+            role = "person" if m.speaker == "person" else "assistant"
+            bubble = self.view.add_turn(role, m.text,
+                                        meta=when if role == "person" else f"Persona · {when}")
+            if role == "person":
+                bubble.chip.set_emotion(m.emotion, m.valence, m.arousal, m.emotion_confidence)
 
     def shutdown(self) -> None:
         QApplication.instance().removeEventFilter(self)
