@@ -1,0 +1,126 @@
+"""Which editor each setting gets in the Settings view, and in which group.
+
+Labels and groups are chosen here; limits and tooltips come from ``core.settings.Settings``
+itself (its Field bounds and descriptions), so the view never disagrees with the CLI. A
+setting added to the core later still appears, under "Other", with a generic editor.
+"""
+
+from __future__ import annotations
+
+import math
+import types
+import typing
+from typing import Any
+
+import annotated_types as at
+
+from core.settings import Settings
+from desktop.views.settings_view import SettingSpec
+
+BUDGET_NOTE = ("Lowering the budget is always fine. Raising it weakens the promise: your "
+               "words may then be trained on more, and they become easier to recognise in "
+               "the model.")
+
+# key -> (label, group, kind, extra SettingSpec arguments)
+LAYOUT: dict[str, tuple[str, str, str, dict]] = {
+    "microphone": ("Microphone", "Microphone", "device", {}),
+    "max_record_seconds": ("Longest recording", "Microphone", "float",
+                           {"suffix": " s", "decimals": 0}),
+    "keep_recordings": ("Keep recordings", "Microphone", "bool", {}),
+    "tts_voice": ("Voice", "Voice", "voice", {}),
+    "tts_rate": ("Speaking rate", "Voice", "int", {"suffix": " words/min"}),
+    "tts_volume": ("Volume", "Voice", "float", {}),
+    "asr_model": ("Speech-to-text model", "Models", "folder", {}),
+    "embed_model": ("Embedding model", "Models", "folder", {}),
+    "llm_model": ("Language model", "Models", "folder", {}),
+    "llm_backend": ("Language-model backend", "Models", "choice", {}),
+    "language": ("Language", "Models", "text", {}),
+    "redact_names": ("Names to redact", "Privacy", "text", {}),
+    "privacy_budget": ("Lifetime privacy budget (ε)", "Privacy", "float",
+                       {"note": BUDGET_NOTE}),
+    "train_epsilon": ("ε per training run", "Privacy", "optional", {}),
+    "privacy_delta": ("δ of the ledger", "Privacy", "optional", {}),
+    "retrain_hour": ("Nightly retrain hour", "Training", "int", {"suffix": ":00"}),
+    "retrain_minute": ("Nightly retrain minute", "Training", "int", {}),
+    "train_epochs": ("Epochs per run", "Training", "float", {}),
+    "train_batch_size": ("Batch size", "Training", "int", {}),
+    "train_max_seq_len": ("Tokens per example", "Training", "int", {}),
+    "train_lora_layers": ("LoRA layers", "Training", "optional", {}),
+    "train_threads": ("Training threads", "Training", "optional", {}),
+    "train_checkpoint_minutes": ("Minutes between checkpoints", "Training", "float", {}),
+    "retrieval_k": ("Memories per answer", "Answers", "int", {}),
+    "recency_half_life_days": ("Recency half-life", "Answers", "float", {"suffix": " days"}),
+    "recency_weight": ("Recency weight", "Answers", "float", {}),
+    "max_new_tokens": ("Longest reply", "Answers", "int", {"suffix": " tokens"}),
+    "temperature": ("Temperature", "Answers", "float", {}),
+    "history_turns": ("Turns remembered in a talk", "Answers", "int", {}),
+}
+GROUP_ORDER = ("Microphone", "Voice", "Models", "Privacy", "Training", "Answers", "Other")
+TIPS = {
+    "keep_recordings": "Keep the WAV of each voice memory on this computer (the transcript "
+                       "is always kept). Off: only the words are stored.",
+    "redact_names": "Comma-separated names replaced by [NAME] before any text reaches "
+                    "training, e.g. Anna, Bob Smith",
+    "llm_backend": "auto: MLX on Apple Silicon, torch elsewhere",
+    "language": "The language you speak, e.g. en (needs a multilingual speech model "
+                "for others)",
+    "tts_volume": "0 (silent) to 1 (full)",
+    "train_epsilon": "What one training run may spend per record; inf: not private",
+}
+
+
+def _bounds(info, step: float) -> tuple[float, float]:
+    """The Field's limits; "> 0" becomes one step above 0 (a spin box has no open ends)."""
+    lo, hi = -1_000_000.0, 1_000_000.0
+    for m in info.metadata:
+        if isinstance(m, at.Ge):
+            lo = m.ge
+        elif isinstance(m, at.Gt):
+            lo = m.gt + step
+        elif isinstance(m, at.Le):
+            hi = m.le
+        elif isinstance(m, at.Lt):
+            hi = m.lt
+    return lo, hi
+
+
+def _generic_kind(annotation: Any) -> str:
+    args = typing.get_args(annotation)
+    if isinstance(annotation, types.UnionType) or type(None) in args:
+        return "optional"
+    return {bool: "bool", int: "int", float: "float"}.get(annotation, "text")
+
+
+def specs() -> list[SettingSpec]:
+    """One SettingSpec per setting, grouped in GROUP_ORDER."""
+    out = []
+    for key, info in Settings.model_fields.items():
+        label, group, kind, extra = LAYOUT.get(
+            key, (key.replace("_", " ").capitalize(), "Other", "", {}))
+        kind = kind or _generic_kind(info.annotation)
+        lo, hi = _bounds(info, 1 if kind == "int" else 10 ** -extra.get("decimals", 2))
+        choices = typing.get_args(info.annotation) if kind == "choice" else ()
+        tip = TIPS.get(key) or (info.description or label)
+        if kind == "optional":
+            tip += f" (leave empty for the default: {info.default})"
+        out.append(SettingSpec(key, label, group, kind, tip=tip, choices=tuple(choices),
+                               minimum=lo, maximum=hi, **extra))
+    return sorted(out, key=lambda s: GROUP_ORDER.index(s.group))
+
+
+def to_view(spec: SettingSpec, value: Any) -> Any:
+    """A setting's value as its editor shows it."""
+    if spec.key == "redact_names":
+        return ", ".join(value)
+    if spec.kind == "optional":
+        return "" if value is None else ("inf" if value == math.inf else str(value))
+    return value
+
+
+def from_view(spec: SettingSpec, raw: Any) -> Any:
+    """An editor's content as the value Settings validates ("" for optional: the default)."""
+    if spec.kind == "optional":  # pydantic reads "3", "2.5" and "inf"
+        return Settings.model_fields[spec.key].default if raw == "" else raw
+    if spec.kind == "folder":
+        return raw or None
+    return raw

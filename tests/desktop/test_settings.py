@@ -1,0 +1,93 @@
+"""The Settings view over a real home: validated saves, model folders checked by the core,
+and the microphone test meter on the real PulseAudio null sink."""
+
+from __future__ import annotations
+
+import pytest
+import yaml
+from PySide6.QtCore import Qt
+
+from core.settings import load_settings
+
+
+def _open(make_window, home, qtbot):
+    window = make_window(home, "settings")
+    view, controller = window.page("settings")
+    window.activateWindow()  # shortcuts (Ctrl+S) only reach the active window
+    qtbot.waitUntil(window.isActiveWindow)
+    return window, view, controller
+
+
+def _type(view, key: str, text: str) -> None:
+    editor = view.editors[key]
+    editor.setText(text)
+    editor.textEdited.emit(text)
+
+
+def test_a_folder_that_is_not_a_model_is_refused_and_nothing_changes(
+        make_window, sample_home, qtbot, tmp_path):
+    settings_file = sample_home / "settings.yaml"
+    window, view, controller = _open(make_window, sample_home, qtbot)
+    view.editors["tts_rate"].setValue(200)  # a good change alongside the bad one
+    notes = tmp_path / "my-notes"
+    notes.mkdir()
+    (notes / "todo.txt").write_text("buy milk")
+    _type(view, "asr_model", str(notes))
+    before = settings_file.read_bytes() if settings_file.exists() else None
+
+    view.editors["asr_model"].setFocus()
+    with qtbot.waitSignal(window.ctx.error, timeout=10_000) as blocker:
+        qtbot.keyClick(view.editors["asr_model"], Qt.Key.Key_S,
+                       Qt.KeyboardModifier.ControlModifier)
+    title, message = blocker.args
+    assert "not saved" in title
+    assert "model.bin" in message and str(notes) in message  # names the missing file
+    qtbot.waitUntil(lambda: not controller.saving)
+    after = settings_file.read_bytes() if settings_file.exists() else None
+    assert after == before
+    assert window.ctx.settings.tts_rate == 175 and window.ctx.settings.asr_model is None
+    assert {"asr_model", "tts_rate"} <= controller.dirty  # the edits wait to be fixed
+
+
+def test_a_valid_change_is_saved_and_used(make_window, sample_home, qtbot):
+    window, view, controller = _open(make_window, sample_home, qtbot)
+    view.editors["tts_rate"].setValue(210)
+    view.editors["keep_recordings"].setChecked(False)
+    _type(view, "redact_names", "Ingrid, Mr. Haugen")
+    _type(view, "train_lora_layers", "")  # empty: the default
+    assert view.save.isEnabled()
+    with qtbot.waitSignal(window.ctx.settings_changed, timeout=10_000):
+        qtbot.mouseClick(view.save, Qt.MouseButton.LeftButton)
+    saved = yaml.safe_load((sample_home / "settings.yaml").read_text())
+    assert saved["tts_rate"] == 210 and saved["keep_recordings"] is False
+    assert saved["redact_names"] == ["Ingrid", "Mr. Haugen"]
+    assert load_settings(sample_home / "settings.yaml").train_lora_layers == 8
+    assert not view.save.isEnabled() and not controller.dirty
+
+
+def test_an_invalid_value_names_the_setting(make_window, sample_home, qtbot):
+    window, view, controller = _open(make_window, sample_home, qtbot)
+    _type(view, "redact_names", "A, Bob")
+    with qtbot.waitSignal(window.ctx.error, timeout=5_000) as blocker:
+        qtbot.mouseClick(view.save, Qt.MouseButton.LeftButton)
+    assert "Names to redact" in blocker.args[1] and "two letters" in blocker.args[1]
+    assert not (sample_home / "settings.yaml").exists()
+
+
+@pytest.mark.audio
+def test_the_microphone_test_meter_moves_with_sound(pulse, make_window, sample_home, qtbot,
+                                                    speak):
+    window, view, controller = _open(make_window, sample_home, qtbot)
+    controller.activate()
+    qtbot.waitUntil(lambda: view.editors["microphone"].count() > 1, timeout=20_000)
+    wav = speak("Testing the microphone, one two three, testing.")
+    qtbot.mouseClick(view.test_mic, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: "Listening" in view.mic_status.text(), timeout=10_000)
+    player = pulse.play(wav)
+    try:
+        qtbot.waitUntil(lambda: view.meter.peak > 0.3, timeout=15_000)
+    finally:
+        player.wait(30)
+    qtbot.mouseClick(view.test_mic, Qt.MouseButton.LeftButton)  # Stop
+    qtbot.waitUntil(lambda: controller.mic is None and view.test_mic.text() == "Test",
+                    timeout=10_000)
