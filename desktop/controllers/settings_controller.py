@@ -11,7 +11,6 @@ from __future__ import annotations
 from typing import Any
 
 from pydantic import ValidationError
-from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QMessageBox
 
 from core.models_check import MODEL_SETTINGS, check_model_setting
@@ -19,11 +18,10 @@ from core.settings import Settings
 from desktop.context import AppContext
 from desktop.controllers.settings_fields import from_view, specs, to_view
 from desktop.views.settings_view import SettingsView
-from desktop.workers.recording import RecordingWorker
+from desktop.workers.mic_test import MicTest
 from desktop.workers.task import start_task
 
 SAMPLE = "Hello, this is how I will sound when I answer you."
-TEST_SECONDS = 15  # the microphone test stops by itself
 
 
 class SettingsController:
@@ -32,7 +30,11 @@ class SettingsController:
         self.specs = {s.key: s for s in specs()}
         self.dirty: set[str] = set()
         self.saving = False
-        self.mic: RecordingWorker | None = None
+        self.mic = MicTest(view)
+        self.mic.level.connect(view.meter.set_level)
+        self.mic.state.connect(view.set_testing)
+        self.mic.failed.connect(
+            lambda m: ctx.show_error(m, "The microphone could not be opened"))
         self.speaker = None
         view.build(list(self.specs.values()))
         view.set_choices("microphone", [("System default", None)])
@@ -139,8 +141,8 @@ class SettingsController:
     def load_devices(self, *, refresh: bool = False) -> None:
         from core.audio.capture import list_input_devices
 
-        if refresh and self.mic is not None:
-            self.stop_mic_test()
+        if refresh:
+            self.mic.stop()
         self.view.refresh_mics.setEnabled(False)
 
         def shown(devices) -> None:
@@ -174,35 +176,10 @@ class SettingsController:
 
     # ---------------------------------------------------------------- microphone test
     def toggle_mic_test(self) -> None:
-        if self.mic is not None:
-            self.stop_mic_test()
-            return
-        settings = self.ctx.settings.model_copy(update={
-            "microphone": self.view.value("microphone"), "max_record_seconds": TEST_SECONDS})
-        self.mic = RecordingWorker(settings)
-        self.mic.level.connect(self.view.meter.set_level)
-        self.mic.started.connect(lambda: self.view.set_testing(
-            True, "Listening … speak, and watch the bar move."))
-        self.mic.limit_reached.connect(self.stop_mic_test)
-        self.mic.finished.connect(lambda _utt: self._mic_done("Test finished."))
-        self.mic.failed.connect(self._mic_failed)
-        self.view.set_testing(True, "Opening the microphone …")
-        self.mic.start()
+        self.mic.toggle(self.ctx.settings, self.view.value("microphone"))
 
     def stop_mic_test(self) -> None:
-        if self.mic is not None:
-            self.mic.stop()  # finished (or failed) follows from the worker
-
-    def _mic_failed(self, message: str) -> None:
-        self._mic_done("")
-        self.ctx.show_error(message, "The microphone could not be opened")
-
-    def _mic_done(self, text: str) -> None:
-        mic, self.mic = self.mic, None
-        self.view.set_testing(False, text)
-        if mic is not None:
-            # Let the worker's own thread finish its last job, then release it.
-            QTimer.singleShot(0, mic.shutdown)
+        self.mic.stop()
 
     # ---------------------------------------------------------------- voice preview
     def preview(self) -> None:
@@ -220,9 +197,7 @@ class SettingsController:
     def shutdown(self) -> None:
         if self.speaker is not None:
             self.speaker.stop()
-        if self.mic is not None:
-            mic, self.mic = self.mic, None
-            mic.shutdown()
+        self.mic.shutdown()
 
     def values(self) -> dict[str, Any]:
         """Every editor's value as Settings takes it (for tests and debugging)."""

@@ -89,5 +89,5 @@ def test_the_microphone_test_meter_moves_with_sound(pulse, make_window, sample_h
     finally:
         player.wait(30)
     qtbot.mouseClick(view.test_mic, Qt.MouseButton.LeftButton)  # Stop
-    qtbot.waitUntil(lambda: controller.mic is None and view.test_mic.text() == "Test",
+    qtbot.waitUntil(lambda: not controller.mic.running and view.test_mic.text() == "Test",
                     timeout=10_000)
