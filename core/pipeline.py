@@ -181,7 +181,8 @@ class Pipeline:
             result = self.store.add([memory])
         except BaseException:
             if clip is not None and not self._surely_not_stored(memory.id):
-                log.warning("memory %s is stored although storing it raised", memory.id)
+                log.warning("memory %s may be stored although storing it raised; its "
+                            "recording is kept", memory.id)
             elif clip is not None:
                 clip.unlink(missing_ok=True)
             raise

@@ -42,6 +42,20 @@ def test_hear_a_file_stores_a_tagged_voice_memory_with_its_recording(pipe, speak
     assert set(heard.timings) >= {"load", "asr", "emotion", "memory"}
 
 
+def test_without_keep_recordings_a_heard_memory_is_stored_without_its_wav(pipe, speak):
+    pipe.settings.keep_recordings = False
+    try:
+        before, clips = _snapshot(pipe)
+        heard = pipe.hear(speak("The garden gate needs a new hinge"))
+    finally:
+        pipe.settings.keep_recordings = True
+    assert {"garden", "gate"} <= _words(heard.transcript.text)
+    assert heard.emotion.method == "voice+text"  # the voice still told the emotion
+    assert heard.memory is not None and heard.memory.audio_path is None
+    assert pipe.store.get(heard.memory.id).audio_path is None
+    assert _snapshot(pipe) == (before + 1, clips)
+
+
 def test_the_same_words_again_are_not_stored_twice(pipe, speak):
     wav = speak("The tomatoes on the balcony are ripe")
     pipe.hear(wav)
