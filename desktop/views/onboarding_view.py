@@ -171,6 +171,7 @@ class OnboardingView(QDialog):
         last = index == self.pages.count() - 1
         self.next.setText("Finish" if last else "Next")
         self.next.setAccessibleName("Finish the set-up" if last else "Next step")
+        self.next.setFocus()  # Enter moves on; Tab reaches the page's own controls
         self.page_changed.emit(index)
 
     def _next(self) -> None:
