@@ -90,7 +90,7 @@ class PrivacyController:
             return
         was_other = self._other_run() is not None
         self.snapshot, self._last_error = snap, ""
-        self.view.set_summary(snap.summary)
+        self.view.set_summary(snap.summary, going=snap.running is not None)
         self.view.set_evaluation(snap.evaluation)
         self._show_state()
         if was_other != (self._other_run() is not None):

@@ -280,7 +280,8 @@ class PrivacyView(QWidget):
         self.progress_detail.setText("")
 
     # ------------------------------------------------------------------ the ledger
-    def set_summary(self, summary: dict) -> None:
+    def set_summary(self, summary: dict, *, going: bool = False) -> None:
+        """``summary``: `persona privacy --json`; ``going``: a training run is going now."""
         runs = summary["runs"]
         nonprivate = sum(not r["private"] for r in runs)
         self.stats["runs"].setText(f"{len(runs):,}")
@@ -301,18 +302,19 @@ class PrivacyView(QWidget):
                                    [Series("ε left", [left["most_spent_record"],
                                                       left["median_record"], budget])],
                                    y_range=(0.0, budget))
-        self._fill_runs(runs)
+        self._fill_runs(runs, going)
         self.notes.setText("\n".join(summary["notes"]))
         self.notes.setVisible(bool(summary["notes"]))
 
-    def _fill_runs(self, runs: list[dict]) -> None:
+    def _fill_runs(self, runs: list[dict], going: bool) -> None:
         self.runs_empty.setVisible(not runs)
         self.runs.setVisible(bool(runs))
         self.runs.setRowCount(len(runs))
         for row, r in enumerate(reversed(runs)):  # newest first
             tip = "Completed: it spent what it planned"
             if r["status"] == "begun":
-                status, tip = "going or interrupted", CHARGED
+                status = "going" if going and row == 0 else "interrupted · resumes next run"
+                tip = CHARGED
             elif r["steps_done"] is not None and r["steps_done"] < r["steps"]:
                 status, tip = "stopped early", CHARGED
             else:

@@ -36,6 +36,10 @@ OUT_NAME = "desktop-train.jsonl"  # the child's stdout: one JSON event per line
 ERR_NAME = "desktop-train.err"  # its stderr: warnings, and a traceback if it crashes
 PID_NAME = "desktop-train.json"  # {"pid", "started"} of the last run the app started
 
+# Runs this process started and then stopped following: kept so that their exit is reaped
+# (and seen) if a later window of the same process follows them again.
+_detached: dict[int, subprocess.Popen] = {}
+
 
 @dataclass
 class TrainingUpdate:
@@ -140,6 +144,7 @@ class TrainingJob(QObject):
             return False
         if not pid_alive(pid) or not _is_training(pid):
             return False
+        self._proc = _detached.pop(pid, None)
         self._listen(pid, self.logs / OUT_NAME)
         return True
 
@@ -173,6 +178,8 @@ class TrainingJob(QObject):
         """Stop listening; the run goes on in its own session and finishes by itself."""
         self._timer.stop()
         self._close()
+        if self._proc is not None:
+            _detached[self._proc.pid] = self._proc
         self._proc = None
         self.pid = None
 

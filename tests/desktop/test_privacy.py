@@ -1,0 +1,205 @@
+"""The Privacy & training view over a real home: Train now runs the real `persona train`
+child process (the bundled SmolLM2, a tiny DP run on the sample persona), Cancel stops it
+with the ledger still charged, a closed window's run is picked up by the next one, a run
+held by another process disables Train now, and the schedule's hour follows the settings.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+from PySide6.QtWidgets import QMessageBox
+
+from core.paths import Home
+from core.settings import load_settings, save_settings
+from core.train.adapter_store import AdapterStore
+from desktop.workers.training_job import TrainingJob
+from privacy.ledger import Ledger
+from tests.core.llm.conftest import model_folder  # noqa: F401  (converts the model once)
+
+TRAIN_TIMEOUT_MS = 240_000
+
+
+def _tiny(home, *, batch: int) -> None:
+    """Settings for a run of a few seconds per step: 20 records, short sequences, 2 blocks.
+    ``batch`` sets the steps: 20 records / batch per epoch."""
+    settings = load_settings(home / "settings.yaml")
+    save_settings(settings.model_copy(update={"train_batch_size": batch, "train_max_seq_len": 32,
+                                              "train_lora_layers": 2}),
+                  home / "settings.yaml")
+
+
+def _controller(window):
+    return window.page("privacy")[1]
+
+
+def _press_train_now(qtbot, window) -> None:
+    view, controller = window.page("privacy")
+    qtbot.waitUntil(view.train_button.isEnabled, timeout=10_000)
+    view.train_button.click()
+    qtbot.waitUntil(lambda: controller.confirm_box is not None
+                    and controller.confirm_box.isVisible())
+    assert "ε" in controller.confirm_box.informativeText()  # says what it spends
+    controller.confirm_train_button.click()
+    qtbot.waitUntil(lambda: window.ctx.training_job.running, timeout=10_000)
+
+
+@pytest.fixture(scope="module")
+def train_home(sample_home_master, tmp_path_factory, model_folder):  # noqa: F811
+    """One home for the training tests, in order: the cancelled run, then the one that
+    resumes it and completes (so the model loads twice, not four times)."""
+    home = tmp_path_factory.mktemp("privacy") / "home"
+    shutil.copytree(sample_home_master, home, symlinks=True)
+    _tiny(home, batch=2)  # about 10 steps: time to cancel after the first
+    yield home
+    # A failed test must not leave its run going (it lives in its own session).
+    job = TrainingJob(Home.resolve(home))
+    if job.attach_if_running():
+        job.cancel(wait=True)
+
+
+@pytest.mark.slow
+def test_cancel_stops_the_run_and_the_ledger_keeps_the_charge(qtbot, make_window, train_home):
+    window = make_window(train_home, "privacy")
+    view, controller = window.page("privacy")
+    assert view.runs.rowCount() == 0 and view.runs_empty.isVisibleTo(view)
+    _press_train_now(qtbot, window)
+    assert not view.train_button.isEnabled() and view.cancel_button.isEnabled()
+    qtbot.waitUntil(lambda: view.progress.value() >= 1, timeout=TRAIN_TIMEOUT_MS)
+    last = window.ctx.training_job.last
+    assert last.steps >= 5 and last.epsilon > 0
+    assert f"Step {last.step} of {last.steps}" in view.progress_detail.text()
+    assert "ε" in view.progress_detail.text()
+    spent = last.epsilon
+
+    # Closing the window and keeping the run going: it goes on in its own session, and the
+    # next window follows it.
+    job = window.ctx.training_job
+    pid = job.pid
+    job.detach()
+    window.close()
+    assert not job.running and os.path.exists(f"/proc/{pid}")
+    window = make_window(train_home, "privacy")
+    view, controller = window.page("privacy")
+    job = window.ctx.training_job
+    assert job.running and job.pid == pid
+    assert view.cancel_button.isEnabled() and not view.train_button.isEnabled()
+
+    with qtbot.waitSignal(job.finished, timeout=TRAIN_TIMEOUT_MS) as done:
+        view.cancel_button.click()
+    result = done.args[0]
+    assert result.cancelled and result.error is None and result.stopped
+    assert result.outcome["steps_done"] < result.outcome["steps"] == last.steps
+
+    # The ledger keeps the whole run's charge (at least what was spent), and the adapter
+    # (none yet: the base model) is untouched.
+    summary = Ledger(Home.resolve(train_home)).summary()
+    (run,) = summary["runs"]
+    assert run["status"] == "begun" and run["epsilon"] >= spent > 0
+    assert summary["max_record_epsilon"] == pytest.approx(run["epsilon"])
+    assert AdapterStore(Home.resolve(train_home)).current_version() is None
+    qtbot.waitUntil(lambda: view.runs.rowCount() == 1 and view.train_button.isEnabled(),
+                    timeout=10_000)
+    assert "interrupted" in view.runs.item(0, 5).text()
+    assert "stopped" in window.banner.text
+
+
+@pytest.mark.slow
+def test_train_now_shows_progress_completes_and_the_view_updates(qtbot, make_window,
+                                                                  train_home):
+    window = make_window(train_home, "privacy")
+    view, _ = window.page("privacy")
+    before = len(Ledger(Home.resolve(train_home)).runs())
+    _press_train_now(qtbot, window)
+    job = window.ctx.training_job
+    steps = []
+    job.progress.connect(lambda u: steps.append(u.step))
+    with qtbot.waitSignal(job.finished, timeout=TRAIN_TIMEOUT_MS) as done:
+        pass
+    result = done.args[0]
+    assert result.error is None and not result.cancelled, result.error
+    out = result.outcome
+    assert out["steps_done"] == out["steps"] and out["private"]
+    assert steps and steps == sorted(steps) and steps[-1] == out["steps"]
+    assert view.progress.value() == out["steps"]
+
+    runs = Ledger(Home.resolve(train_home)).summary()["runs"]
+    # A cancelled run before it is resumed (same run, no second charge); alone, a new one.
+    assert len(runs) == max(1, before) and runs[-1]["status"] == "completed"
+    assert out["resumed"] == (before == 1)
+    qtbot.waitUntil(lambda: view.runs.rowCount() == len(runs)
+                    and "interrupted" not in view.runs.item(0, 5).text(), timeout=10_000)
+    assert view.stats["runs"].text() == str(len(runs))
+    assert view.stats["records"].text() == str(out["records"])
+    if out["promoted"]:
+        qtbot.waitUntil(lambda: "your persona" in view.evaluation.text(), timeout=10_000)
+        assert f"{out['candidate_perplexity']:.2f}" in view.evaluation.text()
+    assert "Training finished" in window.banner.text
+    assert view.train_button.isEnabled() and not view.cancel_button.isEnabled()
+
+
+def test_a_run_held_by_another_process_disables_train_now(qtbot, make_window, sample_home):
+    code = ("import sys\nfrom core.paths import Home\n"
+            "from core.train.jobcontrol import RunLock, training_lock_path\n"
+            f"with RunLock(training_lock_path(Home.resolve({str(sample_home)!r}))):\n"
+            "    print('held', flush=True)\n    sys.stdin.read()\n")
+    other = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE,
+                             stdout=subprocess.PIPE, text=True)
+    try:
+        assert other.stdout.readline().strip() == "held"
+        window = make_window(sample_home, "privacy")
+        view, _ = window.page("privacy")
+        qtbot.waitUntil(lambda: f"pid {other.pid}" in view.train_state.text(), timeout=10_000)
+        assert "another process" in view.train_state.text()
+        assert not view.train_button.isEnabled() and not view.cancel_button.isEnabled()
+    finally:
+        other.stdin.close()  # the holder lets go and exits
+        other.wait(timeout=30)
+    qtbot.waitUntil(view.train_button.isEnabled, timeout=10_000)  # the 2-second refresh
+    assert "No training run is going" in view.train_state.text()
+
+
+def test_schedule_install_follows_the_hour_and_removes(qtbot, make_window, sample_home,
+                                                       tmp_path, monkeypatch):
+    # The user's own systemd folder is not touched: XDG_CONFIG_HOME points into the test's
+    # folder (systemctl itself is absent here, so the timer is written but not enabled).
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    window = make_window(sample_home, "privacy")
+    view, controller = window.page("privacy")
+    qtbot.waitUntil(lambda: controller.schedule is not None)
+    assert not controller.schedule["installed"] and not view.remove_button.isEnabled()
+    assert "Not scheduled" in view.schedule_state.text()
+
+    view.install_button.click()
+    qtbot.waitUntil(lambda: controller.schedule["installed"], timeout=30_000)
+    assert controller.schedule["hour"] == window.ctx.settings.retrain_hour == 3
+    assert view.remove_button.isEnabled() and "03:00" in view.schedule_state.text()
+
+    view.hour.setValue(5)  # saved to settings.yaml; the installed timer is installed again
+    assert load_settings(sample_home / "settings.yaml").retrain_hour == 5
+    qtbot.waitUntil(lambda: controller.schedule["hour"] == 5, timeout=30_000)
+    assert "05:00" in view.schedule_state.text()
+
+    view.remove_button.click()
+    qtbot.waitUntil(lambda: not controller.schedule["installed"], timeout=30_000)
+    assert not list((tmp_path / "config" / "systemd" / "user").glob("*.timer"))
+
+
+def test_the_empty_home_explains_itself(qtbot, make_window, tmp_path):
+    window = make_window(tmp_path / "home", "privacy")
+    view, _ = window.page("privacy")
+    qtbot.waitUntil(lambda: view.stats["runs"].text() == "0")
+    assert view.runs_empty.isVisibleTo(view) and not view.runs.isVisibleTo(view)
+    assert "No trained persona yet" in view.evaluation.text()
+    assert view.train_button.isEnabled() and view.train_button.accessibleName() == "Train now"
+    # Cancelling the confirmation starts nothing.
+    view.train_button.click()
+    controller = _controller(window)
+    qtbot.waitUntil(lambda: controller.confirm_box is not None
+                    and controller.confirm_box.isVisible())
+    controller.confirm_box.button(QMessageBox.StandardButton.Cancel).click()
+    assert not window.ctx.training_job.running
