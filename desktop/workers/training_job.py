@@ -109,12 +109,13 @@ class TrainingJob(QObject):
 
     # ------------------------------------------------------------------ starting
     def command(self, *extra: str) -> list[str]:
-        """The child's command line: `persona train` at a lower CPU priority where `nice`
-        exists, so the window (and the person's other work) stays responsive."""
+        """The child's command line: `persona train` at the lowest CPU priority where `nice`
+        exists, so the window (and the person's other work) stays responsive; on an idle
+        machine the run still gets every core."""
         cmd = [sys.executable, "-m", "core.cli", "train", "--home", str(self.home.root),
                "--progress-jsonl", *extra]
         nice = shutil.which("nice") if os.name == "posix" else None
-        return [nice, "-n", "10", *cmd] if nice else cmd
+        return [nice, "-n", "19", *cmd] if nice else cmd
 
     def start(self, *extra: str) -> int:
         """Start a run (``extra``: more `persona train` arguments); returns its pid."""
