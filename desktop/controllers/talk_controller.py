@@ -8,6 +8,7 @@ it is spoken. One turn runs at a time; talking again while Persona speaks stops 
 
 from __future__ import annotations
 
+import logging
 import threading
 
 from PySide6.QtCore import QEvent, QObject, QThreadPool, QTimer, Signal
@@ -26,6 +27,8 @@ from desktop.views.talk_view import IDLE_HINT, TalkView
 from desktop.workers.recording import RecordingWorker
 from desktop.workers.task import start_task
 
+log = logging.getLogger(__name__)
+RELEASE_MS = 90
 _TEXT_INPUTS = (QLineEdit, QTextEdit, QPlainTextEdit, QAbstractSpinBox)
 
 
@@ -48,6 +51,10 @@ class TalkController(QObject):
         self._busy = 0
         self._history_loaded = False
         self._clock = QTimer(self, interval=100, timeout=self._tick)
+        # Some X servers send auto-repeat as release+press pairs that Qt cannot flag: a release
+        # counts only when no press follows within RELEASE_MS (measured under Xvfb + xdotool).
+        self._release = QTimer(self, singleShot=True, interval=RELEASE_MS,
+                               timeout=self.stop_recording)
 
         view.mic_pressed.connect(self.start_recording)
         view.mic_released.connect(self.stop_recording)
@@ -75,9 +82,12 @@ class TalkController(QObject):
         if key_event.isAutoRepeat():
             return True  # holding the key repeats it; one recording per hold
         if kind == QEvent.Type.KeyPress:
-            self.start_recording()
+            if self._release.isActive():
+                self._release.stop()  # an unflagged auto-repeat: the key is still held
+            else:
+                self.start_recording()
         else:
-            self.stop_recording()
+            self._release.start()
         return True
 
     def _space_talks(self, target) -> bool:
@@ -118,6 +128,7 @@ class TalkController(QObject):
                             else "Transcribing … (the speech model is still loading)")
 
     def _recording_started(self) -> None:
+        log.info("recording started")
         self._clock.start()
         self._tick()
 
