@@ -8,28 +8,24 @@ and the training run's progress, and hears about the buttons through the signals
 from __future__ import annotations
 
 import math
-from datetime import datetime
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QKeySequence
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QFrame,
     QGridLayout,
     QGroupBox,
     QHBoxLayout,
-    QHeaderView,
     QLabel,
     QProgressBar,
     QPushButton,
     QScrollArea,
     QSpinBox,
-    QTableWidget,
-    QTableWidgetItem,
     QVBoxLayout,
     QWidget,
 )
 
+from desktop.views.runs_table import RunsTable, eps_text, when
 from desktop.widgets.charts import BarChart, Series
 
 EPSILON_TEXT = (
@@ -37,28 +33,6 @@ EPSILON_TEXT = (
     "ε (epsilon) measures how much one training run could reveal about any single memory: "
     "lower is more private. Each memory has a lifetime budget; once it is spent, that "
     "memory is never trained on again.")
-RUN_COLUMNS = ("Date", "Memories", "Steps", "σ", "ε", "Status")
-CHARGED = ("Charged in full: the ledger recorded all the planned steps before training began, "
-           "so it never reports less than may have been spent")
-RUN_TIPS = ("When the run began", "Memories the run trained on", "Training steps",
-            "The noise multiplier: more noise, more privacy", "ε this run spent per memory",
-            "How the run ended")
-
-
-def eps_text(x: float | None) -> str:
-    if x is None:
-        return "–"
-    return "∞ (non-private)" if math.isinf(x) else f"{x:.2f}"
-
-
-def when(iso: str | None) -> str:
-    if not iso:
-        return "just now"
-    try:
-        t = datetime.fromisoformat(iso)
-    except ValueError:
-        return iso
-    return t.strftime("%d %b %H:%M" if t.year == datetime.now().year else "%d %b %Y %H:%M")
 
 
 def _label(text: str = "", name: str | None = None, *, wrap: bool = True) -> QLabel:
@@ -108,7 +82,9 @@ class PrivacyView(QWidget):
         lay.addLayout(charts)
         lower = QHBoxLayout()
         lower.setSpacing(16)
-        lower.addWidget(self._runs_box(), 3)
+        self.runs_box = RunsTable()
+        self.runs, self.runs_empty = self.runs_box.table, self.runs_box.empty
+        lower.addWidget(self.runs_box, 3)
         side = QVBoxLayout()
         side.setSpacing(12)
         side.addWidget(self._evaluation_box())
@@ -183,30 +159,6 @@ class PrivacyView(QWidget):
             row.addWidget(tile, 1)
         return row
 
-    def _runs_box(self) -> QGroupBox:
-        box = QGroupBox("Training runs (the privacy ledger)")
-        v = QVBoxLayout(box)
-        self.runs = QTableWidget(0, len(RUN_COLUMNS))
-        self.runs.setAccessibleName("Training runs")
-        self.runs.setHorizontalHeaderLabels(RUN_COLUMNS)
-        for col, tip in enumerate(RUN_TIPS):
-            self.runs.horizontalHeaderItem(col).setToolTip(tip)
-        self.runs.verticalHeader().hide()
-        self.runs.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.runs.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.runs.setAlternatingRowColors(True)
-        self.runs.setMinimumHeight(170)
-        header = self.runs.horizontalHeader()
-        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        header.setSectionResizeMode(len(RUN_COLUMNS) - 1, QHeaderView.ResizeMode.Stretch)
-        self.runs.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        self.runs.setWordWrap(False)
-        self.runs_empty = _label("No training run yet. Train now, or let the nightly retrain "
-                                 "run, and each run appears here with what it spent.", "muted")
-        v.addWidget(self.runs_empty)
-        v.addWidget(self.runs)
-        return box
-
     def _evaluation_box(self) -> QGroupBox:
         box = QGroupBox("Last evaluation")
         v = QVBoxLayout(box)
@@ -244,20 +196,19 @@ class PrivacyView(QWidget):
         return box
 
     # ------------------------------------------------------------------ training state
-    def show_idle(self, text: str, *, can_train: bool = True) -> None:
+    def _state(self, text: str, *, train: bool, cancel: bool, progress: bool) -> None:
         self.train_state.setText(text)
-        self.train_button.setEnabled(can_train)
-        self.cancel_button.setEnabled(False)
-        self.progress.hide()
-        self.progress_detail.hide()
+        self.train_button.setEnabled(train)
+        self.cancel_button.setEnabled(cancel)
+        self.progress.setVisible(progress)
+        self.progress_detail.setVisible(progress)
+
+    def show_idle(self, text: str, *, can_train: bool = True) -> None:
+        self._state(text, train=can_train, cancel=False, progress=False)
 
     def show_running(self, text: str, *, cancellable: bool = True) -> None:
         """A run this window follows: progress and Cancel."""
-        self.train_state.setText(text)
-        self.train_button.setEnabled(False)
-        self.cancel_button.setEnabled(cancellable)
-        self.progress.show()
-        self.progress_detail.show()
+        self._state(text, train=False, cancel=cancellable, progress=True)
         if self.progress.maximum() == 0 or not self.progress_detail.text():
             self.progress.setRange(0, 0)  # busy until the first step is reported
             self.progress_detail.setText("Loading the model and your memories …")
@@ -302,38 +253,9 @@ class PrivacyView(QWidget):
                                    [Series("ε left", [left["most_spent_record"],
                                                       left["median_record"], budget])],
                                    y_range=(0.0, budget))
-        self._fill_runs(runs, going)
+        self.runs_box.set_runs(runs, going=going)
         self.notes.setText("\n".join(summary["notes"]))
         self.notes.setVisible(bool(summary["notes"]))
-
-    def _fill_runs(self, runs: list[dict], going: bool) -> None:
-        self.runs_empty.setVisible(not runs)
-        self.runs.setVisible(bool(runs))
-        self.runs.setRowCount(len(runs))
-        for row, r in enumerate(reversed(runs)):  # newest first
-            tip = "Completed: it spent what it planned"
-            if r["status"] == "begun":
-                status = "going" if going and row == 0 else "interrupted · resumes next run"
-                tip = CHARGED
-            elif r["steps_done"] is not None and r["steps_done"] < r["steps"]:
-                status, tip = "stopped early", CHARGED
-            else:
-                status = r["outcome"] or "completed"
-            if not r["private"]:
-                status += " · non-private"
-                tip += ". Non-private: no differential-privacy guarantee for its memories"
-            steps = (f"{r['steps']:,}" if r["steps_done"] in (None, r["steps"]) else
-                     f"{r['steps_done']:,} of {r['steps']:,}")
-            cells = (when(r["date"]), f"{r['records']:,}", steps, f"{r['sigma']:.3g}",
-                     eps_text(r["epsilon"]), status)
-            for col, text in enumerate(cells):
-                item = QTableWidgetItem(text)
-                if 0 < col < 5:
-                    item.setTextAlignment(Qt.AlignmentFlag.AlignRight |
-                                          Qt.AlignmentFlag.AlignVCenter)
-                if col == len(cells) - 1:
-                    item.setToolTip(tip)
-                self.runs.setItem(row, col, item)
 
     def set_evaluation(self, meta) -> None:
         """``meta``: the current adapter's AdapterMeta, or None for the base model."""
