@@ -36,7 +36,7 @@ class PrivacyController:
         self.confirm_box: QMessageBox | None = None
         self.confirm_train_button = None
         self._ours: set[int] = set()  # pids of runs this window started or followed
-        self._loading = False
+        self._loading = self._again = False
         self._last_error = ""
 
         job.started.connect(self._job_started)
@@ -69,8 +69,10 @@ class PrivacyController:
     def refresh(self, force: bool = False) -> None:
         """Re-read the ledger, adapter and lock (off the UI thread) if they changed."""
         if self._loading:
+            # A read is in flight, maybe from before what changed: read again after it.
+            self._again = self._again or force
             return
-        self._loading = True
+        self._loading, self._again = True, False
         home, settings = self.ctx.home, self.ctx.settings
         unless = None if force or self.snapshot is None else self.snapshot.signature
         start_task(lambda _t: load_snapshot(home, settings, unless=unless),
@@ -79,6 +81,8 @@ class PrivacyController:
 
     def _loaded(self) -> None:
         self._loading = False
+        if self._again:
+            self.refresh(force=True)
 
     def _read_failed(self, message: str) -> None:
         if message != self._last_error:  # the timer must not repeat the same message
@@ -114,8 +118,9 @@ class PrivacyController:
             self.view.show_other_run(other.get("pid"), other.get("started"))
             return
         runs = self.snapshot.summary["runs"] if self.snapshot else []
-        self.view.show_idle("No training run is going." if not runs else
-                            f"No training run is going. {len(runs)} run(s) so far.")
+        interrupted = any(r["status"] == "begun" for r in runs)
+        self.view.show_idle("No training run is going." + (
+            " The interrupted run resumes when you train next." if interrupted else ""))
 
     # ------------------------------------------------------------------ training
     def ask_to_train(self) -> None:

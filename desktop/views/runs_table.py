@@ -60,7 +60,7 @@ class RunsTable(QGroupBox):
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setAlternatingRowColors(True)
-        self.table.setMinimumHeight(170)
+        self.table.setMinimumHeight(130)
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         header.setSectionResizeMode(len(RUN_COLUMNS) - 1, QHeaderView.ResizeMode.Stretch)
@@ -81,8 +81,9 @@ class RunsTable(QGroupBox):
         for row, r in enumerate(reversed(runs)):  # newest first
             tip = "Completed: it spent what it planned"
             if r["status"] == "begun":
-                status = "going" if going and row == 0 else "interrupted · resumes next run"
-                tip = CHARGED
+                status = "going" if going and row == 0 else "interrupted"
+                tip = CHARGED + ("" if status == "going" else
+                                 ". The next run resumes it, without a second charge")
             elif r["steps_done"] is not None and r["steps_done"] < r["steps"]:
                 status, tip = "stopped early", CHARGED
             else:

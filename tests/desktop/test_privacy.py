@@ -102,9 +102,9 @@ def test_cancel_stops_the_run_and_the_ledger_keeps_the_charge(qtbot, make_window
     assert run["status"] == "begun" and run["epsilon"] >= spent > 0
     assert summary["max_record_epsilon"] == pytest.approx(run["epsilon"])
     assert AdapterStore(Home.resolve(train_home)).current_version() is None
-    qtbot.waitUntil(lambda: view.runs.rowCount() == 1 and view.train_button.isEnabled(),
-                    timeout=10_000)
-    assert "interrupted" in view.runs.item(0, 5).text()
+    qtbot.waitUntil(lambda: view.runs.rowCount() == 1 and view.train_button.isEnabled()
+                    and "interrupted" in view.runs.item(0, 5).text(), timeout=10_000)
+    assert "resumes" in view.train_state.text()
     assert "stopped" in window.banner.text
 
 
