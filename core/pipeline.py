@@ -16,7 +16,6 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from functools import cached_property
 from pathlib import Path
 
 from core.asr.base import Transcript
@@ -57,6 +56,31 @@ class Reply:
     timings: Timings = field(default_factory=Timings)
 
 
+def component(build: Callable) -> property:
+    """A component built on first use, once, even when several threads ask at once (the app
+    records while Whisper loads on a worker): later callers wait for the first build.
+
+    Like ``functools.cached_property`` it keeps the value in the instance's ``__dict__`` (pop
+    it to rebuild), but with a lock per instance and name: ``cached_property`` has had no
+    lock since Python 3.12.
+    """
+    name = build.__name__
+
+    def get(self):
+        try:
+            return self.__dict__[name]
+        except KeyError:
+            pass
+        with self._lock:
+            lock = self._component_locks.setdefault(name, threading.Lock())
+        with lock:
+            if name not in self.__dict__:
+                self.__dict__[name] = build(self)
+            return self.__dict__[name]
+
+    return property(get, doc=build.__doc__)
+
+
 class Pipeline:
     """Persona's pipeline over one home folder."""
 
@@ -65,15 +89,16 @@ class Pipeline:
         self.home = (home if isinstance(home, Home) else Home.resolve(home)).ensure()
         self.settings = settings or load_settings(self.home.settings_file)
         self._lock = threading.RLock()
+        self._component_locks: dict[str, threading.Lock] = {}
 
     # ----------------------------------------------------------------- components
-    @cached_property
+    @component
     def transcriber(self):
         from core.asr.whisper import WhisperTranscriber
 
         return WhisperTranscriber.from_settings(self.settings)
 
-    @cached_property
+    @component
     def tagger(self):
         from core.emotion.baseline import SpeakerBaseline
         from core.emotion.tagger import ProsodyTextTagger
@@ -87,25 +112,25 @@ class Pipeline:
                 log.warning("ignoring the voice baseline %s: %s", path, exc)
         return ProsodyTextTagger(baseline, learn=True)
 
-    @cached_property
+    @component
     def embedder(self):
         from core.memory.embed import Embedder
 
         return Embedder.from_settings(self.settings)
 
-    @cached_property
+    @component
     def store(self):
         from core.memory.store import MemoryStore
 
         return MemoryStore(self.home.memory_dir, self.embedder, settings=self.settings)
 
-    @cached_property
+    @component
     def llm(self):
         from core.llm.factory import load_backend
 
         return load_backend(self.settings, self.home)
 
-    @cached_property
+    @component
     def speaker(self):
         from core.tts.pyttsx3_engine import Pyttsx3Speaker
 

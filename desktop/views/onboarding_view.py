@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from desktop.widgets.buttons import button
 from desktop.widgets.level_meter import LevelMeter
 
 PRIVACY_TEXT = (
@@ -70,11 +71,9 @@ class OnboardingView(QDialog):
         self.pages.addWidget(self._page(_text(PRIVACY_TEXT), self.home_label))
 
         self.meter = LevelMeter()
-        self.test_mic = QPushButton("Test")
-        self.test_mic.setCheckable(True)
-        self.test_mic.setToolTip("Listen to the microphone for a few seconds")
-        self.test_mic.setAccessibleName("Test the microphone")
-        self.test_mic.clicked.connect(self.test_mic_clicked)
+        self.test_mic = button("Test", on_click=self.test_mic_clicked, checkable=True,
+                               tip="Listen to the microphone for a few seconds",
+                               name="Test the microphone")
         self.mic_status = QLabel("")
         self.mic_status.setObjectName("muted")
         self.mic_status.setWordWrap(True)

@@ -22,12 +22,13 @@ from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
     QPlainTextEdit,
-    QPushButton,
     QScrollArea,
     QSpinBox,
     QVBoxLayout,
     QWidget,
 )
+
+from desktop.widgets.buttons import button
 
 # Friendlier labels than the field names in profile.yaml.
 LABELS = {"avg_sentence_words": "Words per sentence", "emotion_distribution": "Emotions",
@@ -39,6 +40,7 @@ SECTION_TITLES = {"memory": "Memory", "pattern": "Patterns", "preference": "Pref
 INDUCED_TIP = ("Filled in from your memories. Edit it to make it yours: re-inducing never "
                "overwrites your edits.")
 UNSET = -1  # a spin box at its minimum shows "Not set"
+
 
 
 @dataclass(frozen=True)
@@ -82,22 +84,16 @@ class PersonaView(QWidget):
                       "filled in by induction; anything you edit stays yours.")
         hint.setObjectName("hint")
         hint.setWordWrap(True)
-        self.reinduce = QPushButton("Re-induce from memories")
-        self.reinduce.setToolTip("Fill the fields again from your memories (Ctrl+R). Your own "
-                                 "edits are kept.")
-        self.reinduce.setAccessibleName("Re-induce the profile from memories")
-        self.reinduce.setShortcut(QKeySequence("Ctrl+R"))
-        self.reinduce.clicked.connect(self.reinduce_clicked)
-        self.revert = QPushButton("Revert")
-        self.revert.setToolTip("Forget unsaved edits and show the saved profile")
-        self.revert.setAccessibleName("Revert unsaved edits")
-        self.revert.clicked.connect(self.revert_clicked)
-        self.save = QPushButton("Save")
-        self.save.setObjectName("primary")
-        self.save.setToolTip("Save your edits (Ctrl+S)")
-        self.save.setAccessibleName("Save the profile")
-        self.save.setShortcut(QKeySequence.StandardKey.Save)
-        self.save.clicked.connect(self.save_clicked)
+        self.reinduce = button(
+            "Re-induce from memories", on_click=self.reinduce_clicked, shortcut="Ctrl+R",
+            tip="Fill the fields again from your memories (Ctrl+R). Your own edits are kept.",
+            name="Re-induce the profile from memories")
+        self.revert = button("Revert", on_click=self.revert_clicked,
+                             tip="Forget unsaved edits and show the saved profile",
+                             name="Revert unsaved edits")
+        self.save = button("Save", on_click=self.save_clicked, object_name="primary",
+                           shortcut=QKeySequence.StandardKey.Save,
+                           tip="Save your edits (Ctrl+S)", name="Save the profile")
         head = QHBoxLayout()
         head.addWidget(title)
         head.addStretch(1)

@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from desktop.widgets.buttons import button
 from desktop.widgets.level_meter import LevelMeter
 
 
@@ -65,16 +66,11 @@ class SettingsView(QWidget):
 
         title = QLabel("Settings")
         title.setObjectName("viewTitle")
-        self.revert = QPushButton("Revert")
-        self.revert.setToolTip("Drop unsaved changes")
-        self.revert.setAccessibleName("Revert unsaved settings")
-        self.revert.clicked.connect(self.revert_clicked)
-        self.save = QPushButton("Save")
-        self.save.setObjectName("primary")
-        self.save.setToolTip("Check and save the settings (Ctrl+S)")
-        self.save.setAccessibleName("Save the settings")
-        self.save.setShortcut(QKeySequence.StandardKey.Save)
-        self.save.clicked.connect(self.save_clicked)
+        self.revert = button("Revert", on_click=self.revert_clicked,
+                             tip="Drop unsaved changes", name="Revert unsaved settings")
+        self.save = button("Save", on_click=self.save_clicked, object_name="primary",
+                           shortcut=QKeySequence.StandardKey.Save,
+                           tip="Check and save the settings (Ctrl+S)", name="Save the settings")
         head = QHBoxLayout()
         head.addWidget(title)
         head.addStretch(1)
@@ -83,21 +79,18 @@ class SettingsView(QWidget):
 
         # The microphone test and the voice preview live next to their settings.
         self.meter = LevelMeter()
-        self.test_mic = QPushButton("Test")
-        self.test_mic.setCheckable(True)
-        self.test_mic.setToolTip("Listen to the microphone for a few seconds and show its level")
-        self.test_mic.setAccessibleName("Test the microphone")
-        self.test_mic.clicked.connect(self.test_mic_clicked)
-        self.refresh_mics = QPushButton("Refresh")
-        self.refresh_mics.setToolTip("Look for microphones again (after plugging one in)")
-        self.refresh_mics.setAccessibleName("Refresh the list of microphones")
-        self.refresh_mics.clicked.connect(self.refresh_mics_clicked)
+        self.test_mic = button(
+            "Test", on_click=self.test_mic_clicked, checkable=True,
+            tip="Listen to the microphone for a few seconds and show its level",
+            name="Test the microphone")
+        self.refresh_mics = button("Refresh", on_click=self.refresh_mics_clicked,
+                                   tip="Look for microphones again (after plugging one in)",
+                                   name="Refresh the list of microphones")
         self.mic_status = QLabel("")
         self.mic_status.setObjectName("muted")
-        self.preview = QPushButton("Preview")
-        self.preview.setToolTip("Say a sample sentence with this voice and rate")
-        self.preview.setAccessibleName("Preview the voice")
-        self.preview.clicked.connect(self.preview_clicked)
+        self.preview = button("Preview", on_click=self.preview_clicked,
+                              tip="Say a sample sentence with this voice and rate",
+                              name="Preview the voice")
 
         self._body = QWidget()
         self._body_layout = QVBoxLayout(self._body)

@@ -132,3 +132,31 @@ def test_delete_forgets_the_memory_and_its_recording(pipe, speak):
     assert not clip.exists()
     with pytest.raises(StoreError):
         pipe.delete_memory(heard.memory.id)
+
+
+def test_a_component_is_built_once_when_threads_ask_at_once(tmp_path, monkeypatch):
+    """The app records while Whisper loads on a worker: both threads must get one model."""
+    import threading
+    import time
+
+    import core.memory.embed as embed
+
+    built = []
+    real = embed.Embedder.from_settings
+
+    def slow(settings):
+        built.append(threading.get_ident())
+        time.sleep(0.3)
+        return real(settings)
+
+    monkeypatch.setattr(embed.Embedder, "from_settings", staticmethod(slow))
+    p = Pipeline(tmp_path / "home")
+    got = []
+    threads = [threading.Thread(target=lambda: got.append(p.embedder)) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(built) == 1 and len({id(e) for e in got}) == 1
+    p.__dict__.pop("embedder")  # dropping it rebuilds it on next use (the app's settings)
+    assert p.embedder is not got[0] and len(built) == 2
