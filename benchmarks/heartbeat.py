@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from PySide6.QtCore import QCoreApplication, QTimer
+from PySide6.QtCore import QCoreApplication, Qt, QTimer
 
 
 class Heartbeat:
@@ -18,6 +18,7 @@ class Heartbeat:
         self.gaps: list[float] = []
         self._last: float | None = None
         self._timer = QTimer(interval=interval_ms, timeout=self._tick)
+        self._timer.setTimerType(Qt.TimerType.PreciseTimer)
 
     def _tick(self) -> None:
         now = time.perf_counter()

@@ -33,6 +33,7 @@ class Shell:
             self._onboarding = OnboardingController(self.ctx, OnboardingView(self.window))
             self._onboarding.view.show()
         self.warm_up()
+        self.window.build_pages_when_idle()
 
     def warm_up(self) -> None:
         """Load Whisper, then the language model, on a worker; the status line follows."""

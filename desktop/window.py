@@ -10,7 +10,7 @@ import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from PySide6.QtCore import QSize, Qt, Signal
+from PySide6.QtCore import QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QCloseEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QHBoxLayout,
@@ -123,6 +123,22 @@ class MainWindow(QMainWindow):
             self.stack.widget(index).layout().addWidget(view)
             self.views[key], self.controllers[key] = view, controller
         return self.views[key], self.controllers[key]
+
+    def build_pages_when_idle(self, done: Callable[[], None] | None = None) -> None:
+        """Build the pages not shown yet, one per turn of the event loop, so that switching
+        to one later is instant (building a page takes 30–90 ms of the UI thread)."""
+        todo = [k for k in VIEW_KEYS if k not in self.views]
+
+        def next_page() -> None:
+            while todo and todo[0] in self.views:
+                todo.pop(0)
+            if todo:
+                self.page(todo.pop(0))
+                QTimer.singleShot(0, next_page)
+            elif done is not None:
+                done()
+
+        QTimer.singleShot(0, next_page)
 
     def show_view(self, key: str) -> QWidget:
         view, controller = self.page(key)

@@ -57,24 +57,30 @@ class Task(QRunnable):
         try:
             value = self.fn(self)
         except PersonaError as exc:
-            self.signals.error.emit(str(exc))
+            self._emit(self.signals.error, str(exc))
         except MemoryError:
-            self.signals.error.emit(f"{self.name} ran out of memory; close other programs "
-                                    "or choose a smaller model in Settings.")
+            self._emit(self.signals.error, f"{self.name} ran out of memory; close other "
+                       "programs or choose a smaller model in Settings.")
         except OSError as exc:
-            self.signals.error.emit(f"{self.name} failed: {exc.strerror or exc}. Check that the "
-                                    "disk has space and the data folder is writable.")
+            self._emit(self.signals.error, f"{self.name} failed: {exc.strerror or exc}. Check "
+                       "that the disk has space and the data folder is writable.")
         except Exception as exc:  # a bug: log it in full, tell the person in one line
             log.exception("%s failed", self.name)
-            self.signals.error.emit(f"{self.name} failed unexpectedly ({type(exc).__name__}: "
-                                    f"{exc}). Details are in the log.")
+            self._emit(self.signals.error, f"{self.name} failed unexpectedly "
+                       f"({type(exc).__name__}: {exc}). Details are in the log.")
         else:
-            self.signals.result.emit(value)
+            self._emit(self.signals.result, value)
         finally:
             self.done.set()
-            self.signals.finished.emit()
+            self._emit(self.signals.finished)
             with _live_lock:
                 _live.discard(self)
+
+    def _emit(self, signal, *args) -> None:
+        try:
+            signal.emit(*args)
+        except RuntimeError:  # the app is quitting and has deleted the receiving objects
+            log.debug("%s finished after the app closed", self.name)
 
 
 def start_task(fn: Callable[[Task], Any], *, name: str,
