@@ -51,7 +51,8 @@ class OnboardingController:
         view.import_clicked.connect(self.start_import)
         view.cancel_import_clicked.connect(self.cancel_import)
         view.finish_clicked.connect(self.finish)
-        view.skip_clicked.connect(self.finish)
+        view.skip_clicked.connect(self.skip)
+        self._close_after_import = False
         view.rejected.connect(self._closed)  # Esc or the window's close button
 
     # ---------------------------------------------------------------- import
@@ -104,6 +105,10 @@ class OnboardingController:
     def _finished(self) -> None:
         self.task = None
         self.view.set_importing(False)
+        if self._close_after_import:
+            self._close_after_import = False
+            if self.summary is not None and not self.summary.errors:
+                self._leave()  # errors stay on screen to be read
 
     # ---------------------------------------------------------------- leaving
     def _mic_failed(self, message: str) -> None:
@@ -111,10 +116,24 @@ class OnboardingController:
                                      "Settings later.")
 
     def finish(self) -> None:
-        """Finish (or skip): mark the home and close; a running import is stopped first."""
+        """Finish: files chosen but not imported yet are imported first (with progress and
+        Cancel), then the home is marked and the dialog closes."""
+        if self.task is None and self.summary is None and self.view.chosen_paths():
+            self.start_import()
+        if self.task is not None:
+            self._close_after_import = True
+            self.view.result.setText("Importing your files; Persona opens when they are in.")
+            return
+        self._leave()
+
+    def skip(self) -> None:
+        """Skip: a running import stops after its current file; what is in stays in."""
         if self.task is not None:
             self.cancel_import()
             return
+        self._leave()
+
+    def _leave(self) -> None:
         self.view.accept()
         self._closed()
 

@@ -88,3 +88,17 @@ def test_import_shows_progress_and_cancel_stops_between_files(onboarding, qtbot,
     assert "Stopped." in view.result.text() and view.next.isEnabled()
     qtbot.mouseClick(view.next, Qt.MouseButton.LeftButton)  # Finish
     assert (ctx.home.root / "onboarded").exists() and not view.isVisible()
+
+
+def test_finish_imports_the_chosen_files_first_then_closes(onboarding, qtbot, tmp_path):
+    ctx, view, controller = onboarding
+    notes = tmp_path / "diary.md"
+    notes.write_text("I planted tulips in the garden on Sunday.\n\nMy brother visited today.\n")
+    view.go(2)
+    view.add_paths([str(notes)])
+    assert view.next.text() == "Finish"
+    qtbot.mouseClick(view.next, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: not view.isVisible(), timeout=60_000)
+    assert controller.summary is not None and controller.summary.stored >= 1
+    assert ctx.pipeline.store.count() == controller.summary.stored
+    assert (ctx.home.root / "onboarded").exists()
