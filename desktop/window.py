@@ -95,7 +95,13 @@ class MainWindow(QMainWindow):
         self.status = QLabel("Starting …")
         self.status.setObjectName("modelStatus")
         self.status.setAccessibleName("Model status")
+        self.training = QLabel("")
+        self.training.setObjectName("trainingStatus")
+        self.training.setAccessibleName("Training status")
+        self.training.setToolTip("Details in Privacy & training (Ctrl+4)")
+        self.statusBar().addPermanentWidget(self.training)
         self.statusBar().addPermanentWidget(self.status)
+        ctx.training_changed.connect(self._show_training)
         self.statusBar().setSizeGripEnabled(False)
 
         right = QWidget()
@@ -155,6 +161,11 @@ class MainWindow(QMainWindow):
 
     def current_key(self) -> str:
         return VIEW_KEYS[self.stack.currentIndex()]
+
+    def _show_training(self) -> None:
+        privacy = self.controllers.get("privacy")
+        text = privacy.training_text() if privacy is not None else ""
+        self.training.setText(f"● {text}  ·" if text else "")
 
     def set_status(self, text: str) -> None:
         self.status.setText(text)

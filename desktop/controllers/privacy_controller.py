@@ -100,6 +100,17 @@ class PrivacyController:
         if was_other != (self._other_run() is not None):
             self.ctx.training_changed.emit()
 
+    def training_text(self) -> str:
+        """One line for the window's status bar: the run going, if any ('' when none)."""
+        if self.job.running:
+            u = self.job.last
+            step = f" — step {u.step}/{u.steps}" if u is not None else ""
+            return f"Training your persona{step}"
+        other = self._other_run()
+        if other is not None:
+            return f"A training run is going (pid {other.get('pid')})"
+        return ""
+
     def _other_run(self) -> dict | None:
         running = self.snapshot.running if self.snapshot else None
         if running is None or running.get("this_process") or running.get("pid") in self._ours:
@@ -167,6 +178,7 @@ class PrivacyController:
 
     def _job_progress(self, u: TrainingUpdate) -> None:
         self.view.set_progress(u.step, u.steps, u.loss, u.epsilon)
+        self.ctx.training_changed.emit()
 
     def _job_finished(self, result: TrainingOutcome) -> None:
         out = result.outcome or {}

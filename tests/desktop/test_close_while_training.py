@@ -39,6 +39,8 @@ def test_closing_while_training_asks_and_can_keep_it_going(sample_home, make_win
     try:
         qtbot.waitUntil(lambda: job.last is not None or not job.running, timeout=120_000)
         assert job.running
+        # The status bar says so on every page.
+        qtbot.waitUntil(lambda: "Training your persona" in window.training.text())
 
         _answer(qtbot, "Cancel")
         assert not window.close()  # Cancel: the window stays, the run goes on
