@@ -22,13 +22,13 @@ from pathlib import Path
 
 import numpy as np
 
+from benchmarks.corpus import corpus_text
 from benchmarks.table import Row, format_table
 from core.memory.embed import Embedder
 from core.memory.schema import Memory
 from core.memory.store import MemoryStore
 
 ROOT = Path(__file__).resolve().parents[1]
-CORPUS = ROOT.parent / "shared" / "corpora" / "tinyshakespeare.txt"
 CACHE = Path(__file__).resolve().parent / ".cache" / "memory"
 
 P50_TARGET_MS = 50.0  # hybrid top-5 at 100k, query embedding included
@@ -55,7 +55,7 @@ QUERIES = [
 def corpus_texts(n: int | None = None) -> list[str]:
     """``n`` distinct memories (all when None): runs of 1-5 consecutive corpus lines, in a
     fixed shuffle, so a smaller set is always a prefix of a bigger one."""
-    lines = [s.strip() for s in CORPUS.read_text(encoding="utf-8").splitlines()]
+    lines = [s.strip() for s in corpus_text().splitlines()]
     lines = [s for s in lines if s and not s.endswith(":")]  # drop speaker names
     seen, texts = set(), []
     for k in (1, 2, 3, 4, 5):

@@ -1,4 +1,5 @@
-"""The training benchmarks' data: tinyshakespeare cut by position into records.
+"""The training benchmarks' data: Shakespeare's plays (benchmarks/corpus.py) cut by
+position into records.
 
 The first 90% of the text is the training side, the last 10% the held-out side, as the
 issue asks. A record is one speech (a speaker's name line and what they say, up to the next
@@ -10,11 +11,10 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
-from pathlib import Path
 
+from benchmarks.corpus import corpus_text
 from core.train.dataset import TrainingExample
 
-CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpora" / "tinyshakespeare.txt"
 TRAIN_FRACTION = 0.9
 
 
@@ -29,18 +29,10 @@ def speeches(text: str) -> list[str]:
     return [block.strip() for block in text.split("\n\n") if block.strip()]
 
 
-def corpus_text(path: Path = CORPUS) -> str:
-    if not path.is_file():
-        raise FileNotFoundError(f"The training benchmarks read {path}; put tinyshakespeare.txt "
-                                "there (../shared/corpora/ beside the repository).")
-    return path.read_text(encoding="utf-8")
-
-
-def split(n_train: int, n_outside: int, n_heldout: int, *, seed: int = 0,
-          path: Path = CORPUS) -> Split:
+def split(n_train: int, n_outside: int, n_heldout: int, *, seed: int = 0) -> Split:
     """Disjoint samples of speeches: train and outside from the first 90%, held-out from
     the rest."""
-    text = corpus_text(path)
+    text = corpus_text()
     cut = int(len(text) * TRAIN_FRACTION)
     rng = random.Random(seed)
     head, tail = speeches(text[:cut]), speeches(text[cut:])
@@ -54,9 +46,9 @@ def split(n_train: int, n_outside: int, n_heldout: int, *, seed: int = 0,
                  heldout=_examples(tail, held, "heldout"))
 
 
-def head_speeches(seed: int = 0, path: Path = CORPUS) -> list[str]:
+def head_speeches(seed: int = 0) -> list[str]:
     """Every speech of the first 90%, shuffled with ``seed``."""
-    text = corpus_text(path)
+    text = corpus_text()
     out = speeches(text[:int(len(text) * TRAIN_FRACTION)])
     random.Random(seed).shuffle(out)
     return out

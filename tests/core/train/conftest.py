@@ -15,18 +15,17 @@ from pathlib import Path
 
 import pytest
 
+from benchmarks.corpus import corpus_text
 from core.train.checkpoint import load_checkpoint
 from core.train.config import TrainConfig, TrainResult
 from core.train.dataset import TrainingExample
 from privacy.rdp import calibrate_noise, default_delta, run_epsilon
 
-CORPUS = Path(__file__).resolve().parents[4] / "shared" / "corpora" / "tinyshakespeare.txt"
-
 
 def training_side_lines(n: int) -> list[str]:
     """The first ``n`` distinct non-empty lines of the training side (first 90%), as a home's
     memories."""
-    text = CORPUS.read_text(encoding="utf-8")
+    text = corpus_text()
     kept = [ln.strip() for ln in text[: int(len(text) * 0.9)].splitlines() if ln.strip()]
     return list(dict.fromkeys(kept))[:n]
 
@@ -40,7 +39,7 @@ def lines(text: str, n: int, prefix: str) -> list[TrainingExample]:
 def corpus(request) -> tuple[list[TrainingExample], list[TrainingExample]]:
     """(the first ``N_TRAIN`` lines of the training part, the first ``N_HELDOUT`` of the
     held-out part), in the numbers of the requesting test module."""
-    text = CORPUS.read_text(encoding="utf-8")
+    text = corpus_text()
     cut = int(len(text) * 0.9)  # by position, never at random lines
     return (lines(text[:cut], request.module.N_TRAIN, "train-"),
             lines(text[cut:], request.module.N_HELDOUT, "heldout-"))
