@@ -171,6 +171,7 @@ def _run_locked(home: Home, settings: Settings, options: TrainOptions, *,
         if not ids:
             raise NothingToTrain("there is nothing to train on yet: no memories of your own "
                                  "words outside the held-out slice. Talk or import notes first.")
+        _check_judgeable(dataset)
         plan = ledger.plan_run(ids, target_epsilon=options.epsilon, delta=options.delta,
                                batch_size=options.batch_size, epochs=options.epochs)
         examples = _select(dataset.train, plan.eligible_ids)
@@ -249,6 +250,18 @@ def _run_locked(home: Home, settings: Settings, options: TrainOptions, *,
         store.discard(candidate)
     outcome.seconds = time.perf_counter() - t0
     return outcome
+
+
+def _check_judgeable(dataset: Dataset) -> None:
+    """Refuse, before anything is charged, a run whose adapter could not be judged: with no
+    held-out records the promotion gate has nothing to compare, so the ε would be spent on
+    an adapter that is thrown away."""
+    if not any(ex.target.strip() for ex in dataset.heldout):
+        raise NothingToTrain(
+            f"there is nothing to judge a run by yet: none of your {len(dataset.train)} "
+            "trainable records falls in the held-out slice (about 1 in 10 does), so a run "
+            "would spend privacy budget on an adapter that could not be evaluated. Nothing was "
+            "charged; talk or import a few more notes and train again.")
 
 
 def evaluate(model_folder: Path, loss_fn, heldout: Sequence[TrainingExample], max_seq_len: int,
