@@ -1,5 +1,6 @@
-"""The training set: the person's words only, (context → reply) pairs, redaction of every
-text, and a held-out slice that is fixed and disjoint from training."""
+"""The training set: the person's words only, each example one record's words after a fixed
+prompt, redaction of every text, and a held-out slice that is fixed and disjoint from
+training."""
 
 from __future__ import annotations
 
@@ -12,11 +13,10 @@ from core.errors import SettingsError, StoreError, TextError
 from core.memory.chunking import chunk_text
 from core.memory.schema import Memory
 from core.train.dataset import (
+    CHAT_PROMPT,
     DatasetOptions,
-    Turn,
     build_dataset,
     heldout_from_files,
-    render_prompt,
 )
 from core.train.heldout import hash_unit, heldout_key, is_heldout
 
@@ -63,57 +63,68 @@ def test_only_the_persons_words_are_targets():
     assert len({ex.record_id for ex in ds.train}) == len(ds.train)
 
 
-def test_chat_turns_become_context_reply_pairs():
+def test_chat_turns_are_the_persons_words_after_a_fixed_prompt():
     shuffled = random.Random(1).sample(CONVERSATION, len(CONVERSATION))
     ds = build_dataset(shuffled, heldout_fraction=0.0)
     by_id = {ex.record_id: ex for ex in ds.train}
-    first, second, third = by_id["c1-0"], by_id["c1-2"], by_id["c1-4"]
-    assert first.prompt == "" and first.context == () and first.context_ids == ()
-    # The context is what the reply answers: the assistant's turns since the person spoke.
-    assert second.context_ids == ("c1-1",)
-    assert [t.speaker for t in second.context] == ["assistant"]
-    assert second.prompt == ("Assistant:\nSorry to hear that. Was it the noise from the street?"
-                             "\n\nPerson:\n")
-    assert second.target == "Yes, the bins at six. I might ask the council."
-    assert third.context_ids == ("c1-3",)
-    assert third.prompt == render_prompt(third.context)
-    assert third.record_ids == ("c1-4", "c1-3")
+    assert CHAT_PROMPT == "Person:\n"
+    for rid, memory in (("c1-0", CONVERSATION[0]), ("c1-2", CONVERSATION[2]),
+                        ("c1-4", CONVERSATION[4])):
+        assert by_id[rid].prompt == CHAT_PROMPT and by_id[rid].target == memory.text
+        assert by_id[rid].record_ids == (rid,)
 
 
-def test_every_record_is_in_exactly_one_example():
+# Leak 3 of issue 8: the assistant's replies are generated from retrieved memories, so as
+# context they carried held-out, forgotten or at-budget records into training, uncharged.
+QUOTED = {
+    "held": "my sister Rosalind lives on Quince Lane",  # a held-out record
+    "forgotten": "the clinic said the biopsy came back clear",  # forgotten, gone from the store
+    "spent": "I still owe Bartholomew four hundred pounds",  # at its budget: excluded
+}
+
+
+def test_no_example_holds_words_of_another_record():
+    records = [Memory(QUOTED["spent"] + ".", source="voice", id="spent", ts=T0),
+               Memory("Quiet day, tea and a crossword.", source="text", id="plain", ts=T0)]
+    held = next(Memory(QUOTED["held"] + ".", source="voice", id=f"held-{i}", ts=T0)
+                for i in range(100) if is_heldout(Memory("x", id=f"held-{i}"), 0.5))
+    records.append(held)
+    cid = next(f"c-echo-{i}" for i in range(100)
+               if not is_heldout(Memory("x", source="chat", conversation_id=f"c-echo-{i}"),
+                                 0.5))
+    convo = chat(cid, [
+        ("person", "What do you remember about my family?"),
+        ("assistant", f"You told me {QUOTED['held']}."),
+        ("person", "And the hospital?"),
+        ("assistant", f"You said {QUOTED['forgotten']}, and {QUOTED['spent']}."),
+        ("person", "Thanks, that helps."),
+    ], start=T0 + timedelta(hours=1))
+    plain_held = is_heldout(records[1], 0.5)
+    memories = [*records, *convo]
+    ds = build_dataset(memories, heldout_fraction=0.5, exclude_ids={"spent"})
+    own = {m.id: m.text for m in memories}
+    assert {ex.record_id for ex in ds.train} == (
+        {f"{cid}-0", f"{cid}-2", f"{cid}-4"} | (set() if plain_held else {"plain"}))
+    assert held.id in {ex.record_id for ex in ds.heldout}
+    for ex in ds.train + ds.heldout:
+        # Every token: the record's own words, or fixed template text.
+        assert ex.prompt in ("", CHAT_PROMPT)
+        assert ex.target == own[ex.record_id]
+        assert ex.record_ids == (ex.record_id,)
+        for rid, phrase in QUOTED.items():
+            if rid != ex.record_id and not ex.record_id.startswith(rid):
+                assert phrase not in ex.prompt + ex.target
+    assert set(ds.exposure().values()) == {1}
+
+
+def test_every_record_is_in_at_most_one_example():
     # So DP per example is DP per record, as the ledger charges it: no group privacy needed.
     memories = many_memories(n_notes=20, n_chats=6) + chat("c-multi", [
         ("person", "One."), ("person", "Two."), ("assistant", "A."), ("assistant", "B."),
         ("person", "Three."), ("assistant", "C."), ("person", "Four.")])
     ds = build_dataset(memories, heldout_fraction=0.0)
     assert set(ds.exposure().values()) == {1}
-    assert set(ds.exposure()) == {m.id for m in memories}  # each conversation ends with a reply
-    by_id = {ex.record_id: ex for ex in ds.train}
-    assert by_id["c-multi-1"].context_ids == ()  # the person spoke last: nothing to answer
-    assert by_id["c-multi-4"].context_ids == ("c-multi-2", "c-multi-3")
-
-
-def test_context_is_cut_to_its_budget():
-    convo = chat("c3", [("person", "Hello."), ("assistant", "One."), ("assistant", "Two."),
-                        ("assistant", "Three."), ("person", "Too many questions.")])
-    ds = build_dataset(convo, heldout_fraction=0.0, options=DatasetOptions(max_context_turns=2))
-    last = next(ex for ex in ds.train if ex.record_id == "c3-4")
-    assert last.context_ids == ("c3-2", "c3-3")
-
-    # Room for the last turn as rendered ("Assistant:\n" + text + "\n\n") and 50 more.
-    tight = DatasetOptions(max_context_chars=len("Assistant") + 4 + len(CONVERSATION[3].text)
-                           + 50)
-    last = next(ex for ex in build_dataset(CONVERSATION, heldout_fraction=0.0,
-                                           options=tight).train if ex.record_id == "c1-4")
-    assert last.context_ids == ("c1-3",)  # the newest turn that fits, whole
-
-    long_turn = "word " * 400
-    convo = chat("c2", [("assistant", long_turn.strip()), ("person", "Too long to read.")])
-    ex = build_dataset(convo, heldout_fraction=0.0,
-                       options=DatasetOptions(max_context_chars=200)).train[0]
-    assert ex.context_ids == ("c2-0",)
-    assert ex.context[0].text.startswith("…") and len(ex.context[0].text) <= 200
-    assert ex.context[0].text.endswith("word")
+    assert set(ds.exposure()) == {m.id for m in memories if m.speaker == "person"}
 
 
 def test_plain_memories_are_chunks_with_an_empty_prompt():
@@ -121,7 +132,8 @@ def test_plain_memories_are_chunks_with_an_empty_prompt():
                 Memory("Spoken thought.", source="voice", id="x2", ts=T0)]
     ds = build_dataset(memories, heldout_fraction=0.0)
     assert [(ex.record_id, ex.prompt, ex.target) for ex in ds.train] == [
-        ("x1", "", "A chat line without a conversation."), ("x2", "", "Spoken thought.")]
+        ("x1", CHAT_PROMPT, "A chat line without a conversation."),
+        ("x2", "", "Spoken thought.")]
 
 
 def test_long_targets_are_cut_between_words():
@@ -133,7 +145,7 @@ def test_long_targets_are_cut_between_words():
     assert ds.skipped["truncated"] == 1
 
 
-def test_redaction_reaches_prompt_and_target():
+def test_redaction_reaches_every_example():
     convo = chat("c3", [
         ("person", "I'm Anna Schmidt, write to anna.schmidt@example.com."),
         ("assistant", "Noted, Anna. Your number is +44 20 7946 0958?"),
@@ -147,17 +159,15 @@ def test_redaction_reaches_prompt_and_target():
     for ex in ds.train + ds.heldout:
         for secret in SECRETS:
             assert secret not in ex.prompt and secret not in ex.target
-            assert all(secret not in t.text for t in ex.context)
     by_id = {ex.record_id: ex for ex in ds.train}
-    assert "[EMAIL]" in by_id["c3-0"].target and "[PHONE]" in by_id["c3-2"].prompt
+    assert "[EMAIL]" in by_id["c3-0"].target
     assert "[ADDRESS]" in by_id["c3-2"].target and "[CARD]" in by_id["c3-2"].target
-    assert "[ACCOUNT]" in by_id["c3-4"].prompt
     assert by_id["c3-4"].target == "Right, [NAME] family budget."
-    # Each memory is redacted (and counted) once.
+    # Each trained memory is redacted (and counted) once; the assistant's turns never are.
     counts = ds.redaction_report.counts
-    assert ds.redaction_report.texts == 6
-    assert counts == {"email": 1, "phone": 1, "card": 2, "account": 1, "id": 0,
-                      "address": 1, "name": 6}
+    assert ds.redaction_report.texts == 4
+    assert {k: v for k, v in counts.items() if v} == {"email": 1, "card": 2, "address": 1,
+                                                      "name": 4}
 
 
 def test_a_record_that_is_only_identifiers_is_skipped():
@@ -193,11 +203,7 @@ def test_heldout_slice_is_fixed_and_disjoint():
                           heldout_fraction=0.2)
     assert {ex.record_id for ex in again.heldout} == held_ids
     assert again.train == ds.train
-    # A conversation is held out as a whole: no held-out words reach a training prompt.
-    held_texts = {m.text for m in memories if m.id in held_ids}
-    for ex in ds.train:
-        assert not set(ex.context_ids) & held_ids
-        assert all(t.text not in held_texts for t in ex.context)
+    # A conversation is held out as a whole.
     for c in {m.conversation_id for m in memories if m.conversation_id}:
         sides = {m.id in held_ids for m in memories
                  if m.conversation_id == c and m.speaker == "person"}
@@ -229,7 +235,7 @@ def test_since_limits_training_targets_not_the_heldout_slice():
     assert {ex.record_id for ex in ds.train} == {
         ex.record_id for ex in full.train if int(ex.record_id[5:]) >= 150}
     assert ds.heldout == full.heldout  # always judged on the whole slice
-    # A new reply in an old conversation still gets the old question as its context.
+    # A new reply in an old conversation is trained; the old turns are not.
     question = chat("c1", [("assistant", "Did the bins wake you again?")],
                     start=T0 + timedelta(minutes=30))
     late = chat("c1", [("person", "Yes, they woke me once more.")],
@@ -238,14 +244,13 @@ def test_since_limits_training_targets_not_the_heldout_slice():
     ds = build_dataset([*CONVERSATION, *question, *late], heldout_fraction=0.0,
                        since=T0 + timedelta(days=1))
     assert [ex.record_id for ex in ds.train] == ["c1-late"]
-    assert ds.train[0].context_ids == ("c1-q",)
+    assert ds.train[0].prompt == CHAT_PROMPT
     assert ds.skipped["before_since"] == 3
 
 
-def test_excluded_records_are_neither_targets_nor_context():
+def test_excluded_records_are_never_trained():
     ds = build_dataset(CONVERSATION, heldout_fraction=0.0, exclude_ids={"c1-2"})
     assert "c1-2" not in {ex.record_id for ex in ds.train}
-    assert all("c1-2" not in ex.context_ids for ex in ds.train)
     assert all("council" not in ex.prompt for ex in ds.train)
     assert ds.skipped["excluded"] == 1
 
@@ -258,11 +263,6 @@ def test_bad_input_is_refused_clearly():
     with pytest.raises(TypeError, match="str"):
         build_dataset(["just text"])  # type: ignore[list-item]
     assert build_dataset([]).train == []
-
-
-def test_render_prompt():
-    assert render_prompt([]) == ""
-    assert render_prompt([Turn("assistant", "Hi.")]) == "Assistant:\nHi.\n\nPerson:\n"
 
 
 def test_heldout_files_are_chunked_like_an_import_and_redacted(tmp_path):
@@ -325,8 +325,7 @@ def test_memories_read_back_from_a_real_store(tmp_path, embedder):
         ("c-store-0", "Hi, it's [NAME]. Can you remind me of the dentist?"),
         ("c-store-2", "Tuesday at 3, at [ADDRESS]."),
     ]
-    assert ds.train[2].context_ids == ("c-store-1",)
-    assert "Sure, [NAME]. When is it?" in ds.train[2].prompt
-    assert ds.redaction_report.total == 4
+    assert ds.train[2].prompt == CHAT_PROMPT  # "Sure, Anna. When is it?" is in no example
+    assert ds.redaction_report.total == 3
     since = build_dataset(store.all_memories(since=T0), heldout_fraction=0.0)
     assert [ex.record_id for ex in since.train] == ["c-store-0", "c-store-2"]
