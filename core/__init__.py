@@ -15,4 +15,10 @@ os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
+# Folders 0700, files 0600 for everything this process creates, including what LanceDB and
+# the other libraries write into the person's home (core/permissions.py).
+from core.permissions import private_umask  # noqa: E402
+
+private_umask()
+
 __version__ = "0.1.0"

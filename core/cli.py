@@ -186,6 +186,18 @@ def _app(argv: list[str]) -> int:
     return desktop_app.main(argv)
 
 
+def _tighten_home(args: argparse.Namespace) -> None:
+    """A home made before Persona kept its files private is tightened on start, and the
+    person told once on stderr (the next start finds nothing to change)."""
+    if not hasattr(args, "home"):
+        return
+    from core.paths import Home
+
+    done = Home.resolve(args.home).tighten()
+    if done.changed or done.errors:
+        print(f"persona: {done.message()}", file=sys.stderr)
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     if argv[:1] == ["app"]:
@@ -195,6 +207,7 @@ def main(argv: list[str] | None = None) -> int:
                         format="%(levelname)s %(name)s: %(message)s")
     from core import commands, commands_memories, commands_train
 
+    _tighten_home(args)
     name = "cmd_" + "_".join(x for x in (args.command, getattr(args, "action", None)) if x)
     handler = (getattr(commands, name, None) or getattr(commands_memories, name, None)
                or getattr(commands_train, name))

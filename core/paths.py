@@ -37,9 +37,16 @@ class Home:
         return cls(root.resolve())
 
     def ensure(self) -> Home:
+        """Create the home's folders, private (0700) whatever the umask."""
         for d in (self.root, self.audio_dir, self.logs_dir):
-            d.mkdir(parents=True, exist_ok=True)
+            d.mkdir(parents=True, exist_ok=True, mode=0o700)
         return self
+
+    def tighten(self):
+        """Make an existing home private (see ``core.permissions.tighten``); what changed."""
+        from core.permissions import tighten
+
+        return tighten(self.root)
 
     @property
     def settings_file(self) -> Path:

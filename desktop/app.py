@@ -111,7 +111,9 @@ def _run(args) -> int:
     app.setOrganizationName("Persona")
     app.setDesktopFileName("persona")
     apply_theme(app, args.theme)
-    ctx = AppContext(Home.resolve(args.home))
+    home = Home.resolve(args.home)
+    tightened = home.tighten()  # a home made before Persona kept it private
+    ctx = AppContext(home)
     _log_to_file(ctx.home.logs_dir / "app.log")
     window = MainWindow(ctx)
     _catch_unexpected(ctx)
@@ -122,6 +124,8 @@ def _run(args) -> int:
         return shell.screenshot(args.view, Path(args.screenshot))
     window.show_view(args.view)
     window.show()
+    if tightened.changed or tightened.errors:
+        ctx.notice.emit(tightened.message())  # once: the next start finds nothing to change
     shell.first_run_or_warm_up()
     log.info("window shown %.2f s after start", time.perf_counter() - t0)
     # The first turn of the event loop: from here a key press records (benchmarks read this).
