@@ -36,3 +36,7 @@ class DeviceError(PersonaError):
 
 class PrivacyError(PersonaError):
     """The privacy ledger or accountant refuses a run (budget, δ) or cannot be read."""
+
+
+class BundleError(PersonaError):
+    """A persona bundle cannot be written or read (passphrase, damage, version, base model)."""
