@@ -147,6 +147,9 @@ def _training_parsers(sub) -> None:
     p.add_argument("--backend", choices=("torch", "mlx"), default=None)
     p.add_argument("--dry-run", action="store_true",
                    help="print what the run would spend; change nothing")
+    p.add_argument("--from-base", action="store_true",
+                   help="train a new adapter from the base model, not from the current one "
+                        "(the way out when the privacy ledger cannot account for it)")
     _progress_jsonl(p)
 
     p = sub.add_parser("eval", help="perplexity of the base model and of the persona")

@@ -26,7 +26,8 @@ def _options(args: Namespace, settings):
 
     return TrainOptions.from_settings(settings, epsilon=args.epsilon, delta=args.delta,
                                       epochs=args.epochs, backend=args.backend,
-                                      dry_run=args.dry_run)
+                                      dry_run=args.dry_run,
+                                      from_base=getattr(args, "from_base", False))
 
 
 def _progress_printer(quiet: bool):
@@ -224,12 +225,18 @@ def _eps(x):
 
 
 def cmd_privacy(args: Namespace) -> int:
+    from core.train.adapter_store import AdapterStore
     from core.train.jobcontrol import training_status
+    from core.train.ledger_binding import check_bindings
+    from core.train.runner import checkpoints_dir
     from privacy.ledger import Ledger
     from privacy.report import report_json, report_lines
 
     home, settings = _home_settings(args)
-    summary = Ledger.from_settings(home, settings).summary()
+    ledger = Ledger.from_settings(home, settings)
+    # A report of a ledger that lost what the adapter spent would under-report: refuse it.
+    check_bindings(AdapterStore(home), ledger, checkpoints_dir(home))
+    summary = ledger.summary()
     # A run going in another process (the nightly job, or the app's Train now).
     running = summary["training_running"] = training_status(home)
     lines = report_lines(summary)

@@ -40,6 +40,11 @@ class AdapterMeta:
     max_record_epsilon: float | None = None  # ledger's worst record after the run (inf: non-private)
     private: bool = True
     previous: str | None = None  # the version it replaced
+    # The privacy ledger's anchor after its run (privacy/anchor.py): training continues from
+    # this adapter only under a ledger that still contains it (core/train/ledger_binding.py).
+    ledger_seq: int | None = None
+    ledger_head: str | None = None
+    from_base: bool = False  # trained from the base model, not from the adapter before it
     notes: list[str] = field(default_factory=list)
 
 

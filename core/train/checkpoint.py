@@ -9,6 +9,10 @@ never half of one. Older checkpoints are removed only after the new one is in pl
 
 ``run`` identifies the run (backend, σ, q, steps, C, model, data...): resuming a checkpoint
 of a different run would train and account a run nobody planned, so it is refused.
+
+The run's folder also holds ``ledger.json`` (``bind_ledger``): where the privacy ledger
+stood when the run began, so that a checkpoint is never resumed under a ledger that lost
+the run's charge (``core/train/ledger_binding.py`` checks it).
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ from core.errors import ModelError
 log = logging.getLogger(__name__)
 
 MANIFEST = "manifest.json"
+LEDGER_BINDING = "ledger.json"
 FORMAT = 1
 _STEP_DIR = re.compile(r"^step-(\d{8})$")
 _TMP_PREFIX = ".tmp-step-"
@@ -143,6 +148,36 @@ def load_checkpoint(checkpoint_dir: Path | None, *, run: Mapping | None = None
     return Checkpoint(path, step, saved_run, state, tuple(sorted(files)))
 
 
+def bind_ledger(checkpoint_dir: Path, anchor: Mapping) -> None:
+    """Record (atomically) the privacy ledger's anchor (seq, head) the run began under."""
+    checkpoint_dir = Path(checkpoint_dir)
+    checkpoint_dir.mkdir(parents=True, exist_ok=True)
+    tmp = checkpoint_dir / f".{LEDGER_BINDING}.tmp"
+    with open(tmp, "w", encoding="utf-8") as f:
+        f.write(json.dumps(dict(anchor), sort_keys=True))
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, checkpoint_dir / LEDGER_BINDING)
+    _fsync_dir(checkpoint_dir)
+
+
+def ledger_binding(checkpoint_dir: Path) -> dict | None:
+    """The anchor written by ``bind_ledger``, or None (a run from before bindings existed).
+    An unreadable file is a ``ModelError``: a binding is never silently skipped."""
+    path = Path(checkpoint_dir) / LEDGER_BINDING
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise ModelError(f"{path} cannot be read ({exc}); delete {checkpoint_dir} to start "
+                         "the run over.") from exc
+    if not isinstance(data, dict):
+        raise ModelError(f"{path} is not a ledger binding; delete {checkpoint_dir} to start "
+                         "the run over.")
+    return data
+
+
 def delete_checkpoints(checkpoint_dir: Path | None) -> None:
     """Remove every checkpoint (and leftover temporary folder) in ``checkpoint_dir``."""
     if checkpoint_dir is None or not Path(checkpoint_dir).is_dir():
@@ -151,6 +186,7 @@ def delete_checkpoints(checkpoint_dir: Path | None) -> None:
     for path in _step_dirs(checkpoint_dir):
         shutil.rmtree(path, ignore_errors=True)
     _remove_temporaries(checkpoint_dir)
+    (checkpoint_dir / LEDGER_BINDING).unlink(missing_ok=True)
     with contextlib.suppress(OSError):
         checkpoint_dir.rmdir()  # only if nothing else lives there
 

@@ -22,6 +22,7 @@ from core.settings import Settings
 from core.train.adapter_store import AdapterMeta, AdapterStore
 from core.train.config import LoRAConfig, ProgressCallback, StopCheck, TrainConfig, TrainResult
 from core.train.dataset import Dataset, TrainingExample, build_dataset
+from core.train.ledger_binding import adapter_anchor_fields, bind_run, check_bindings, start_over
 
 Log = Callable[[str], None]
 
@@ -53,6 +54,9 @@ class TrainOptions:
     threads: int | None = None  # None: every core (core.train.config.train_threads)
     checkpoint_seconds: float = 120.0
     dry_run: bool = False
+    # Start over from the base model: the recovery when the ledger cannot account for the
+    # current adapter (core/train/ledger_binding.py).
+    from_base: bool = False
 
     @classmethod
     def from_settings(cls, settings: Settings, **overrides) -> TrainOptions:
@@ -125,9 +129,14 @@ def trainer(backend: str):
 def load_dataset(home: Home, settings: Settings) -> Dataset:
     from core.memory.embed import Embedder
     from core.memory.store import MemoryStore
+    from privacy.forgotten import read_forgotten
 
     store = MemoryStore(home.memory_dir, Embedder.from_settings(settings), settings=settings)
-    return build_dataset(store.all_memories(), names=settings.redact_names)
+    # A forgotten record is gone from the store; one back from an old copy is still left out
+    # of training and of the held-out slice alike (privacy/forgotten.py).
+    forgotten = read_forgotten(home.privacy_dir)
+    return build_dataset([m for m in store.all_memories() if m.id not in forgotten],
+                         names=settings.redact_names)
 
 
 def run_training(home: Home, settings: Settings, options: TrainOptions, *,
@@ -156,9 +165,15 @@ def _run_locked(home: Home, settings: Settings, options: TrainOptions, *,
     backend = options.backend or default_backend_name(settings)
     train_fn, loss_fn, fmt = trainer(backend)
     ledger = Ledger.from_settings(home, settings)
-    dataset = load_dataset(home, settings)
     store = AdapterStore(home)
     checkpoints = checkpoints_dir(home)
+    if not options.from_base:
+        # Before anything is planned or charged: never continue from an adapter or a
+        # checkpoint whose spending the ledger no longer holds.
+        check_bindings(store, ledger, checkpoints)
+    elif not options.dry_run:
+        start_over(store, ledger, checkpoints, log)
+    dataset = load_dataset(home, settings)
 
     run = _resumable(ledger, checkpoints, backend)
     if run is not None and not options.dry_run:
@@ -197,12 +212,13 @@ def _run_locked(home: Home, settings: Settings, options: TrainOptions, *,
     if run is None:
         run_id = ledger.begin_run(**plan.begin_kwargs(), clip_norm=config.clip_norm,
                                   backend=backend, info=_run_info(config))
+        bind_run(checkpoints / run_id, ledger)
     else:
         run_id = run.run_id
     outcome.run_id = run_id
     model_folder = ensure_model_folder(settings, home)
     candidate = store.new_candidate(run_id)
-    init = find_adapter(store.current_dir(), fmt)
+    init = None if options.from_base else find_adapter(store.current_dir(), fmt)
     try:
         result = train_fn(model_folder, examples, config, out_dir=candidate / fmt,
                           init_adapter=init, checkpoint_dir=checkpoints / run_id,
@@ -243,7 +259,8 @@ def _run_locked(home: Home, settings: Settings, options: TrainOptions, *,
             backend=backend, base_perplexity=ev.base_perplexity,
             perplexity=ev.candidate_perplexity, heldout_tokens=ev.tokens,
             max_record_epsilon=_float_or_none(summary["max_record_epsilon"]),
-            private=bool(summary.get("private", plan.private))))
+            private=bool(summary.get("private", plan.private)), from_base=options.from_base,
+            **adapter_anchor_fields(ledger)))
         outcome.promoted = True
     else:
         outcome.reason = "held-out perplexity got worse; kept the current adapter"
