@@ -26,7 +26,7 @@ def run(quick: bool = False) -> list[Row]:
                "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)")
     t0 = time.perf_counter()
     out = subprocess.run([sys.executable, "-c", wrapper, sys.executable, "-m", "core.cli",
-                          "demo", "--json", "--home", home], cwd=ROOT, env=env, check=True,
+                          "demo", "--json", "--dir", home], cwd=ROOT, env=env, check=True,
                          capture_output=True, text=True)
     wall = time.perf_counter() - t0
     peak = int(out.stdout.strip().splitlines()[-1])  # KiB on Linux, bytes on macOS

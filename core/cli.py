@@ -27,8 +27,12 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("app", help="open the desktop window (see `persona app --help`)",
                    add_help=False)
 
-    p = sub.add_parser("demo", help="run the whole loop on a sample persona")
-    _common(p, json_flag=True)
+    p = sub.add_parser("demo", help="run the whole loop on a sample persona (in its own "
+                                    "folder, never your data folder)")
+    p.add_argument("--dir", metavar="DIR",
+                   help="the demo's folder (default: 'demo' in the platform's cache folder; "
+                        "$PERSONA_HOME is ignored)")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--question", help="the question to speak (default: one about the diary)")
 
     p = sub.add_parser("ingest", help="import text, Markdown and audio files or folders")

@@ -34,9 +34,9 @@ def _progress_bar(desc: str, json_mode: bool):
 
 
 def cmd_demo(args: Namespace) -> int:
-    from core.demo import DEFAULT_QUESTION, run_demo
+    from core.demo import DEFAULT_QUESTION, demo_home, run_demo
 
-    out = run_demo(Home.resolve(args.home), question=args.question or DEFAULT_QUESTION,
+    out = run_demo(demo_home(args.dir), question=args.question or DEFAULT_QUESTION,
                    log=None if args.json else info)
     if args.json:
         emit_json(out)

@@ -1,6 +1,9 @@
 """`persona demo`: the whole loop on a sample persona, stage by stage, with timings.
 
-In a fresh home it first loads the sample persona from ``assets/sample_persona`` (an
+The demo runs in a folder of its own (``demo_home``: a ``demo`` folder in the platform's
+cache folder, or ``--dir``), never in the person's data folder: it imports an invented
+person and stores the demo question as a turn of theirs, which nightly training would learn.
+In a fresh folder it first loads the sample persona from ``assets/sample_persona`` (an
 invented diary, and a profile whose identity was written by hand), then speaks a question
 with the speech engine and runs it through speech-to-text → emotion → memory → retrieval →
 reply → speech, exactly as a push-to-talk turn in the app.
@@ -8,17 +11,47 @@ reply → speech, exactly as a push-to-talk turn in the app.
 
 from __future__ import annotations
 
+import os
 import shutil
 import time
 from collections.abc import Callable
+from pathlib import Path
+
+import platformdirs
 
 from core import report
-from core.paths import ASSETS_DIR, Home
+from core.errors import SettingsError
+from core.paths import APP_NAME, ASSETS_DIR, Home
 from core.pipeline import Pipeline
 from core.timing import Timings
 
 SAMPLE_DIR = ASSETS_DIR / "sample_persona"
 DEFAULT_QUESTION = "Where does my sister live, and what is her job?"
+
+
+def demo_home(folder: str | Path | None = None) -> Home:
+    """The demo's own folder: ``folder``, or ``demo`` in the platform's cache folder.
+
+    ``PERSONA_HOME`` is ignored on purpose. A folder that is, or lies inside, the person's
+    data folder (``$PERSONA_HOME`` or the platform's user-data folder) is refused.
+    """
+    root = (Path(folder).expanduser() if folder else
+            Path(platformdirs.user_cache_dir(APP_NAME, appauthor=False)) / "demo").resolve()
+    for person in _person_homes():
+        if root == person or person in root.parents:
+            raise SettingsError(
+                f"The demo folder {root} is inside your data folder {person}; the demo imports "
+                "an invented person and must not mix it with your memories. Choose another "
+                "folder with --dir, or leave it out to use the cache folder.")
+    return Home(root)
+
+
+def _person_homes() -> list[Path]:
+    homes = [Path(platformdirs.user_data_dir(APP_NAME, appauthor=False)).resolve()]
+    env = os.environ.get("PERSONA_HOME")
+    if env:
+        homes.append(Path(env).expanduser().resolve())
+    return homes
 
 
 def load_sample_persona(pipe: Pipeline, log: Callable[[str], None] | None = None) -> None:
@@ -36,6 +69,7 @@ def run_demo(home: Home, *, question: str = DEFAULT_QUESTION,
              log: Callable[[str], None] | None = None) -> dict:
     """Run the demo in ``home`` and return its JSON-ready result."""
     say = log or (lambda _msg: None)
+    say(f"The demo runs in its own folder, {home.root} (your data folder is not touched).")
     pipe = Pipeline(home)
     setup = Timings()
     demo_dir = pipe.home.root / "demo"
@@ -91,6 +125,7 @@ def run_demo(home: Home, *, question: str = DEFAULT_QUESTION,
                     "first_token": _r(reply.first_token_s),
                     "first_audio_after_question": _r(first_audio), "turn_total": _r(total)},
         "home": str(pipe.home.root),
+        "demo_folder": str(pipe.home.root),  # the demo's own folder, never the person's
     }
 
 

@@ -17,7 +17,9 @@ def run(capsys, *argv: str) -> tuple[int, str, str]:
 
 def test_every_documented_command_parses():
     ap = build_parser()
-    for argv in (["demo", "--json"], ["ingest", "a.md", "b.wav"], ["listen", "--once"],
+    # The demo has its own folder (--dir), never the person's --home (issue 8, leak 2).
+    assert ap.parse_args(["demo", "--json", "--dir", "/tmp/d"]).dir == "/tmp/d"
+    for argv in (["ingest", "a.md", "b.wav"], ["listen", "--once"],
                  ["hear", "x.wav"], ["ask", "hi", "--speak", "--wav", "o.wav"],
                  ["memories", "search", "q"], ["memories", "list"], ["memories", "delete", "x"],
                  ["profile", "show"], ["profile", "induce"], ["devices"],
