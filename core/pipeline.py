@@ -242,13 +242,17 @@ class Pipeline:
         return self.forget([memory_id])[0]
 
     def forget(self, memory_ids: Sequence[str]) -> list[Memory]:
-        """Forget memories and their recordings; if any id is unknown, nothing is forgotten
-        (``StoreError``). Later training runs never see them again."""
-        forgotten = self.store.forget(list(memory_ids))
-        for memory in forgotten:
-            if memory.audio_path:
-                (self.home.audio_dir / memory.audio_path).unlink(missing_ok=True)
-        return forgotten
+        """Forget memories everywhere (``core.memory.forget``: the store's files, recordings,
+        the replies to them, logs, the induced profile); if any id is unknown, nothing is
+        forgotten (``StoreError``). Later training runs never see them again."""
+        return self.forget_report(memory_ids).forgotten
+
+    def forget_report(self, memory_ids: Sequence[str]):
+        """``forget`` returning the whole ``ForgetReport`` (what was removed where)."""
+        from core.memory.forget import forget_memories
+
+        with self._lock:
+            return forget_memories(self.home, self.store, list(memory_ids))
 
     def edit_memory(self, memory_id: str, text: str) -> Memory:
         """Change a memory's words (see ``MemoryStore.update_text``); returns the new memory."""

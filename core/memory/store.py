@@ -25,7 +25,7 @@ from lancedb.index import FTS, BTree
 from lancedb.rerankers import RRFReranker
 
 from core.errors import StoreError, TextError
-from core.memory import rows, upkeep, writelock
+from core.memory import purge, rows, upkeep, writelock
 from core.memory.ranking import MODES, RetrievalOptions, blend, hybrid_relevance
 from core.memory.schema import Hit, Memory, arrow_schema, now_utc
 from core.memory.upkeep import StoreOptions
@@ -65,6 +65,7 @@ class MemoryStore:
         self._db = None
         self._tbl = None
         self._reranker = RRFReranker(return_score="relevance")
+        self.last_purge = None  # what the last purge() removed (core.memory.forget reports it)
 
     # ------------------------------------------------------------------ opening
     @contextlib.contextmanager
@@ -216,8 +217,9 @@ class MemoryStore:
 
     def forget(self, memory_ids: list[str]) -> list[Memory]:
         """Forget several memories at once; returns them. If any id is unknown, nothing is
-        deleted and ``StoreError`` names it. Old table versions (which still hold the rows)
-        are removed at once."""
+        deleted and ``StoreError`` names it. The rows are then removed from the disk too:
+        their fragments rewritten, the indexes rebuilt, old versions deleted
+        (``core.memory.purge``)."""
         ids = list(dict.fromkeys(memory_ids))
         if not ids:
             return []
@@ -237,7 +239,7 @@ class MemoryStore:
                     writelock.commit(lambda c=chunk: tbl.delete(rows.sql_in("id", c)),
                                      lambda c=chunk: not self._stored_ids(tbl, c),
                                      what="forgetting memories")
-            self.compact()
+            self.purge()
         by_id = {m.id: m for m in found}
         return [by_id[i] for i in ids]
 
@@ -297,6 +299,20 @@ class MemoryStore:
                 writelock.commit(lambda: upkeep.optimize(
                     tbl, keep_versions=self.options.keep_versions), lambda: False,
                     what="compacting the memory store")
+
+    def purge(self):
+        """Remove deleted rows from every file on disk (``core.memory.purge``); returns a
+        ``PurgeResult``, or None while there is no table."""
+        with self._lock, self._write_lock():
+            tbl = self.table
+            if tbl is None:
+                return None
+            done = []
+            with self._errors("remove forgotten memories from the disk"):
+                writelock.commit(lambda: done.append(purge.purge_deleted(tbl)), lambda: False,
+                                 what="removing forgotten memories from the disk")
+            self.last_purge = done[-1]
+            return self.last_purge
 
     def versions(self) -> int:
         """How many table versions are kept on disk (stays low thanks to ``compact``)."""
