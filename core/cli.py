@@ -73,6 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
                                  "'none' empties it")
 
     _training_parsers(sub)
+    _bundle_parsers(sub)
 
     p = sub.add_parser("devices", help="list microphones")
     _common(p, json_flag=True)
@@ -124,6 +125,20 @@ def _memories_parsers(sub) -> None:
         q.add_argument("ids", nargs="+", metavar="ID")
     q = msub.add_parser("stats", help="your emotions per day: valence, arousal, labels")
     _common(q, json_flag=True)
+
+
+def _bundle_parsers(sub) -> None:
+    p = sub.add_parser("export", help="write the persona into an encrypted bundle")
+    _common(p, json_flag=True)
+    p.add_argument("out", metavar="OUT.persona")
+    p.add_argument("--passphrase-file", metavar="F",
+                   help="read the passphrase from F's first line (default: ask twice)")
+    p.add_argument("--with-audio", action="store_true", help="include the recordings")
+    p = sub.add_parser("import", help="make a new home from an encrypted bundle")
+    _common(p, json_flag=True)
+    p.add_argument("bundle", metavar="IN.persona")
+    p.add_argument("--passphrase-file", metavar="F",
+                   help="read the passphrase from F's first line (default: ask)")
 
 
 def _epsilon(text: str) -> float:
@@ -212,12 +227,12 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
-    from core import commands, commands_memories, commands_train
+    from core import commands, commands_bundle, commands_memories, commands_train
 
     _tighten_home(args)
     name = "cmd_" + "_".join(x for x in (args.command, getattr(args, "action", None)) if x)
     handler = (getattr(commands, name, None) or getattr(commands_memories, name, None)
-               or getattr(commands_train, name))
+               or getattr(commands_bundle, name, None) or getattr(commands_train, name))
     try:
         return handler(args) or 0
     except PersonaError as exc:
