@@ -62,6 +62,17 @@ def build_parser() -> argparse.ArgumentParser:
 
     _memories_parsers(sub)
 
+    p = sub.add_parser("forget", help="forget memories everywhere: the store's files, "
+                       "recordings, replies, logs, profile; never trained on again")
+    _common(p, json_flag=True)
+    p.add_argument("ids", nargs="*", metavar="ID")
+    p.add_argument("--search", metavar="QUERY", help="forget the memories that match QUERY")
+    p.add_argument("-k", type=int, default=5, help="how many matches of --search (default 5)")
+    p.add_argument("--yes", action="store_true", help="do not ask before forgetting matches")
+    p.add_argument("--retrain", action="store_true",
+                   help="if they trained the current adapter: train a new one from the base "
+                        "model without them (charged to the privacy ledger)")
+
     p = sub.add_parser("profile", help="the persona profile")
     psub = p.add_subparsers(dest="action", required=True, metavar="ACTION")
     _common(psub.add_parser("show", help="print the profile"), json_flag=True)
@@ -227,12 +238,13 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
-    from core import commands, commands_bundle, commands_memories, commands_train
+    from core import commands, commands_bundle, commands_forget, commands_memories, commands_train
 
     _tighten_home(args)
     name = "cmd_" + "_".join(x for x in (args.command, getattr(args, "action", None)) if x)
     handler = (getattr(commands, name, None) or getattr(commands_memories, name, None)
-               or getattr(commands_bundle, name, None) or getattr(commands_train, name))
+               or getattr(commands_bundle, name, None) or getattr(commands_forget, name, None)
+               or getattr(commands_train, name))
     try:
         return handler(args) or 0
     except PersonaError as exc:

@@ -53,6 +53,13 @@ class ForgetReport:
     profile_reinduced: list[str] = field(default_factory=list)  # induced fields that changed
     profile_yours_quoting: list[str] = field(default_factory=list)  # person's fields, kept
 
+    def store_files_removed_text(self) -> str:
+        """One line: what left the disk besides the rows."""
+        return (f"{self.files_removed} store files (old versions, rewritten fragments), "
+                f"indexes rebuilt ({', '.join(self.indexes_rebuilt) or 'none'}), "
+                f"{self.recordings_deleted} recordings, {self.log_lines_removed} log lines; "
+                f"profile fields induced again: {', '.join(self.profile_reinduced) or 'none'}")
+
     def to_dict(self) -> dict:
         return {"forgotten": [m.id for m in self.forgotten], "requested": self.requested,
                 "linked_replies": self.linked_replies,
