@@ -48,6 +48,22 @@ _GERMANIC = re.compile(
 _GERMANIC_WORDS = re.compile(  # Berliner Straße 12, Am Alten Weg 3
     rf"(?<![\w])(?:[A-ZÄÖÜ][\w-]*\s+){{1,3}}(?:Straße|Strasse|Str\.|Weg|Allee|Platz|Gasse|"
     rf"Straat|Laan)\s+{_NUM_AFTER}")
+# Lower case, as a transcript writes it: "12 baker street", "4 privet drive". Only full street
+# words, and a name of one to three words none of which is a common word, so "5 miles down
+# the road" and "2 dogs on our street" stay.
+_LOWER = re.compile(
+    rf"(?<![\w.,/-]){_NUM},?\s+((?:[a-z][a-z'’-]*\s+){{1,3}})(?:street|road|avenue|lane|"
+    rf"drive|close|crescent|terrace|way|court|place|boulevard|square|gardens|grove|row|"
+    rf"mews|walk|parkway|highway)(?![\w-])")
+_COMMON = frozenset(re.split(r"\s+", """
+    a an the of on in at to for from by with down up along across over past near into onto
+    this that these those our my your his her their its same other next whole another each
+    every and or but is was are were be been we i you they it he she me us them what which
+    miles mile km kilometres blocks block minutes minute hours hour days day weeks week
+    times time more most less people houses cars dogs cats kids years old new big small
+    long short few many lots all some any one two three four five six seven eight nine ten
+    way ways doors steps floors stops rounds laps goals points
+    """.strip()))
 _PO_BOX = re.compile(r"\bP\.?\s?O\.?\s?Box\s+[0-9]+\b", re.I)
 
 
@@ -66,4 +82,7 @@ def find_addresses(text: str) -> Iterator[Span]:
                 yield m.span()
     for pattern in (_ROMANCE_NUMBER_LAST, _GERMANIC, _GERMANIC_WORDS, _PO_BOX):
         for m in pattern.finditer(text):
+            yield m.span()
+    for m in _LOWER.finditer(text):
+        if not _COMMON.intersection(m.group(1).split()):
             yield m.span()

@@ -23,9 +23,12 @@ from functools import lru_cache
 
 from core.errors import SettingsError, TextError
 from privacy import identifiers as ids
+from privacy import personal
 from privacy.addresses import find_addresses
+from privacy.spoken import find_spoken_numbers
 
-KINDS = ("email", "phone", "card", "account", "id", "address", "name")
+KINDS = ("email", "phone", "card", "account", "id", "address", "name", "postcode",
+         "birthdate", "pin")
 PLACEHOLDERS = {kind: f"[{kind.upper()}]" for kind in KINDS}
 
 _MASK = "\x00"  # stands in for found spans: neither a word character, a digit nor a space
@@ -130,14 +133,27 @@ Finder = Callable[[str], Iterator[tuple[int, int]]]
 
 # Order matters: an earlier finder's spans are masked before the next one runs. Strong
 # shapes (checksums, unambiguous formats) go before the cued and the catch-all ones.
+def _spoken(kind: str) -> Finder:
+    def find(text: str) -> Iterator[tuple[int, int]]:
+        return ((s, e) for s, e, k in find_spoken_numbers(text) if k == kind)
+    return find
+
+
 FINDERS: tuple[tuple[str, Finder], ...] = (
     ("email", ids.find_emails),
     ("account", ids.find_ibans),
     ("card", ids.find_cards),
     ("id", ids.find_national_ids),
+    ("id", personal.find_identity_numbers),
+    ("birthdate", personal.find_birthdates),  # before phones: "born 12.04.1979"
+    ("pin", personal.find_pins),
+    ("pin", _spoken("pin")),
+    ("account", _spoken("account")),
     ("phone", ids.find_phones),
     ("account", ids.find_accounts_cued),
     ("phone", ids.find_phones_cued),
+    ("phone", _spoken("phone")),
+    ("postcode", personal.find_postcodes),  # before accounts and addresses: "SW1A 1AA"
     ("account", ids.find_accounts),
     ("address", find_addresses),
 )
@@ -149,8 +165,8 @@ class Redactor:
     def __init__(self, names: Iterable[str] = ()) -> None:
         self._names = names_pattern(names)
 
-    def redact(self, text: str) -> Redacted:
-        """``text`` with every identifier replaced by its placeholder, and the counts."""
+    def find(self, text: str) -> list[tuple[int, int, str]]:
+        """The (start, end, kind) of every identifier in ``text``, in order."""
         if not isinstance(text, str):
             raise TextError(f"Only text can be redacted, not {type(text).__name__} "
                             f"({text!r:.40}); pass the memory's text.")
@@ -161,9 +177,14 @@ class Redactor:
         if self._names is not None:
             folded = _fold(work)
             work = _claim(work, (m.span() for m in self._names.finditer(folded)), "name", spans)
+        return sorted(spans)
+
+    def redact(self, text: str) -> Redacted:
+        """``text`` with every identifier replaced by its placeholder, and the counts."""
+        spans = self.find(text)
         report = RedactionReport(texts=1, texts_changed=int(bool(spans)))
         out, last = [], 0
-        for start, end, kind in sorted(spans):
+        for start, end, kind in spans:
             out += [text[last:start], PLACEHOLDERS[kind]]
             report.counts[kind] += 1
             last = end

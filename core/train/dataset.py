@@ -29,11 +29,11 @@ from datetime import datetime, timezone
 from core.errors import StoreError
 from core.memory.schema import Memory
 from core.train.heldout import HELDOUT_FRACTION, check_fraction, is_heldout, read_heldout_files
-from privacy.redaction import RedactionReport, Redactor
+from privacy.redaction import KINDS, RedactionReport, Redactor
 
 # The prompt of a chat turn of the person: template text only, the same for every example.
 CHAT_PROMPT = "Person:\n"
-_PLACEHOLDER = re.compile(r"\[(?:EMAIL|PHONE|CARD|ACCOUNT|ID|ADDRESS|NAME)\]")
+_PLACEHOLDER = re.compile(r"\[(?:" + "|".join(k.upper() for k in KINDS) + r")\]")
 
 
 @dataclass(frozen=True)

@@ -106,7 +106,6 @@ ORDINARY = [
     "The score was 3-2 and the TV is 4K at 1080p.",
     "Use A4 paper and a 2x4 board.",
     "It was -5°C at 48.8566, 2.3522.",
-    "The ZIP is 90210-1234.",
     "The compact date 20240314 is a date.",
     "In 2008 Wall Street crashed; since 2019 Google Drive; in 1969, Abbey Road came out.",
     "call me at 5, text me 2 or 3 times.",
@@ -152,11 +151,16 @@ def test_listed_names_whole_words_any_case_and_possessives(text, expected):
     assert result.report.counts["name"] == expected.count("[NAME]")
 
 
-def test_a_street_name_must_be_capitalised():
-    # The price of "I walked 5 miles down the road" staying intact: lower-case names are
-    # not addresses (Whisper and people capitalise street names).
-    assert redact("at 12 baker street").text == "at 12 baker street"
+def test_lower_case_streets_are_addresses_but_walks_are_not():
+    # Issue 8: transcripts often write street names in lower case.
+    assert redact("at 12 baker street").text == "at [ADDRESS]"
     assert redact("at 12 Baker street").text == "at [ADDRESS]"
+    assert redact("I walked 5 miles down the road").text == "I walked 5 miles down the road"
+    assert redact("2 dogs on our street").text == "2 dogs on our street"
+
+
+def test_a_zip_plus_4_is_a_postcode():
+    assert redact("The ZIP is 90210-1234.").text == "The ZIP is [POSTCODE]."
 
 
 def test_names_only_when_listed():
@@ -193,7 +197,8 @@ def test_a_realistic_note():
         "e-mail [EMAIL]; rent of £1,200 goes to [ACCOUNT] on the 1st. I paid the deposit "
         "with [CARD] and ran 5 km after.")
     assert result.report.counts == {"email": 1, "phone": 1, "card": 1, "account": 1, "id": 0,
-                                    "address": 1, "name": 1}
+                                    "address": 1, "name": 1, "postcode": 0, "birthdate": 0,
+                                    "pin": 0}
 
 
 def test_report_has_counts_never_values():
