@@ -120,9 +120,12 @@ class Pipeline:
 
     @component
     def store(self):
+        from core.memory.retention import sweep_quietly
         from core.memory.store import MemoryStore
 
-        return MemoryStore(self.home.memory_dir, self.embedder, settings=self.settings)
+        store = MemoryStore(self.home.memory_dir, self.embedder, settings=self.settings)
+        sweep_quietly(self.home, store, self.settings)  # expired recordings and transcripts
+        return store
 
     @component
     def llm(self):

@@ -10,7 +10,14 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from core.atomic import atomic_write_text
 from core.errors import SettingsError
@@ -29,8 +36,16 @@ class Settings(BaseModel):
     # Audio in.
     microphone: str | None = Field(None, description="Input device name or index; None = default")
     max_record_seconds: float = Field(120.0, gt=0, le=3600)
-    keep_recordings: bool = Field(
-        True, description="Keep the WAV of each voice memory (the transcript is always kept)")
+    # Retention (core/memory/retention.py; swept when the store opens and before training).
+    keep_recordings_days: int | None = Field(
+        0, ge=0, le=36500,
+        description="Days to keep the WAV of a voice memory: 0 = none once transcribed and "
+                    "tagged; None = forever")
+    keep_transcripts_days: int | None = Field(
+        None, ge=1, le=36500,
+        description="Days to keep what was said aloud or in a talk (voice and chat memories, "
+                    "forgotten as by `persona forget` after that); None = forever. Notes and "
+                    "imports are always kept")
 
     # Memory.
     retrieval_k: int = Field(5, ge=1, le=50)
@@ -74,6 +89,29 @@ class Settings(BaseModel):
     # Nightly retrain (core/train/schedule.py): local time of the systemd timer / launchd agent.
     retrain_hour: int = Field(3, ge=0, le=23, description="Hour of the nightly retrain, 0-23")
     retrain_minute: int = Field(0, ge=0, le=59, description="Minute of the nightly retrain, 0-59")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _old_keep_recordings(cls, data):
+        # Issue 7's keep_recordings: bool in an older settings.yaml (or `settings set`)
+        # becomes keep_recordings_days: false = 0; true = forever (what it meant), or the
+        # number of days already set.
+        if isinstance(data, dict) and "keep_recordings" in data:
+            data = dict(data)
+            keep = data.pop("keep_recordings")
+            keep = keep.strip().lower() in ("true", "yes", "on", "1") if isinstance(
+                keep, str) else bool(keep)
+            data["keep_recordings_days"] = (data.get("keep_recordings_days") or None) if keep else 0
+        return data
+
+    @property
+    def keep_recordings(self) -> bool:
+        """Whether a voice memory's WAV is saved at all (``keep_recordings_days`` != 0)."""
+        return self.keep_recordings_days != 0
+
+    @keep_recordings.setter
+    def keep_recordings(self, keep: bool) -> None:
+        self.keep_recordings_days = None if keep else 0
 
     @field_validator("redact_names", mode="before")
     @classmethod

@@ -273,6 +273,22 @@ class MemoryStore:
             self._compact_if_due(1)
         return new
 
+    def clear_audio_paths(self, memory_ids: list[str]) -> None:
+        """Forget that these memories had a recording (their WAVs were deleted by the
+        retention sweep, core.memory.retention); unknown ids are ignored."""
+        ids = list(dict.fromkeys(memory_ids))
+        if not ids:
+            return
+        with self._lock, self._write_lock():
+            tbl = self.table
+            for i in range(0, len(ids), 500):
+                where = f"{rows.sql_in('id', ids[i:i + 500])} AND audio_path IS NOT NULL"
+                with self._errors("clear recordings"):
+                    writelock.commit(
+                        lambda w=where: tbl.update(where=w, values_sql={"audio_path": "NULL"}),
+                        lambda w=where: tbl.count_rows(w) == 0, what="clearing recordings")
+            self._compact_if_due(len(ids))
+
     # ------------------------------------------------------------------ upkeep
     def _compact_if_due(self, rows_written: int) -> None:
         """Compact when enough has piled up. It follows a committed write, so a failed tidy-up

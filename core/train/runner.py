@@ -127,11 +127,14 @@ def trainer(backend: str):
 
 
 def load_dataset(home: Home, settings: Settings) -> Dataset:
+    from core.memory import retention
     from core.memory.embed import Embedder
     from core.memory.store import MemoryStore
     from privacy.forgotten import read_forgotten
 
     store = MemoryStore(home.memory_dir, Embedder.from_settings(settings), settings=settings)
+    # Expired recordings and transcripts go before anything is read for training.
+    retention.sweep(home, store, settings)
     # A forgotten record is gone from the store; one back from an old copy is still left out
     # of training and of the held-out slice alike (privacy/forgotten.py).
     forgotten = read_forgotten(home.privacy_dir)

@@ -26,7 +26,8 @@ LAYOUT: dict[str, tuple[str, str, str, dict]] = {
     "microphone": ("Microphone", "Microphone", "device", {}),
     "max_record_seconds": ("Longest recording", "Microphone", "float",
                            {"suffix": " s", "decimals": 0}),
-    "keep_recordings": ("Keep recordings", "Microphone", "bool", {}),
+    "keep_recordings_days": ("Keep recordings (days)", "Microphone", "optional", {}),
+    "keep_transcripts_days": ("Keep what was said (days)", "Microphone", "optional", {}),
     "tts_voice": ("Voice", "Voice", "voice", {}),
     "tts_rate": ("Speaking rate", "Voice", "int", {"suffix": " words/min"}),
     "tts_volume": ("Volume", "Voice", "float", {}),
@@ -57,8 +58,12 @@ LAYOUT: dict[str, tuple[str, str, str, dict]] = {
 }
 GROUP_ORDER = ("Microphone", "Voice", "Models", "Privacy", "Training", "Answers", "Other")
 TIPS = {
-    "keep_recordings": "Keep the WAV of each voice memory on this computer (the transcript "
-                       "is always kept). Off: only the words are stored.",
+    "keep_recordings_days": "Days to keep the WAV of each voice memory on this computer. 0: "
+                            "none once transcribed and tagged (only the words are stored); "
+                            "empty: forever",
+    "keep_transcripts_days": "Days to keep voice memories and talks (then forgotten "
+                             "everywhere, as Forget does); empty: forever. Notes and imports "
+                             "are always kept",
     "redact_names": "Comma-separated names replaced by [NAME] before any text reaches "
                     "training, e.g. Anna, Bob Smith",
     "llm_backend": "auto: MLX on Apple Silicon, torch elsewhere",

@@ -16,6 +16,7 @@ from core.audio.capture import refresh_devices
 from core.audio.io import write_wav
 from core.listen import listen_loop
 from core.pipeline import Pipeline
+from core.settings import Settings
 
 pytestmark = [pytest.mark.slow, pytest.mark.audio]
 
@@ -25,7 +26,8 @@ SAID = "I planted three apple trees in the garden this morning."
 @pytest.fixture(scope="module")
 def pipe(pulse, tmp_path_factory):
     refresh_devices()  # PortAudio may have been initialised before PulseAudio started
-    return Pipeline(tmp_path_factory.mktemp("home"))
+    # Recordings kept (the default keeps none once transcribed: keep_recordings_days 0).
+    return Pipeline(tmp_path_factory.mktemp("home"), settings=Settings(keep_recordings_days=None))
 
 
 def test_enter_starts_enter_stops_and_the_utterance_is_remembered(pulse, pipe, speak):

@@ -10,13 +10,15 @@ import pytest
 from core.audio.io import write_wav
 from core.errors import AudioError, StoreError, TextError
 from core.pipeline import Pipeline
+from core.settings import Settings
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
 def pipe(tmp_path_factory):
-    p = Pipeline(tmp_path_factory.mktemp("home"))
+    # Recordings kept (the default keeps none once transcribed: keep_recordings_days 0).
+    p = Pipeline(tmp_path_factory.mktemp("home"), settings=Settings(keep_recordings_days=None))
     p.remember_text("My sister Ana lives in Lisbon and works as a nurse.")
     p.remember_text("I adopted a grey cat called Miso in January.")
     p.remember_text("On Thursdays I play the cello with my teacher Mr. Haugen.")

@@ -22,7 +22,7 @@ from core.audio.utterance import Utterance
 from core.memory.schema import Memory
 from core.paths import Home
 from core.pipeline import Pipeline
-from core.settings import Settings
+from core.settings import Settings, save_settings
 from core.train.jobcontrol import training_lock_path
 from core.train.runner import checkpoints_dir
 from privacy.ledger import Ledger
@@ -89,6 +89,7 @@ def finish(proc: subprocess.Popen) -> tuple[str, str]:
 
 def test_the_app_and_persona_remember_store_every_memory_once_with_its_recording(tmp_path):
     home = Home(tmp_path / "home").ensure()
+    save_settings(Settings(keep_recordings_days=None), home.settings_file)  # keep every WAV
     writers = [python_child(WRITER, str(home.root), tag) for tag in ("app", "cli")]
     for w in writers:
         ready(w, "ready")

@@ -20,8 +20,12 @@ def sample_home_master(tmp_path_factory) -> Path:
     """The sample persona (diary + profile) imported into a home, once per session."""
     from core.demo import load_sample_persona
     from core.pipeline import Pipeline
+    from core.settings import Settings, save_settings
 
     root = tmp_path_factory.mktemp("sample-home") / "home"
+    root.mkdir()
+    # Recordings kept, as the voice tests check them (the default keeps none once transcribed).
+    save_settings(Settings(keep_recordings_days=None), root / "settings.yaml")
     pipe = Pipeline(root)
     load_sample_persona(pipe)
     (root / "onboarded").touch()  # desktop onboarding already done (see onboarding_controller)
