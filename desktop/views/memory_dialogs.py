@@ -13,12 +13,16 @@ from PySide6.QtWidgets import (
 )
 
 FORGET_EXPLAINED = (
-    "Forgetting deletes the memory's text and its recording from this device; Persona will "
-    "no longer recall it in answers, and later training runs will not use it.\n\n"
+    "Forgetting removes the memory from every file Persona keeps on this device: its text "
+    "from the memory store (old versions and search indexes included), its recording, the "
+    "assistant's replies to it and any reply that quoted it, log lines that hold it, and what "
+    "the profile drew from it (profile fields you wrote yourself are never changed). Persona "
+    "will no longer recall it, and no training run will use it again.\n\n"
     "It does not undo what an earlier training run already learned: the current persona "
-    "keeps that, and differential privacy limits how much any single memory could have "
-    "shaped it. The privacy ledger keeps the memory's id and the privacy it spent (never its "
-    "text), so the budget stays honest.")
+    "keeps that, and differential privacy bounds how much any single memory could have "
+    "shaped it (its ε in the privacy ledger). `persona forget --retrain` trains a new one "
+    "from the base model without it. The privacy ledger and the list of forgotten memories "
+    "keep its id (never its text), so the budget stays honest.")
 
 
 class EditMemoryDialog(QDialog):
