@@ -137,6 +137,17 @@ def _memories_parsers(sub) -> None:
     q = msub.add_parser("stats", help="your emotions per day: valence, arousal, labels")
     _common(q, json_flag=True)
 
+    p = sub.add_parser("names", help="the names redaction replaces before training")
+    nsub = p.add_subparsers(dest="action", required=True, metavar="ACTION")
+    q = nsub.add_parser("suggest", help="names found in your memories, not yet listed")
+    _common(q, json_flag=True)
+    q.add_argument("--min-count", type=int, default=2,
+                   help="times a name must be seen (default 2)")
+    q = nsub.add_parser("confirm", help="add names to the list redaction replaces")
+    _common(q, json_flag=True)
+    q.add_argument("names", nargs="+", metavar="NAME")
+    _common(nsub.add_parser("list", help="the names redaction replaces"), json_flag=True)
+
 
 def _bundle_parsers(sub) -> None:
     p = sub.add_parser("export", help="write the persona into an encrypted bundle")

@@ -1,4 +1,5 @@
-"""The handlers of `persona memories ...`: search, list (filtered), edit, forget, stats."""
+"""The handlers of `persona memories ...` (search, list (filtered), edit, forget, stats) and
+of `persona names ...` (the names redaction replaces)."""
 
 from __future__ import annotations
 
@@ -75,4 +76,44 @@ def cmd_memories_stats(args: Namespace) -> int:
         labels = ", ".join(f"{k} {v}" for k, v in d.labels.items())
         print(f"{d.day:%Y-%m-%d}  {d.count:>4}  {d.valence:>+7.2f}  {d.arousal:>7.2f}  {labels}")
     print(f"({stats.total} memories over {len(stats.days)} days)")
+    return 0
+
+
+def cmd_names_suggest(args: Namespace) -> int:
+    from core.names import suggest
+    from core.paths import Home
+
+    found = suggest(Home.resolve(args.home).ensure(), min_count=args.min_count)
+    if args.json:
+        emit_json({"candidates": [{"name": c.name, "count": c.count} for c in found]})
+    elif found:
+        for c in found:
+            print(f"{c.name}  (seen {c.count} times)")
+        print("Confirm the real names with `persona names confirm NAME...`.")
+    else:
+        print("No new names found in your memories.")
+    return 0
+
+
+def cmd_names_confirm(args: Namespace) -> int:
+    from core.names import confirm
+    from core.paths import Home
+
+    names = confirm(Home.resolve(args.home).ensure(), args.names)
+    if args.json:
+        emit_json({"redact_names": names})
+    else:
+        print(f"Redaction now replaces {len(names)} names: {', '.join(names)}.")
+    return 0
+
+
+def cmd_names_list(args: Namespace) -> int:
+    from core.names import listed
+    from core.paths import Home
+
+    names = listed(Home.resolve(args.home).ensure())
+    if args.json:
+        emit_json({"redact_names": names})
+    else:
+        print("\n".join(names) if names else "No names listed; see `persona names suggest`.")
     return 0

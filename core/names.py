@@ -1,0 +1,54 @@
+"""The names redaction replaces: the person's list (setting ``redact_names``), and the ones
+Persona suggests from the memories (``privacy.names``) for the person to confirm.
+
+Used by `persona names ...` and the app's Settings view alike.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from pydantic import ValidationError
+
+from core.errors import SettingsError
+from core.paths import Home
+from core.settings import Settings, load_settings, save_settings
+from privacy.names import NameCandidate, suggest_names
+
+
+def person_texts(home: Home, settings: Settings) -> list[str]:
+    """The text of every memory in the person's own words (not the assistant's)."""
+    from core.memory.embed import Embedder
+    from core.memory.store import MemoryStore
+
+    store = MemoryStore(home.memory_dir, Embedder.from_settings(settings), settings=settings)
+    return [m.text for m in store.all_memories() if m.speaker == "person"]
+
+
+def suggest(home: Home, *, min_count: int = 2) -> list[NameCandidate]:
+    """Name candidates from the home's memories that are not listed yet."""
+    settings = load_settings(home.settings_file)
+    return suggest_names(person_texts(home, settings), known=settings.redact_names,
+                         min_count=min_count)
+
+
+def confirm(home: Home, names: Iterable[str]) -> list[str]:
+    """Add ``names`` to ``redact_names`` (saved; duplicates ignored, case-insensitively);
+    returns the whole list. A bad name is a SettingsError and nothing is saved."""
+    settings = load_settings(home.settings_file)
+    wanted = [" ".join(n.split()) for n in names]
+    if not wanted or not all(wanted):
+        raise SettingsError("Give at least one name to confirm, e.g. `persona names confirm "
+                            "Anna`.")
+    try:
+        updated = Settings(**{**settings.model_dump(),
+                              "redact_names": [*settings.redact_names, *wanted]})
+    except ValidationError as exc:
+        raise SettingsError(f"Nothing was saved: {exc.errors()[0]['msg']}") from exc
+    save_settings(updated, home.settings_file)
+    return list(updated.redact_names)
+
+
+def listed(home: Home) -> list[str]:
+    """The names redaction replaces now."""
+    return list(load_settings(home.settings_file).redact_names)
