@@ -6,7 +6,8 @@ gradient of its own loss (mean NLL over its target tokens) is computed exactly
 (``nll_mlx.example_grads``: one example at a time on a CPU, micro-batches on a GPU); they
 are clipped to L2 norm C, summed, Gaussian noise N(0, (σC)²) is added, the sum is divided
 by the EXPECTED batch size q·n, and Adam steps. σ = 0 is the non-private run, on the same
-code path. As on torch, the batch sampling and the noise are seeded from the OS's entropy,
+code path. As on torch, the batch sampling and the noise come from ChaCha20 keyed from the
+OS's entropy (``core.train.csprng``),
 not from ``config.seed``: the guarantee rests on both being secret (the seed only fixes the
 LoRA initialisation). Their states go into checkpoints, so a resumed run continues the same
 random streams.
@@ -29,6 +30,7 @@ from core.errors import TextError
 from core.llm.mlx_blas import use_system_blas
 from core.train.checkpoint import Checkpoint
 from core.train.config import ProgressCallback, StopCheck, TrainConfig, TrainResult
+from core.train.csprng import KEY_BITS, poisson_sample, restore, secure_generator, state_of
 from core.train.dataset import TrainingExample
 from core.train.loop import TrainLoop
 from core.train.lora_mlx import (
@@ -88,7 +90,6 @@ class _Trainer(TrainLoop):
     def __init__(self, model_folder: Path, examples: Sequence[TrainingExample],
                  config: TrainConfig, init_adapter: Path | None, checkpoint_dir: Path | None,
                  scratch: Path):
-        import mlx.core as mx
         import mlx.optimizers as optim
 
         self.model, tokenizer = load_base(model_folder)
@@ -102,14 +103,15 @@ class _Trainer(TrainLoop):
                          micro_batch=micro_batch_size(),
                          identity={"backend": "mlx", "lora": self.spec.to_config(),
                                    "optimizer": "adam", "model": Path(model_folder).name,
-                                   "seed": config.seed,
+                                   "seed": config.seed, "rng": "chacha20",
                                    "init_adapter": adapter_digest(init_adapter)})
         # No weight decay: it would pull the adapter towards zero on every (noisy) step.
         self.optimizer = optim.Adam(learning_rate=config.learning_rate, eps=ADAM_EPS,
                                     bias_correction=True)
         self.optimizer.init(self.params)
-        self.sample_rng = np.random.default_rng(_entropy(128))
-        self.noise_key = mx.random.key(_entropy(63))
+        # ChaCha20 keyed from the OS for both (core/train/csprng.py), not PCG64 or MLX's own.
+        self.sample_rng = secure_generator(_entropy(KEY_BITS))
+        self.noise_rng = secure_generator(_entropy(KEY_BITS))
         self.summed = self._zeros()  # this step's sum of clipped per-example gradients
 
     def _zeros(self) -> dict:
@@ -118,7 +120,7 @@ class _Trainer(TrainLoop):
         return {name: mx.zeros_like(p) for name, p in self.params.items()}
 
     def _draw(self, n: int, q: float) -> np.ndarray:
-        return np.flatnonzero(self.sample_rng.random(n) < q)
+        return poisson_sample(self.sample_rng, n, sample_rate=q)
 
     def _micro_step(self, micro: list[Encoded]) -> list[float]:
         import mlx.core as mx
@@ -138,12 +140,12 @@ class _Trainer(TrainLoop):
         from core.train.dp_step_mlx import add_noise
 
         config = self.config
-        self.noise_key, key = mx.random.split(self.noise_key)
         gradient = add_noise(self.summed, clip_norm=config.clip_norm,
                              noise_multiplier=config.noise_multiplier,
-                             expected_batch_size=config.sample_rate * len(self.encoded), key=key)
+                             expected_batch_size=config.sample_rate * len(self.encoded),
+                             rng=self.noise_rng)
         self.params = self.optimizer.apply_gradients(gradient, self.params)
-        mx.eval(self.params, self.optimizer.state, self.noise_key)
+        mx.eval(self.params, self.optimizer.state)
         self.model.update(tree_unflatten(list(self.params.items())))
         self.summed = self._zeros()
 
@@ -158,8 +160,7 @@ class _Trainer(TrainLoop):
                             _flat_state(self.optimizer.state))
 
     def _extra_state(self) -> dict:
-        return {"sample_rng": self.sample_rng.bit_generator.state,
-                "noise_key": np.array(self.noise_key).tolist()}
+        return {"sample_rng": state_of(self.sample_rng), "noise_rng": state_of(self.noise_rng)}
 
     def _restore(self, ckpt: Checkpoint) -> None:
         import mlx.core as mx
@@ -169,8 +170,8 @@ class _Trainer(TrainLoop):
         self.params = {name: weights[name] for name in self.params}
         self.model.update(tree_unflatten(list(self.params.items())))
         self.optimizer.state = _nested_state(mx.load(str(ckpt.file("optimizer.safetensors"))))
-        self.sample_rng.bit_generator.state = ckpt.state["sample_rng"]
-        self.noise_key = mx.array(ckpt.state["noise_key"], dtype=mx.uint32)
+        restore(self.sample_rng, ckpt.state["sample_rng"])
+        restore(self.noise_rng, ckpt.state["noise_rng"])
 
 
 def _entropy(bits: int) -> int:

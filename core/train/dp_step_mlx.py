@@ -21,6 +21,9 @@ import math
 from collections.abc import Mapping
 
 import mlx.core as mx
+import numpy as np
+
+from core.train.csprng import gaussian
 
 Grads = Mapping[str, mx.array]
 
@@ -56,11 +59,12 @@ def clip_and_sum(grads: Grads, clip_norm: float) -> tuple[dict[str, mx.array], m
 
 
 def add_noise(summed: Grads, *, clip_norm: float, noise_multiplier: float,
-              expected_batch_size: float, key: mx.array) -> dict[str, mx.array]:
+              expected_batch_size: float, rng: np.random.Generator) -> dict[str, mx.array]:
     """(``summed`` + N(0, (σC)²) per coordinate) / ``expected_batch_size``.
 
-    ``key`` (from ``mx.random.key``) is split into one key per tensor, in name order, so the
-    same key always gives the same noise.
+    The noise is drawn from ``rng`` (``core.train.csprng.secure_generator``: ChaCha20, not
+    MLX's own non-cryptographic generator), tensor by tensor in name order, so the same
+    generator state always gives the same noise.
     """
     _check_clip(clip_norm)
     if not (math.isfinite(noise_multiplier) and noise_multiplier >= 0):
@@ -69,22 +73,22 @@ def add_noise(summed: Grads, *, clip_norm: float, noise_multiplier: float,
         raise ValueError(f"expected_batch_size (q·N) must be > 0, not {expected_batch_size}")
     std = noise_multiplier * clip_norm
     names = sorted(summed)
-    keys = mx.random.split(key, max(len(names), 2))[:len(names)]
     out = {}
-    for name, k in zip(names, keys, strict=True):
+    for name in names:
         s = summed[name].astype(mx.float32)
-        noise = mx.random.normal(s.shape, dtype=mx.float32, key=k)
+        noise = mx.array(gaussian(rng, tuple(s.shape), std=1.0))
         out[name] = (s + std * noise) / expected_batch_size
     return out
 
 
 def noisy_mean_gradient(grads: Grads, *, clip_norm: float, noise_multiplier: float,
-                        expected_batch_size: float, key: mx.array) -> dict[str, mx.array]:
+                        expected_batch_size: float, rng: np.random.Generator
+                        ) -> dict[str, mx.array]:
     """The DP-SGD gradient of one step from per-example gradients ``{name: [B, ...]}``:
     clip each example to ``clip_norm``, sum, add N(0, (σC)²) noise, divide by q·N."""
     summed, _ = clip_and_sum(grads, clip_norm)
     return add_noise(summed, clip_norm=clip_norm, noise_multiplier=noise_multiplier,
-                     expected_batch_size=expected_batch_size, key=key)
+                     expected_batch_size=expected_batch_size, rng=rng)
 
 
 def _check_clip(clip_norm: float) -> None:

@@ -6,7 +6,8 @@ gradient of its own loss (mean NLL over its target tokens) is computed by Opacus
 ``GradSampleModule`` hooks on the LoRA ``nn.Linear`` layers, clipped to L2 norm C, summed,
 Gaussian noise N(0, (σC)²) is added per coordinate, and the sum is divided by the EXPECTED
 batch size q·n (``DPOptimizer``), then AdamW steps. σ = 0 is the non-private run, on the same
-code path. The batch sampling and the noise come from the OS's entropy, not from
+code path. The batch sampling and the noise come from ChaCha20 keyed from os.urandom
+(``core.train.csprng``), not from
 ``config.seed``: the guarantee rests on both being secret.
 
 The loop itself (stopping on ``should_stop``, periodic checkpoints, resuming, accounting) is
@@ -15,7 +16,7 @@ The loop itself (stopping on ``should_stop``, periodic checkpoints, resuming, ac
 
 from __future__ import annotations
 
-import secrets
+import json
 import warnings
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -27,6 +28,7 @@ from core.errors import TextError
 from core.evaluate.perplexity import mean_nll_torch, pad_batch, target_nll_torch
 from core.train.checkpoint import Checkpoint
 from core.train.config import ProgressCallback, StopCheck, TrainConfig, TrainResult, train_threads
+from core.train.csprng import gaussian, poisson_sample, restore, secure_generator, state_of
 from core.train.dataset import TrainingExample
 from core.train.loop import TrainLoop
 from core.train.lora import (
@@ -106,7 +108,8 @@ class _Trainer(TrainLoop):
                                            init_adapter=init_adapter, seed=config.seed)
         super().__init__(config, checkpoint_dir, tokenizer, examples, micro_batch=MICRO_BATCH,
                          micro_tokens=MICRO_TOKENS,
-                         identity={"backend": "torch", "lora": lora_description(config.lora),
+                         identity={"backend": "torch", "rng": "chacha20",
+                                   "lora": lora_description(config.lora),
                                    "optimizer": OPTIMIZER, "model": Path(model_folder).name,
                                    "init_adapter": adapter_digest(init_adapter)})
         self.params = trainable_parameters(self.model)
@@ -115,16 +118,16 @@ class _Trainer(TrainLoop):
         self.gsm = GradSampleModule(self.model, batch_first=True, loss_reduction="sum",
                                     strict=True)
         self.base_optimizer = _optimizer([p for _, p in self.params], config.learning_rate)
-        self.noise_rng = _secret_generator()
-        self.sample_rng = _secret_generator()
-        self.optimizer = DPOptimizer(self.base_optimizer,
-                                     noise_multiplier=config.noise_multiplier,
-                                     max_grad_norm=config.clip_norm,
-                                     expected_batch_size=config.sample_rate * len(self.encoded),
-                                     loss_reduction="mean", generator=self.noise_rng)
+        self.noise_rng = secure_generator()
+        self.sample_rng = secure_generator()
+        self.optimizer = _csprng_optimizer(DPOptimizer)(
+            self.base_optimizer, noise_multiplier=config.noise_multiplier,
+            max_grad_norm=config.clip_norm,
+            expected_batch_size=config.sample_rate * len(self.encoded), loss_reduction="mean")
+        self.optimizer.noise_rng = self.noise_rng
 
     def _draw(self, n: int, q: float) -> list[int]:
-        return (torch.rand(n, generator=self.sample_rng) < q).nonzero().flatten().tolist()
+        return poisson_sample(self.sample_rng, n, sample_rate=q).tolist()
 
     def _micro_step(self, micro: list[Encoded]) -> list[float]:
         nll, mask = target_nll_torch(self.gsm, *pad_batch(micro, self.pad_id))
@@ -152,8 +155,8 @@ class _Trainer(TrainLoop):
         save_file({name: p.detach().contiguous() for name, p in self.params},
                   str(folder / "adapter.safetensors"))
         torch.save(self.base_optimizer.state_dict(), folder / "optimizer.pt")
-        torch.save({"sample": self.sample_rng.get_state(), "noise": self.noise_rng.get_state()},
-                   folder / "rng.pt")
+        (folder / "rng.json").write_text(json.dumps(
+            {"sample": state_of(self.sample_rng), "noise": state_of(self.noise_rng)}))
 
     def _restore(self, ckpt: Checkpoint) -> None:
         from safetensors.torch import load_file
@@ -164,9 +167,9 @@ class _Trainer(TrainLoop):
                 p.copy_(weights[name])
         self.base_optimizer.load_state_dict(torch.load(ckpt.file("optimizer.pt"),
                                                        weights_only=True))
-        rng = torch.load(ckpt.file("rng.pt"), weights_only=True)
-        self.sample_rng.set_state(rng["sample"])
-        self.noise_rng.set_state(rng["noise"])
+        rng = json.loads(ckpt.file("rng.json").read_text())
+        restore(self.sample_rng, rng["sample"])
+        restore(self.noise_rng, rng["noise"])
 
 
 def _optimizer(params: list[torch.nn.Parameter], lr: float) -> torch.optim.Optimizer:
@@ -187,7 +190,24 @@ def _threads(n: int) -> Iterator[None]:
         torch.set_num_threads(previous)
 
 
-def _secret_generator() -> torch.Generator:
-    gen = torch.Generator()
-    gen.manual_seed(secrets.randbits(63))
-    return gen
+def _csprng_optimizer(base: type) -> type:
+    """Opacus' DPOptimizer with its noise drawn from ChaCha20 (core/train/csprng.py).
+
+    Opacus' own ``secure_mode`` needs torchcsprng, which is not built for current torch;
+    everything else (clipping, summing, scaling by q·n) stays Opacus'.
+    """
+    from opacus.optimizers.optimizer import _check_processed_flag, _mark_as_processed
+
+    class CsprngDPOptimizer(base):
+        noise_rng = None  # set by the trainer: a csprng.secure_generator()
+
+        def add_noise(self) -> None:
+            std = self.noise_multiplier * self.max_grad_norm
+            for p in self.params:
+                _check_processed_flag(p.summed_grad)
+                noise = torch.from_numpy(gaussian(self.noise_rng, tuple(p.summed_grad.shape),
+                                                  std=std))
+                p.grad = (p.summed_grad + noise.to(p.summed_grad.dtype)).view_as(p)
+                _mark_as_processed(p.summed_grad)
+
+    return CsprngDPOptimizer

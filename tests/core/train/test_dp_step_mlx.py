@@ -20,6 +20,7 @@ import mlx.core as mx  # noqa: E402
 import numpy as np  # noqa: E402
 from scipy import stats  # noqa: E402
 
+from core.train.csprng import secure_generator  # noqa: E402
 from core.train.dp_step_mlx import (  # noqa: E402
     add_noise,
     clip_and_sum,
@@ -83,7 +84,7 @@ def test_each_example_gradient_is_clipped_to_c():
                    for b, n in enumerate(norms)) for k in raw}
     summed, _ = clip_and_sum(grads, clip)
     dp = noisy_mean_gradient(grads, clip_norm=clip, noise_multiplier=0.0,
-                             expected_batch_size=4.5, key=mx.random.key(1))
+                             expected_batch_size=4.5, rng=secure_generator(1))
     for k in want:
         np.testing.assert_allclose(np.array(summed[k]), want[k], rtol=1e-5, atol=1e-6)
         np.testing.assert_allclose(np.array(dp[k]), want[k] / 4.5, rtol=1e-5, atol=1e-6)
@@ -112,7 +113,7 @@ def noise_sample(*, sigma: float, clip: float, expected: float, key: int,
     """The DP gradient of an all-zero sum over ``size`` coordinates: pure noise."""
     zeros = {"a": mx.zeros((size // 2,)), "b": mx.zeros((size - size // 2,))}
     out = add_noise(zeros, clip_norm=clip, noise_multiplier=sigma,
-                    expected_batch_size=expected, key=mx.random.key(key))
+                    expected_batch_size=expected, rng=secure_generator(key))
     return np.concatenate([np.array(out["a"], dtype=np.float64),
                            np.array(out["b"], dtype=np.float64)])
 
@@ -137,15 +138,15 @@ def test_added_noise_has_std_sigma_c_over_expected_batch(sigma, clip, expected):
     assert np.count_nonzero(x) == d
 
 
-def test_noise_goes_on_top_of_the_clipped_sum_and_follows_the_key():
+def test_noise_goes_on_top_of_the_clipped_sum_and_follows_the_generator():
     grads = grads_with_norms([5.0, 5.0, 5.0])
     summed, _ = clip_and_sum(grads, 1.0)
     kw = dict(clip_norm=1.0, noise_multiplier=0.5, expected_batch_size=2.0)
-    one = noisy_mean_gradient(grads, key=mx.random.key(7), **kw)
-    again = noisy_mean_gradient(grads, key=mx.random.key(7), **kw)
-    other = noisy_mean_gradient(grads, key=mx.random.key(8), **kw)
+    one = noisy_mean_gradient(grads, rng=secure_generator(7), **kw)
+    again = noisy_mean_gradient(grads, rng=secure_generator(7), **kw)
+    other = noisy_mean_gradient(grads, rng=secure_generator(8), **kw)
     for k in summed:
-        assert np.array_equal(np.array(one[k]), np.array(again[k]))  # same key, same noise
+        assert np.array_equal(np.array(one[k]), np.array(again[k]))  # same key, same stream
         assert not np.allclose(np.array(one[k]), np.array(other[k]))
     # one - other is the difference of two noise draws: std √2·σC/(q·N) per coordinate.
     diff = np.concatenate([np.array(one[k] - other[k]).ravel() for k in summed])
@@ -156,7 +157,7 @@ def test_sigma_zero_adds_nothing():
     grads = grads_with_norms([0.5, 3.0])
     summed, _ = clip_and_sum(grads, 1.0)
     out = add_noise(summed, clip_norm=1.0, noise_multiplier=0.0, expected_batch_size=3.0,
-                    key=mx.random.key(3))
+                    rng=secure_generator(3))
     for k in summed:
         assert np.array_equal(np.array(out[k]), np.array(summed[k] / 3.0))
 
@@ -175,9 +176,9 @@ def test_bad_numbers_are_refused():
             clip_and_sum(grads, bad)
     with pytest.raises(ValueError, match="noise_multiplier"):
         add_noise({"a": mx.zeros((2,))}, clip_norm=1.0, noise_multiplier=-0.1,
-                  expected_batch_size=1.0, key=mx.random.key(0))
+                  expected_batch_size=1.0, rng=secure_generator(0))
     with pytest.raises(ValueError, match="expected_batch_size"):
         add_noise({"a": mx.zeros((2,))}, clip_norm=1.0, noise_multiplier=1.0,
-                  expected_batch_size=0.0, key=mx.random.key(0))
+                  expected_batch_size=0.0, rng=secure_generator(0))
     with pytest.raises(ValueError, match="batch size"):
         per_example_norms({"a": mx.zeros((2, 3)), "b": mx.zeros((3, 3))})

@@ -193,7 +193,7 @@ def test_stop_checkpoint_and_resume(model_folder, corpus, tmp_path):  # noqa: F8
     assert not out.exists()  # nothing is promoted from a stopped run
     saved = load_checkpoint(ckpt)
     assert saved.step == 2 and set(saved.files) == {"adapter.safetensors", "optimizer.pt",
-                                                    "rng.pt"}
+                                                    "rng.json"}
     second = train_torch(model_folder, examples, cfg, out_dir=out, checkpoint_dir=ckpt)
     assert not second.stopped and second.resumed_from == 2
     assert second.steps_done == 4 and len(second.losses) == 4
