@@ -199,8 +199,14 @@ def _training_parsers(sub) -> None:
                    help="text files to judge on (default: the held-out slice of your memories)")
     p.add_argument("--backend", choices=("torch", "mlx"), default=None)
 
-    _common(sub.add_parser("privacy", help="the privacy ledger: runs and ε spent per record"),
-            json_flag=True)
+    p = sub.add_parser("privacy", help="the privacy ledger: runs and ε spent per record")
+    _common(p, json_flag=True)
+    psub = p.add_subparsers(dest="action", required=False, metavar="ACTION")
+    q = psub.add_parser("budget", help="change the lifetime budget (a logged ledger event)")
+    _common(q, json_flag=True)
+    q.add_argument("epsilon", type=float, help="the new lifetime ε per record")
+    q.add_argument("--yes", action="store_true",
+                   help="confirm a raise (lowering needs no confirmation)")
     p = sub.add_parser("retrain", help="the nightly job: train, judge, promote")
     _common(p, json_flag=True)
     _progress_jsonl(p)

@@ -235,6 +235,15 @@ def cmd_settings_set(args: Namespace) -> int:
         raise SettingsError(f"{args.key}={args.value!r} is not valid: "
                             f"{exc.errors()[0]['msg']}") from exc
     check_model_setting(args.key, getattr(settings, args.key))  # before anything is saved
+    if args.key == "privacy_budget":
+        # Pinned in the ledger: a change is a logged event, a raise needs --yes there.
+        from core.budget import change_budget
+
+        change = change_budget(home, budget=settings.privacy_budget, confirmed=False,
+                               reason="persona settings set",
+                               settings=load_settings(home.settings_file))
+        info(change.message())
+        settings.privacy_budget = change.budget
     save_settings(settings, home.settings_file)
     if args.json:
         emit_json(settings.model_dump())

@@ -299,3 +299,18 @@ def cmd_schedule_status(args: Namespace) -> int:
         for key, value in status.items():
             print(f"{key:<16} {value}")
     return 0
+
+
+def cmd_privacy_budget(args: Namespace) -> int:
+    """`persona privacy budget X [--yes]`: a logged change of the lifetime budget."""
+    from core.budget import change_budget
+
+    home, settings = _home_settings(args)
+    change = change_budget(home, budget=args.epsilon, confirmed=args.yes,
+                           reason="persona privacy budget", settings=settings)
+    if args.json:
+        emit_json({"budget": change.budget, "previous": change.previous,
+                   "logged": change.logged})
+    else:
+        print(change.message())
+    return 0

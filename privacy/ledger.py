@@ -56,7 +56,17 @@ class Ledger:
         privacy_dir = home.privacy_dir if isinstance(home, Home) else Home.resolve(home).privacy_dir
         self.path = privacy_dir / LEDGER_FILE
         self.journal = Journal(self.path)
-        self.budget = float(budget)
+        # The person's setting: it becomes the ledger's pinned budget at the first run, and
+        # decides nothing after that (``budget``; changes go through ``set_budget``).
+        self.setting_budget = float(budget)
+
+    @property
+    def budget(self) -> float:
+        """The lifetime budget in force: the ledger's pinned one, else the setting's."""
+        return self.budget_of(self.state())
+
+    def budget_of(self, state: LedgerState) -> float:
+        return self.setting_budget if state.budget is None else state.budget
 
     @classmethod
     def from_settings(cls, home: Home | Path | str, settings: Settings) -> Ledger:
@@ -120,7 +130,7 @@ class Ledger:
                           steps=steps, orders=state.orders)
         if state.delta is None:  # a planning copy: nothing spent yet, δ as it would be fixed
             state = LedgerState(delta=delta, orders=state.orders)
-        over = state.unaffordable(ids, curve, self.budget)
+        over = state.unaffordable(ids, curve, self.budget_of(state))
         return [r for r in ids if r not in over], [r for r in ids if r in over]
 
     def plan_run(self, candidate_ids: Sequence[str], **options) -> RunPlan:
@@ -189,29 +199,59 @@ class Ledger:
         create = None
         if state.delta is None:
             create = {"event": "create", "time": now(), "delta": delta, "accountant": "rdp",
-                      "orders": list(state.orders), "budget": self.budget,
+                      "orders": list(state.orders), "budget": self.setting_budget,
                       "delta_source": source}
-            state = LedgerState(delta=delta, created=create["time"], orders=state.orders)
+            state = LedgerState(delta=delta, created=create["time"], orders=state.orders,
+                                budget=self.setting_budget)
+        budget = self.budget_of(state)
         curve = rdp_curve(noise_multiplier=sigma, sample_rate=q, steps=steps,
                           orders=state.orders)
         if sigma > 0:
-            over = state.unaffordable(ids, curve, self.budget)
+            over = state.unaffordable(ids, curve, budget)
             if over:
                 worst = max(over.values())
                 raise PrivacyError(
                     f"{len(over)} of {len(ids)} records cannot afford this run: they are at "
-                    f"their lifetime budget of ε = {self.budget:g} or the run would take them "
+                    f"their lifetime budget of ε = {budget:g} or the run would take them "
                     f"past it (to ε = {worst:.3g}; e.g. record {next(iter(over))!r}). Train only "
                     f"on the records Ledger.affordable() or plan_run() return as eligible.")
         begin = {"event": "begin", "run_id": uuid.uuid4().hex, "time": now(),
                  "record_ids": ids, "noise_multiplier": float(sigma), "sample_rate": float(q),
                  "steps": int(steps), "clip_norm": None if clip_norm is None else float(clip_norm),
                  "delta": delta, "backend": backend, "epochs": epochs,
-                 "private": sigma > 0, "budget": self.budget, "dataset_size": n,
+                 "private": sigma > 0, "budget": budget, "dataset_size": n,
                  "target_epsilon": enc(target_epsilon),
                  "epsilon": enc(epsilon_from_rdp(curve, delta=delta, orders=state.orders)),
                  "rdp": [enc(float(x)) for x in curve], "info": info or {}}
         return create, begin
+
+    def set_budget(self, *, budget: float, allow_raise: bool = False, reason: str = "",
+                   lock_timeout: float = 10.0) -> dict | None:
+        """Change the pinned lifetime budget by a logged 'budget' event; returns the event,
+        or None when nothing was written (no ledger yet: the setting is pinned at the first
+        run; or the same budget). Lowering is always allowed; raising only with
+        ``allow_raise`` (the person confirmed it): it lets spent records train again."""
+        if isinstance(budget, bool) or not isinstance(budget, (int, float)) or not (
+                math.isfinite(budget) and budget > 0):
+            raise PrivacyError(f"the lifetime privacy budget must be a finite ε > 0, not "
+                               f"{budget!r}.")
+        if not self.exists:
+            return None
+        with self.journal.locked(lock_timeout) as tx:
+            state = fold(tx.events, self.path)
+            current = self.budget_of(state)
+            if math.isclose(budget, current, rel_tol=1e-12):
+                return None
+            if budget > current and not allow_raise:
+                raise PrivacyError(
+                    f"Raising the lifetime privacy budget from ε = {current:g} to {budget:g} "
+                    "lets records that have spent theirs be trained on again; it cannot be "
+                    "undone. Confirm it with `persona privacy budget "
+                    f"{budget:g} --yes` (or in the app's Settings).")
+            event = {"event": "budget", "time": now(), "budget": float(budget),
+                     "previous": current, "reason": reason}
+            tx.append(event)
+        return event
 
     def complete_run(self, run_id: str, *, steps_done: int, outcome: str = "finished",
                      info: dict | None = None, lock_timeout: float = 10.0) -> None:

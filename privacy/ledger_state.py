@@ -71,6 +71,10 @@ class LedgerState:
     created: str | None = None
     orders: tuple[float, ...] = DEFAULT_ORDERS
     runs: list[Run] = field(default_factory=list)
+    # The lifetime budget, pinned when the ledger was created and changed only by a logged
+    # 'budget' event (None: a ledger from before budgets were recorded, or no ledger yet).
+    budget: float | None = None
+    budget_changes: list[dict] = field(default_factory=list)  # the 'budget' events, in order
 
     def charge(self, run: Run) -> np.ndarray:
         """The RDP a run charges: its planned curve, or more if it ran more steps than planned."""
@@ -150,6 +154,7 @@ def fold(events: list[dict], path: Path) -> LedgerState:
                     raise bad(i, "a second 'create' event")
                 state.delta, state.created = float(ev["delta"]), ev["time"]
                 state.orders = tuple(float(a) for a in ev["orders"])
+                state.budget = None if ev.get("budget") is None else float(ev["budget"])
             elif i == 0:
                 raise bad(i, f"the first event is {kind!r}, not 'create'")
             elif kind == "begin":
@@ -172,6 +177,14 @@ def fold(events: list[dict], path: Path) -> LedgerState:
                 runs[run.run_id] = Run(**{**run.__dict__, "completed": ev["time"],
                                           "steps_done": int(ev["steps_done"]),
                                           "outcome": ev["outcome"]})
+            elif kind == "budget":
+                budget = float(ev["budget"])
+                if not (math.isfinite(budget) and budget > 0):
+                    raise bad(i, f"a budget of {ev['budget']!r}")
+                state.budget_changes.append({"time": ev["time"], "budget": budget,
+                                             "previous": ev.get("previous"),
+                                             "reason": ev.get("reason", "")})
+                state.budget = budget
             else:
                 raise bad(i, f"unknown event {kind!r}")
         except (KeyError, TypeError, ValueError) as exc:

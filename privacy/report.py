@@ -47,7 +47,7 @@ def build_summary(ledger: Ledger) -> dict:
     state = ledger.state()
     eps = state.record_epsilons()
     values = sorted(eps.values())
-    budget = ledger.budget
+    budget = ledger.budget_of(state)
     runs = [{
         "run_id": r.run_id, "date": r.began, "completed": r.completed, "status": r.status,
         "outcome": r.outcome, "records": len(r.record_ids), "steps": r.steps,
@@ -77,6 +77,9 @@ def build_summary(ledger: Ledger) -> dict:
         "delta": state.delta,
         "created": state.created,
         "budget": budget,
+        # Pinned in the ledger at its first run; changed only by logged events, shown here.
+        "budget_pinned": state.budget is not None,
+        "budget_changes": list(state.budget_changes),
         "runs": runs,
         "private": all(r.private for r in state.runs),
         "records_tracked": len(values),
@@ -121,7 +124,7 @@ def report_lines(summary: dict) -> list[str]:
     if not summary["runs"]:
         return [f"Privacy ledger: {summary['ledger']}",
                 "No training run recorded: no record has spent any privacy budget "
-                f"(lifetime budget ε = {budget:g} per record)."]
+                f"(lifetime budget ε = {budget:g} per record).", *budget_change_lines(summary)]
     lines = [f"Privacy ledger: {summary['ledger']}",
              f"RDP accountant, δ = {summary['delta']:.3g} (fixed {summary['created']}), "
              f"lifetime budget ε = {budget:g} per record.", "",
@@ -152,7 +155,24 @@ def report_lines(summary: dict) -> list[str]:
     for b in summary["epsilon_distribution"]["histogram"]:
         label = f"> {b['from']:g}" if math.isinf(b["to"]) else f"{b['from']:g}–{b['to']:g}"
         lines.append(f"  {label:<10} {b['records']:>8,}")
+    lines += budget_change_lines(summary)
     lines += [f"Note: {n}" for n in summary["notes"]]
+    return lines
+
+
+def budget_change_lines(summary: dict) -> list[str]:
+    """The ledger's budget changes, oldest first (raising one is shown as such)."""
+    changes = summary.get("budget_changes") or []
+    if not changes:
+        return []
+    lines = ["Lifetime budget changes (ledger events):"]
+    for c in changes:
+        prev = c.get("previous")
+        how = ("raised" if prev is not None and c["budget"] > prev else "lowered"
+               if prev is not None else "set")
+        frm = "" if prev is None else f" from {prev:g}"
+        why = f" ({c['reason']})" if c.get("reason") else ""
+        lines.append(f"  {c['time'][:16].replace('T', ' ')}  {how}{frm} to {c['budget']:g}{why}")
     return lines
 
 

@@ -13,6 +13,7 @@ from typing import Any
 from pydantic import ValidationError
 from PySide6.QtWidgets import QMessageBox
 
+from core.budget import change_budget
 from core.models_check import MODEL_SETTINGS, check_model_setting
 from core.settings import Settings
 from desktop.context import AppContext
@@ -89,9 +90,15 @@ class SettingsController:
             return
         changed = [k for k in MODEL_SETTINGS if getattr(new, k) != getattr(old, k)]
 
+        budget_changed = new.privacy_budget != old.privacy_budget
+        home = self.ctx.home
+
         def check(_task) -> Settings:
             for key in changed:  # reads the folders: off the UI thread
                 check_model_setting(key, getattr(new, key))
+            if budget_changed:  # a logged ledger event; a raise was confirmed above
+                change_budget(home, budget=new.privacy_budget, confirmed=True,
+                              reason="the app's Settings")
             return new
 
         def failed(message: str) -> None:
