@@ -17,7 +17,8 @@ import traceback
 from benchmarks.table import Row, format_table
 
 BENCHES = ("asr", "voice_turn", "memory", "grounded", "emotion", "llm", "demo_memory", "train",
-           "desktop", "desktop_memories", "desktop_training", "csprng", "redaction", "forget", "bundle")
+           "desktop", "desktop_memories", "desktop_training", "csprng", "redaction", "forget",
+           "bundle")
 
 
 def machine() -> str:
