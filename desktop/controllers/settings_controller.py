@@ -17,6 +17,7 @@ from core.budget import change_budget
 from core.models_check import MODEL_SETTINGS, check_model_setting
 from core.settings import Settings
 from desktop.context import AppContext
+from desktop.controllers.bundle_controller import BundleController
 from desktop.controllers.settings_fields import from_view, specs, to_view
 from desktop.views.settings_view import SettingsView
 from desktop.workers.mic_test import MicTest
@@ -38,6 +39,7 @@ class SettingsController:
             lambda m: ctx.show_error(m, "The microphone could not be opened"))
         self.speaker = None
         view.build(list(self.specs.values()))
+        self.bundle = BundleController(ctx, view.bundle)
         view.set_choices("microphone", [("System default", None)])
         view.set_choices("tts_voice", [("Default voice", None)])
         self.show(ctx.settings)

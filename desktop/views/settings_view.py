@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from desktop.views.bundle_box import BundleBox
 from desktop.widgets.buttons import button
 from desktop.widgets.level_meter import LevelMeter
 
@@ -91,6 +92,7 @@ class SettingsView(QWidget):
         self.preview = button("Preview", on_click=self.preview_clicked,
                               tip="Say a sample sentence with this voice and rate",
                               name="Preview the voice")
+        self.bundle = BundleBox()  # Export persona… / Import persona…
 
         self._body = QWidget()
         self._body_layout = QVBoxLayout(self._body)
@@ -140,6 +142,7 @@ class SettingsView(QWidget):
                 note.setObjectName("muted")
                 note.setWordWrap(True)
                 forms[spec.group].addRow("", note)
+        self._body_layout.addWidget(self.bundle)
         self._body_layout.addStretch(1)
 
     def _editor(self, spec: SettingSpec) -> QWidget:
