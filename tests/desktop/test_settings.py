@@ -92,3 +92,23 @@ def test_the_microphone_test_meter_moves_with_sound(pulse, make_window, sample_h
     qtbot.mouseClick(view.test_mic, Qt.MouseButton.LeftButton)  # Stop
     qtbot.waitUntil(lambda: not controller.mic.running and view.test_mic.text() == "Test",
                     timeout=10_000)
+
+
+def test_lowering_the_budget_in_settings_is_a_ledger_event(make_window, sample_home, qtbot):
+    # Issue 8, leak 5: the app edits the budget through the same core as the CLI.
+    from core.paths import Home
+    from privacy.ledger import Ledger
+
+    ledger = Ledger(Home.resolve(sample_home))
+    run = ledger.begin_run(record_ids=["a"], noise_multiplier=3.0, sample_rate=0.5, steps=2,
+                           clip_norm=1.0, delta=1e-5, backend="torch", epochs=1.0)
+    ledger.complete_run(run, steps_done=2)
+    window, view, controller = _open(make_window, sample_home, qtbot)
+    view.editors["privacy_budget"].setValue(5.0)
+    with qtbot.waitSignal(window.ctx.settings_changed, timeout=10_000):
+        qtbot.mouseClick(view.save, Qt.MouseButton.LeftButton)
+    assert Ledger(Home.resolve(sample_home)).budget == 5.0
+    changes = Ledger(Home.resolve(sample_home)).state().budget_changes
+    assert [(c["previous"], c["budget"], c["reason"]) for c in changes] == [
+        (8.0, 5.0, "the app's Settings")]
+    assert load_settings(sample_home / "settings.yaml").privacy_budget == 5.0
