@@ -12,7 +12,8 @@ One function for the CLI (`persona forget`) and the app (Memories → Forget). I
   retrieval and repeated it;
 - every log line under ``logs/`` that holds the text or one of those sentences;
 - what profile induction drew from it: the induced fields are induced again without it, and
-  the sidecar's memory of a field the person edited is replaced if it quoted the text. A
+  the sidecar's record of a field the person edited is induced again too (it may hold a
+  phrase of the text). A
   field the person wrote by hand is never changed (the report names it if it quotes the text).
 
 The ids go to ``privacy/forgotten.txt`` first (ids only), so that no later training run
@@ -166,27 +167,30 @@ def scrub_logs(logs_dir: Path, traces: Sequence[str]) -> int:
 
 
 def _forget_in_profile(home: Home, store, traces: Sequence[str], report: ForgetReport) -> None:
-    """Induce the induced fields again without the forgotten memories; replace the sidecar's
-    record of a person-edited field that quoted them (the person's value stays)."""
+    """Induce the induced fields again without the forgotten memories; the sidecar's record
+    of a person-edited field is induced again too (the person's value stays)."""
     from core.persona.induce import InductionOptions, induce_profile_file
-    from core.persona.profile import induced_path, load_induced, save_induced
+    from core.persona.profile import flatten, induced_path, load_induced, save_induced
 
     path = home.profile_file
     if not induced_path(path).exists():
         return  # induction never ran: every field is the person's own
-    _, result = induce_profile_file(store.all_memories(), path,
-                                    InductionOptions(audio_dir=home.audio_dir))
+    profile, result = induce_profile_file(store.all_memories(), path,
+                                          InductionOptions(audio_dir=home.audio_dir))
     report.profile_reinduced = [c.field for c in result.changed]
     sidecar = load_induced(path)
-    quoted = [c for c in result.kept if _quotes(sidecar.get(c.field), traces)]
-    for change in quoted:
-        # The person's value stays; what the sidecar remembers of induction becomes today's
-        # induced value (only used to tell their edits apart), so the old quote is gone.
+    for change in result.kept:
+        # The person's value stays. What the sidecar remembers of induction for that field
+        # (only used to tell their edits apart) becomes today's induced value: the old one
+        # was drawn from every memory, the forgotten one too (a phrase of it, say). The field
+        # stays the person's, since their value differs from it.
         sidecar[change.field] = change.new
-    if quoted:
+    if result.kept:
         save_induced(path, sidecar)
-    report.profile_yours_quoting = [c.field for c in result.kept
-                                    if _quotes(c.old, traces)]
+    # Any field still quoting it is one induction does not own: the person's own words.
+    owned = {c.field for c in result.changed} | set(result.unchanged)
+    report.profile_yours_quoting = [key for key, value in flatten(profile).items()
+                                    if key not in owned and _quotes(value, traces)]
 
 
 def _quotes(value, traces: Sequence[str]) -> bool:

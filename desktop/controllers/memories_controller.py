@@ -198,14 +198,24 @@ class MemoriesController:
         pipe = self.ctx.pipeline
         self._stop_playing()
 
-        def done(forgotten) -> None:
+        def work(_t):
+            from core.train.unlearn import training_trace
+
+            forgotten = pipe.forget(ids)  # core.memory.forget: every file, replies, profile
+            return forgotten, training_trace(pipe.home, pipe.settings,
+                                             [m.id for m in forgotten])
+
+        def done(result) -> None:
+            forgotten, trace = result
             self.model.remove_ids([m.id for m in forgotten])
             n = len(forgotten)
-            self.ctx.notice.emit(f"Forgot {n} {'memory' if n == 1 else 'memories'}.")
+            note = f"Forgot {n} {'memory' if n == 1 else 'memories'}."
+            if trace.in_current_adapter or trace.error:
+                note += " " + trace.message()  # what training already learned, and its ε
+            self.ctx.notice.emit(note)
             self._announce()
 
-        self._task(lambda _t: pipe.forget(ids), "Forgetting", done,
-                   title="Nothing was forgotten")
+        self._task(work, "Forgetting", done, title="Nothing was forgotten")
 
     def toggle_play(self) -> None:
         if self._playing is not None:

@@ -132,3 +132,26 @@ def test_an_unknown_id_forgets_nothing(pipe):
         pipe.forget([m["secret"].id, "no-such-id"])
     assert pipe.store.count() == n and read_forgotten(pipe.home.privacy_dir) == set()
     assert pipe.store.get(m["secret"].id).text == SECRET
+
+
+def test_a_field_the_person_wrote_is_kept_and_the_sidecar_forgets_the_quote(pipe):
+    from core.persona.profile import load_induced, load_profile, save_profile, set_field
+
+    m = fill(pipe)
+    induced = load_induced(pipe.home.profile_file)
+    quoting = [k for k, v in induced.items() if NEEDLE in repr(v)]
+    assert quoting, induced  # induction drew on the secret
+    key = quoting[0]
+    # The person overwrites that field by hand; a second field quotes the secret in their words.
+    profile = set_field(load_profile(pipe.home.profile_file), key, ["my own words"]
+                        if isinstance(induced[key], list) else "my own words")
+    profile = set_field(profile, "identity.summary", f"I once wrote: {SECRET}")
+    save_profile(profile, pipe.home.profile_file)
+
+    report = pipe.forget_report([m["secret"].id, m["ask"].id])
+
+    after = load_profile(pipe.home.profile_file)
+    assert "my own words" in repr(after.model_dump()) and NEEDLE in after.identity.summary
+    assert report.profile_yours_quoting == ["identity.summary"]
+    # The only trace left is the person's own field, which forget never edits.
+    assert traces(pipe.home.root, NEEDLE) == ["profile.yaml"]
