@@ -13,8 +13,8 @@ One function for the CLI (`persona forget`) and the app (Memories → Forget). I
 - every log line under ``logs/`` that holds the text or one of those sentences;
 - what profile induction drew from it: the induced fields are induced again without it, and
   the sidecar's record of a field the person edited is induced again too (it may hold a
-  phrase of the text). A
-  field the person wrote by hand is never changed (the report names it if it quotes the text).
+  phrase of the text). A field the person wrote is never changed (the report names it if it
+  quotes the text).
 
 The ids go to ``privacy/forgotten.txt`` first (ids only), so that no later training run
 samples them, even if the memory comes back from an old copy of the store.
