@@ -28,6 +28,7 @@ from core.memory import transfer
 from core.paths import Home
 from core.persona.profile import induced_path
 from core.settings import load_settings
+from core.train.jobcontrol import RunLock, training_lock_path
 from privacy.bundle.format import FORMAT_VERSION, Manifest
 from privacy.bundle.kdf import derive_master_key
 from privacy.bundle.reader import Unlock, read_bundle_unlocked
@@ -132,7 +133,9 @@ def export_persona(home: Home, out: str | os.PathLike[str], *, passphrase: str,
 
     parts: list[str] = []
     try:
-        write_bundle(out, passphrase=passphrase, manifest=manifest, fill=fill)
+        # No training run may change the adapters and the ledger half-way through the copy.
+        with RunLock(training_lock_path(home)):
+            write_bundle(out, passphrase=passphrase, manifest=manifest, fill=fill)
     except OSError as exc:
         raise BundleError(f"Could not write {out} ({exc}); check the disk has space and the "
                           f"folder is writable. No bundle was left behind.") from exc

@@ -159,3 +159,31 @@ def test_cli_export_and_import_with_a_passphrase_file(tmp_path):
                    "--passphrase-file", str(wrong))
     assert out.returncode == 2 and "passphrase is wrong" in out.stderr
     assert not (tmp_path / "new2").exists()
+
+
+def test_export_waits_for_no_training_run(exported, tmp_path):
+    # A run in another thread holds the training lock (as one in another process would):
+    # the adapters and the ledger could change mid-copy, so export refuses and writes nothing.
+    import threading
+
+    from core.errors import PersonaError
+    from core.train.jobcontrol import RunLock, training_lock_path
+
+    home, _ = exported
+    held, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with RunLock(training_lock_path(home)):
+            held.set()
+            release.wait(60)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    try:
+        held.wait(10)
+        with pytest.raises(PersonaError, match="another training run is going"):
+            export_persona(home, tmp_path / "x.persona", passphrase=PASSPHRASE)
+    finally:
+        release.set()
+        holder.join()
+    assert list(tmp_path.iterdir()) == []
