@@ -18,6 +18,7 @@ from core.models_check import MODEL_SETTINGS, check_model_setting
 from core.settings import Settings
 from desktop.context import AppContext
 from desktop.controllers.bundle_controller import BundleController
+from desktop.controllers.names_controller import NamesController
 from desktop.controllers.settings_fields import from_view, specs, to_view
 from desktop.views.settings_view import SettingsView
 from desktop.workers.mic_test import MicTest
@@ -40,6 +41,7 @@ class SettingsController:
         self.speaker = None
         view.build(list(self.specs.values()))
         self.bundle = BundleController(ctx, view.bundle)
+        self.names = NamesController(ctx, view.names)
         view.set_choices("microphone", [("System default", None)])
         view.set_choices("tts_voice", [("Default voice", None)])
         self.show(ctx.settings)

@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
 )
 
 from desktop.views.bundle_box import BundleBox
+from desktop.views.names_box import NamesBox
 from desktop.widgets.buttons import button
 from desktop.widgets.level_meter import LevelMeter
 
@@ -92,6 +93,7 @@ class SettingsView(QWidget):
         self.preview = button("Preview", on_click=self.preview_clicked,
                               tip="Say a sample sentence with this voice and rate",
                               name="Preview the voice")
+        self.names = NamesBox()  # names redacted before training, and suggestions
         self.bundle = BundleBox()  # Export persona… / Import persona…
 
         self._body = QWidget()
@@ -142,6 +144,7 @@ class SettingsView(QWidget):
                 note.setObjectName("muted")
                 note.setWordWrap(True)
                 forms[spec.group].addRow("", note)
+        self._body_layout.addWidget(self.names)
         self._body_layout.addWidget(self.bundle)
         self._body_layout.addStretch(1)
 
