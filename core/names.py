@@ -32,19 +32,25 @@ def suggest(home: Home, *, min_count: int = 2) -> list[NameCandidate]:
                          min_count=min_count)
 
 
-def confirm(home: Home, names: Iterable[str]) -> list[str]:
-    """Add ``names`` to ``redact_names`` (saved; duplicates ignored, case-insensitively);
-    returns the whole list. A bad name is a SettingsError and nothing is saved."""
-    settings = load_settings(home.settings_file)
+def with_names(settings: Settings, names: Iterable[str]) -> Settings:
+    """``settings`` with ``names`` added to ``redact_names`` (duplicates ignored,
+    case-insensitively). A bad name is a SettingsError."""
     wanted = [" ".join(n.split()) for n in names]
     if not wanted or not all(wanted):
         raise SettingsError("Give at least one name to confirm, e.g. `persona names confirm "
                             "Anna`.")
     try:
-        updated = Settings(**{**settings.model_dump(),
-                              "redact_names": [*settings.redact_names, *wanted]})
+        return Settings(**{**settings.model_dump(),
+                           "redact_names": [*settings.redact_names, *wanted]})
     except ValidationError as exc:
-        raise SettingsError(f"Nothing was saved: {exc.errors()[0]['msg']}") from exc
+        msg = exc.errors()[0]["msg"].removeprefix("Value error, ")
+        raise SettingsError(f"{msg} Nothing was saved.") from exc
+
+
+def confirm(home: Home, names: Iterable[str]) -> list[str]:
+    """Add ``names`` to ``redact_names`` and save; returns the whole list. A bad name is a
+    SettingsError and nothing is saved."""
+    updated = with_names(load_settings(home.settings_file), names)
     save_settings(updated, home.settings_file)
     return list(updated.redact_names)
 

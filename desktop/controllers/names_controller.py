@@ -4,10 +4,8 @@ through the app's settings, so every part of the app sees them at once."""
 
 from __future__ import annotations
 
-from pydantic import ValidationError
-
-from core.names import person_texts
-from core.settings import Settings
+from core.errors import SettingsError
+from core.names import person_texts, with_names
 from desktop.context import AppContext
 from desktop.views.names_box import NamesBox
 from desktop.workers.task import start_task
@@ -45,13 +43,10 @@ class NamesController:
         if not names:
             self.box.status.setText("Tick the names to redact first.")
             return
-        old = self.ctx.settings
         try:
-            new = Settings(**{**old.model_dump(),
-                              "redact_names": [*old.redact_names, *names]})
-        except ValidationError as exc:
-            message = exc.errors()[0]["msg"].removeprefix("Value error, ")
-            self.ctx.show_error(message + " Nothing was changed.", "Names were not saved")
+            new = with_names(self.ctx.settings, names)
+        except SettingsError as exc:
+            self.ctx.show_error(str(exc), "Names were not saved")
             return
         self.ctx.save_settings(new)
         self.refresh()
