@@ -7,11 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks.bench_redaction import DATA, evaluate
+from benchmarks.bench_redaction import DATA, FRESH, evaluate
 from privacy.redaction import redact
 from privacy.spoken import digits_of
 
-FRESH = DATA.with_name("fresh.jsonl")
 NEW_KINDS = ("id", "address", "postcode", "birthdate", "pin", "phone")
 
 
