@@ -62,7 +62,8 @@ _COMMON = frozenset(re.split(r"\s+", """
     miles mile km kilometres blocks block minutes minute hours hour days day weeks week
     times time more most less people houses cars dogs cats kids years old new big small
     long short few many lots all some any one two three four five six seven eight nine ten
-    way ways doors steps floors stops rounds laps goals points
+    way ways doors steps floors stops rounds laps goals points star stars bedroom bed storey
+    story seater door person player hole lane track hour
     """.strip()))
 _PO_BOX = re.compile(r"\bP\.?\s?O\.?\s?Box\s+[0-9]+\b", re.I)
 
