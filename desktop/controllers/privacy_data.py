@@ -15,6 +15,8 @@ from core.paths import Home
 from core.settings import Settings
 from core.train.adapter_store import AdapterMeta, AdapterStore
 from core.train.jobcontrol import training_status
+from core.train.ledger_binding import check_bindings
+from core.train.runner import checkpoints_dir
 from privacy.ledger import Ledger
 
 
@@ -51,7 +53,10 @@ def load_snapshot(home: Home, settings: Settings, *, unless: tuple | None = None
     if unless is not None and sig == unless:
         return None
     store = AdapterStore(home)
+    ledger = Ledger.from_settings(home, settings)
+    # As `persona privacy`: a ledger that lost what the adapter spent would under-report.
+    check_bindings(store, ledger, checkpoints_dir(home))
     version = store.current_version()
-    return PrivacySnapshot(summary=Ledger.from_settings(home, settings).summary(),
+    return PrivacySnapshot(summary=ledger.summary(),
                            evaluation=store.meta(version) if version else None,
                            running=training_status(home), signature=sig)
