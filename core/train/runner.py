@@ -248,7 +248,8 @@ def _run_locked(home: Home, settings: Settings, options: TrainOptions, *,
     ledger.complete_run(run_id, steps_done=result.steps_done)
 
     outcome.evaluation = evaluate(model_folder, loss_fn, dataset.heldout, config.max_seq_len,
-                                  current=find_adapter(store.current_dir(), fmt),
+                                  current=None if options.from_base
+                                  else find_adapter(store.current_dir(), fmt),
                                   candidate=candidate / fmt)
     if outcome.evaluation is None:
         outcome.reason = "no held-out records yet to judge it by; kept the current adapter"

@@ -13,7 +13,7 @@ import pytest
 
 from core.memory.schema import Memory
 from core.pipeline import Pipeline
-from core.train.adapter_store import AdapterStore
+from core.train.adapter_store import AdapterMeta, AdapterStore
 from core.train.runner import TrainOptions, run_training
 from privacy.ledger import Ledger
 from tests.core.llm.conftest import model_folder  # noqa: F401  (converts the model once)
@@ -89,3 +89,32 @@ def test_a_stopped_run_resumes_without_a_second_charge(home):
     assert second.resumed and second.run_id == first.run_id
     assert second.result.resumed_from == first.result.steps_done
     assert len(ledger.runs()) == before + 1 and not ledger.pending_runs()
+
+
+def test_a_ledger_that_lost_the_adapters_run_is_refused_until_from_base(home):
+    """Leak 4 of issue 8, end to end: the adapter in use was trained under a longer ledger;
+    training refuses it, and `--from-base` trains (and judges) without it."""
+    from core.errors import PrivacyError
+    from core.train.ledger_binding import adapter_anchor_fields, check_bindings
+    from core.train.runner import checkpoints_dir
+
+    settings = Pipeline(home).settings
+    ledger, store = Ledger(home), AdapterStore(home)
+    # Stand-in weights: loading them would fail, so a run that used them could not pass.
+    candidate = store.new_candidate("stand-in")
+    (candidate / "peft").mkdir()
+    (candidate / "peft" / "adapter_config.json").write_text("not an adapter")
+    store.promote(candidate, AdapterMeta(version="", created="now", run_id=ledger.runs()[-1]
+                                         .run_id, **adapter_anchor_fields(ledger)))
+    lines = ledger.path.read_bytes().splitlines(keepends=True)
+    ledger.path.write_bytes(b"".join(lines[:-1]))
+    with pytest.raises(PrivacyError, match="persona train --from-base"):
+        run_training(home, settings, _options(epsilon=math.inf))
+
+    out = run_training(home, settings, _options(epsilon=math.inf, from_base=True))
+    assert out.result.steps_done == out.plan.steps
+    assert out.evaluation.reference_perplexity == out.evaluation.base_perplexity
+    assert out.promoted, out.reason
+    meta = store.meta(store.current_version())
+    assert meta.from_base and meta.ledger_seq is not None
+    check_bindings(store, ledger, checkpoints_dir(home))  # accounted for again
