@@ -64,6 +64,9 @@ def test_a_home_after_real_use_has_no_group_or_other_bits(tmp_path):
     notes.write_text("I walked to the harbour.\n\nMy sister lives in Lisbon.\n")
     wav = espeak_wav("I bought fresh bread at the market this morning.", tmp_path / "q.wav")
     _persona("remember", "The ferry leaves at nine.", "--home", str(home))
+    # Recordings are dropped once transcribed by default; keep them, so the audio folder and
+    # a WAV are checked too.
+    _persona("settings", "set", "keep_recordings_days", "none", "--home", str(home))
     _persona("ingest", str(notes), "--home", str(home))
     _persona("hear", str(wav), "--home", str(home))
     _persona("settings", "set", "tts_rate", "170", "--home", str(home))
