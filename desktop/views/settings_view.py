@@ -170,7 +170,9 @@ class SettingsView(QWidget):
         else:
             w = QLineEdit()
             w.setClearButtonEnabled(True)
-            w.setPlaceholderText({"folder": "The bundled model", "optional": "Automatic"}
+            # An empty value means "no limit" for the retention settings, "automatic" elsewhere.
+            empty = ("Keep for ever" if spec.key.startswith("keep_") else "Automatic")
+            w.setPlaceholderText({"folder": "The bundled model", "optional": empty}
                                  .get(spec.kind, ""))
             w.textEdited.connect(lambda _t, k=spec.key: self._changed(k))
         w.setToolTip(spec.tip)
