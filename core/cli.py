@@ -10,11 +10,16 @@ from core import __version__
 from core.errors import PersonaError
 
 
-def _common(p: argparse.ArgumentParser, *, json_flag: bool = False) -> None:
-    p.add_argument("--home", metavar="DIR",
+def _common(p: argparse.ArgumentParser, *, json_flag: bool = False,
+            nested: bool = False) -> None:
+    """--home (and --json). ``nested``: on a sub-subcommand whose parent takes them too, so
+    that `persona privacy --home X budget 5` keeps X (argparse lets a subparser's defaults
+    overwrite what the parent parsed)."""
+    extra = {"default": argparse.SUPPRESS} if nested else {}
+    p.add_argument("--home", metavar="DIR", **extra,
                    help="data folder (default: $PERSONA_HOME or the platform's user-data folder)")
     if json_flag:
-        p.add_argument("--json", action="store_true", help="print one JSON object")
+        p.add_argument("--json", action="store_true", help="print one JSON object", **extra)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -203,7 +208,7 @@ def _training_parsers(sub) -> None:
     _common(p, json_flag=True)
     psub = p.add_subparsers(dest="action", required=False, metavar="ACTION")
     q = psub.add_parser("budget", help="change the lifetime budget (a logged ledger event)")
-    _common(q, json_flag=True)
+    _common(q, json_flag=True, nested=True)
     q.add_argument("epsilon", type=float, help="the new lifetime ε per record")
     q.add_argument("--yes", action="store_true",
                    help="confirm a raise (lowering needs no confirmation)")

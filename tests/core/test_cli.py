@@ -57,3 +57,16 @@ def test_corrupt_settings_file_names_the_file(home, capsys):
     (home / "settings.yaml").write_text("tts_rate: [unclosed\n")
     code, _, err = run(capsys, "settings", "show", "--home", str(home))
     assert code == 2 and "settings.yaml is not valid YAML" in err
+
+
+def test_home_before_a_nested_subcommand_is_kept():
+    """`persona privacy --home X budget 5`: the subcommand must not reset --home."""
+    from core.cli import build_parser
+
+    parser = build_parser()
+    for argv, home, as_json in ((["privacy", "--home", "X", "budget", "5"], "X", False),
+                                (["privacy", "budget", "5", "--home", "Y"], "Y", False),
+                                (["privacy", "--json", "budget", "5"], None, True),
+                                (["privacy", "budget", "5"], None, False)):
+        args = parser.parse_args(argv)
+        assert (args.home, args.json, args.epsilon) == (home, as_json, 5.0), argv
