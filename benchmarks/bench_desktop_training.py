@@ -22,7 +22,7 @@ STALL_MS = 50.0
 
 
 def _home(root: Path, *, batch: int, seq: int) -> Path:
-    from core.demo import load_sample_persona
+    from core.cli.demo import load_sample_persona
     from core.pipeline import Pipeline
     from core.settings import save_settings
 

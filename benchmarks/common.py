@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from core.demo import load_sample_persona
+from core.cli.demo import load_sample_persona
 from core.paths import Home
 from core.pipeline import Pipeline
 

@@ -14,7 +14,7 @@ import pytest
 
 from core.audio.io import load_utterance
 from core.cli import main
-from core.demo import DEFAULT_QUESTION, demo_home
+from core.cli.demo import DEFAULT_QUESTION, demo_home
 from core.errors import SettingsError
 from tests.core.asr.textmatch import word_error_rate
 

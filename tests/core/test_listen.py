@@ -14,7 +14,7 @@ import pytest
 
 from core.audio.capture import refresh_devices
 from core.audio.io import write_wav
-from core.listen import listen_loop
+from core.cli.listen import listen_loop
 from core.pipeline import Pipeline
 from core.settings import Settings
 

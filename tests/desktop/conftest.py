@@ -18,7 +18,7 @@ from core.paths import Home
 @pytest.fixture(scope="session")
 def sample_home_master(tmp_path_factory) -> Path:
     """The sample persona (diary + profile) imported into a home, once per session."""
-    from core.demo import load_sample_persona
+    from core.cli.demo import load_sample_persona
     from core.pipeline import Pipeline
     from core.settings import Settings, save_settings
 

@@ -16,7 +16,7 @@ import lancedb
 import pytest
 
 from core.bundle import export_persona, import_persona
-from core.demo import load_sample_persona
+from core.cli.demo import load_sample_persona
 from core.pipeline import Pipeline
 from core.train.adapter_store import AdapterMeta, AdapterStore
 from core.train.runner import TrainOptions, run_training

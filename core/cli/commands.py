@@ -1,4 +1,4 @@
-"""The handlers of the `persona` command, one per subcommand (see core/cli.py)."""
+"""The handlers of the `persona` command, one per subcommand (see core/cli/__init__.py)."""
 
 from __future__ import annotations
 
@@ -6,11 +6,11 @@ import sys
 from argparse import Namespace
 from pathlib import Path
 
-from core import report
+from core.cli import report
+from core.cli.report import emit_json, info
 from core.errors import SettingsError
 from core.paths import Home
 from core.pipeline import Pipeline
-from core.report import emit_json, info
 from core.settings import Settings, load_settings, save_settings
 
 
@@ -34,7 +34,7 @@ def _progress_bar(desc: str, json_mode: bool):
 
 
 def cmd_demo(args: Namespace) -> int:
-    from core.demo import DEFAULT_QUESTION, demo_home, run_demo
+    from core.cli.demo import DEFAULT_QUESTION, demo_home, run_demo
 
     out = run_demo(demo_home(args.dir), question=args.question or DEFAULT_QUESTION,
                    log=None if args.json else info)
@@ -107,7 +107,7 @@ def cmd_hear(args: Namespace) -> int:
 
 
 def cmd_listen(args: Namespace) -> int:
-    from core.listen import listen_loop
+    from core.cli.listen import listen_loop
 
     pipe = _pipeline(args)
     if args.device is not None:

@@ -5,10 +5,10 @@ from __future__ import annotations
 import sys
 from argparse import Namespace
 
-from core import report as show
-from core.commands import _pipeline
+from core.cli import report as show
+from core.cli.commands import _pipeline
+from core.cli.report import emit_json
 from core.errors import PersonaError
-from core.report import emit_json
 
 
 def _confirm(count: int) -> bool:

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import platformdirs
 
-from core import report
+from core.cli import report
 from core.errors import SettingsError
 from core.paths import APP_NAME, ASSETS_DIR, Home
 from core.pipeline import Pipeline

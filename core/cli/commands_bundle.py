@@ -7,9 +7,9 @@ import sys
 from argparse import Namespace
 from pathlib import Path
 
+from core.cli.report import emit_json, info
 from core.errors import BundleError
 from core.paths import Home
-from core.report import emit_json, info
 
 
 def read_passphrase(path: str | None, *, confirm: bool) -> str:

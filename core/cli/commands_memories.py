@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from argparse import Namespace
 
-from core import report
-from core.commands import _pipeline
+from core.cli import report
+from core.cli.commands import _pipeline
+from core.cli.report import emit_json
 from core.memory import browse
 from core.memory.stats import emotion_stats
-from core.report import emit_json
 
 
 def cmd_memories_search(args: Namespace) -> int:

@@ -260,7 +260,13 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
-    from core import commands, commands_bundle, commands_forget, commands_memories, commands_train
+    from core.cli import (
+        commands,
+        commands_bundle,
+        commands_forget,
+        commands_memories,
+        commands_train,
+    )
 
     _tighten_home(args)
     name = "cmd_" + "_".join(x for x in (args.command, getattr(args, "action", None)) if x)
@@ -275,7 +281,3 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("persona: interrupted", file=sys.stderr)
         return 130
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,5 +1,5 @@
 """The `persona` subcommands of on-device training: train, eval, privacy, retrain,
-rollback and schedule (see core/cli.py for their arguments)."""
+rollback and schedule (see core/cli/__init__.py for their arguments)."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ from argparse import Namespace
 from contextlib import contextmanager
 from pathlib import Path
 
+from core.cli.report import emit_json, info
 from core.errors import PersonaError
 from core.paths import Home
-from core.report import emit_json, info
 from core.settings import load_settings
 
 
