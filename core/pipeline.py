@@ -303,12 +303,14 @@ class Pipeline:
               use_memory: bool = True, speak: bool = False, wav: Path | None = None,
               on_text: Callable[[str], None] | None = None, store_turns: bool = True,
               question_memory: Memory | None = None, conversation=None,
-              timings: Timings | None = None, stop: threading.Event | None = None) -> Reply:
+              timings: Timings | None = None, stop: threading.Event | None = None,
+              silence: threading.Event | None = None) -> Reply:
         """Answer ``question`` from the profile and the memories, streaming into speech.
 
         With ``speak`` or ``wav`` each sentence is synthesised as soon as it is complete, so
         the first audio starts before the whole reply exists. Setting ``stop`` (from any
-        thread) ends generation and speech; the reply keeps the text produced so far.
+        thread) ends generation and speech; the reply keeps the text produced so far. Setting
+        ``silence`` ends only the speech: the text is still generated in full.
         """
         from core.conversation import Conversation
         from core.persona.prompt import PromptOptions, build_messages
@@ -356,7 +358,7 @@ class Pipeline:
                 from core.tts.streaming import SpeechStream
 
                 result = SpeechStream(self.speaker, wav_path=wav, play=speak,
-                                      cancel_event=stop).run(pieces())
+                                      cancel_event=stop, silence_event=silence).run(pieces())
                 out.text, out.wav = result.text.strip(), result.wav_path
                 out.first_audio_s = result.first_audio_seconds
                 if result.error is not None:
@@ -374,11 +376,12 @@ class Pipeline:
                    wav: Path | None = None, use_memory: bool = True,
                    on_heard: Callable[[Heard], None] | None = None,
                    on_text: Callable[[str], None] | None = None,
-                   stop: threading.Event | None = None) -> tuple[Heard, Reply]:
+                   stop: threading.Event | None = None,
+                   silence: threading.Event | None = None) -> tuple[Heard, Reply]:
         """One spoken question, end to end: hear it, remember it, answer it aloud.
 
         ``on_heard`` gets the transcript and emotion as soon as they exist (before the reply);
-        ``on_text`` and ``stop`` are as in :meth:`reply`.
+        ``on_text``, ``stop`` and ``silence`` are as in :meth:`reply`.
         """
         from core.conversation import Conversation
 
@@ -397,7 +400,8 @@ class Pipeline:
             on_heard(heard)
         reply = self.reply(heard.transcript.text, emotion=heard.emotion, speak=speak, wav=wav,
                            use_memory=use_memory, question_memory=heard.memory or turn,
-                           conversation=conv, timings=t, on_text=on_text, stop=stop)
+                           conversation=conv, timings=t, on_text=on_text, stop=stop,
+                           silence=silence)
         return heard, reply
 
 

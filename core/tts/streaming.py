@@ -54,7 +54,8 @@ class SpeechStream:
                  output_device: int | str | None = None,
                  on_sentence: Callable[[str], None] | None = None,
                  first_clause_words: int = FIRST_CLAUSE_WORDS,
-                 cancel_event: threading.Event | None = None) -> None:
+                 cancel_event: threading.Event | None = None,
+                 silence_event: threading.Event | None = None) -> None:
         self.speaker = speaker
         self.first_clause_words = first_clause_words  # see SentenceSplitter
         self.wav_path = Path(wav_path) if wav_path is not None else None
@@ -64,12 +65,18 @@ class SpeechStream:
         self.on_sentence = on_sentence
         # A caller's event (e.g. the app's Stop button) cancels the stream when it is set.
         self._cancel = cancel_event if cancel_event is not None else threading.Event()
+        # Silence (the app's Mute) stops playback only: the text keeps streaming.
+        self._silence = silence_event if silence_event is not None else threading.Event()
         self._jobs: list[Future] = []
         self._lock = threading.Lock()
 
     @property
     def cancelled(self) -> bool:
         return self._cancel.is_set()
+
+    def silence(self) -> None:
+        """Stop playing (now and for the rest of this reply); generation goes on."""
+        self._silence.set()
 
     def cancel(self) -> None:
         """Stop speaking now: drop queued sentences, cut the one playing, stop reading text."""
@@ -96,6 +103,8 @@ class SpeechStream:
                     self.on_sentence(sentence)
                 if res.error is not None or not speakable(sentence):
                     return
+                if self._silence.is_set() and self.wav_path is None:
+                    return  # silenced and nothing to write: no need to synthesise it
                 path = Path(tmp) / f"{len(res.sentences):04d}.wav"
                 job = render(sentence, path) if render else pool.submit(
                     self.speaker.to_wav, sentence, path)
@@ -178,7 +187,8 @@ class _Player:
         self._thread.join()
 
     def _loop(self) -> None:
-        stop = self.stream._cancel
+        cancel, silence = self.stream._cancel, self.stream._silence
+        stop = _Either(cancel, silence)
         while True:
             with self._ready:
                 self._ready.wait_for(lambda: self._pending)
@@ -196,6 +206,16 @@ class _Player:
                 continue
             except PersonaError as exc:
                 self.error = exc
+
+
+class _Either:
+    """Set when either event is (what play_wav polls between chunks)."""
+
+    def __init__(self, a: threading.Event, b: threading.Event) -> None:
+        self.a, self.b = a, b
+
+    def is_set(self) -> bool:
+        return self.a.is_set() or self.b.is_set()
 
 
 def _failed(jobs: list[Future]) -> PersonaError | None:

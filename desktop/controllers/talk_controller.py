@@ -50,6 +50,7 @@ class TalkController(QObject):
         self._stop: threading.Event | None = None
         self._busy = 0
         self._history_loaded = False
+        self._silence = threading.Event()  # set while muted: speech stops, text goes on
         self._clock = QTimer(self, interval=100, timeout=self._tick)
         # Some X servers send auto-repeat as release+press pairs that Qt cannot flag: a release
         # counts only when no press follows within RELEASE_MS (measured under Xvfb + xdotool).
@@ -155,7 +156,7 @@ class TalkController(QObject):
         pipe = self.ctx.pipeline
         self._run_turn("Answering", lambda stop, sig: pipe.voice_turn(
             utterance, speak=not self.muted, on_heard=sig.heard.emit, on_text=sig.piece.emit,
-            stop=stop))
+            stop=stop, silence=self._silence))
 
     def ask(self, question: str) -> None:
         """A typed question: shown at once, answered like a spoken one."""
@@ -165,7 +166,7 @@ class TalkController(QObject):
             tag = pipe.tagger.tag(question)
             sig.heard.emit(_Typed(question, tag))
             return None, pipe.reply(question, emotion=tag, speak=not self.muted,
-                                    on_text=sig.piece.emit, stop=stop)
+                                    on_text=sig.piece.emit, stop=stop, silence=self._silence)
 
         self._run_turn("Answering", turn)
 
@@ -256,9 +257,12 @@ class TalkController(QObject):
             self._stop.set()
 
     def _set_muted(self, on: bool) -> None:
+        """Mute silences the reply being spoken at once (its text goes on) and the next ones."""
         self.muted = on
         if on:
-            self.stop_speaking()
+            self._silence.set()
+        else:
+            self._silence = threading.Event()  # from the next reply on
 
     def activate(self) -> None:
         self.view.mic.setFocus()

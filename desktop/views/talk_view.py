@@ -43,7 +43,8 @@ class TalkView(QWidget):
         self.mute = QToolButton()
         self.mute.setCheckable(True)
         self.mute.setText("Mute replies")
-        self.mute.setToolTip("Show replies as text only, without speaking them (Ctrl+M)")
+        self.mute.setToolTip("Stop speaking replies, this one too; they still appear as text "
+                             "(Ctrl+M)")
         self.mute.setAccessibleName("Mute spoken replies")
         self.mute.setShortcut("Ctrl+M")
         self.mute.toggled.connect(self._mute_changed)

@@ -131,3 +131,23 @@ def test_a_silent_recording_says_so_and_stores_nothing(pulse, sample_home, make_
     assert _store(sample_home).count() == before
     after = sorted((sample_home / "audio").iterdir()) if (sample_home / "audio").exists() else []
     assert after == audio
+
+
+@pytest.mark.audio
+def test_mute_during_a_reply_silences_it_and_the_text_goes_on(pulse, sample_home, make_window,
+                                                               qtbot):
+    window = make_window(sample_home)
+    view, controller = window.page("talk")
+    with qtbot.waitSignal(controller.turn_finished, timeout=240_000) as done:
+        view.entry.setText("What did I name the grey cat I adopted?")
+        view.entry.returnPressed.emit()
+        qtbot.waitUntil(lambda: len(view.turns()) == 2, timeout=60_000)
+        bubble = view.turns()[1]
+        qtbot.waitUntil(lambda: bubble.text not in ("", "…"), timeout=120_000)
+        view.mute.setChecked(True)  # while the reply is being spoken
+        at_mute = bubble.text
+    reply = done.args[0]
+    assert reply.text and bubble.text == reply.text
+    # Generation went on after the mute (a stop would have ended it at the next piece).
+    assert len(reply.text.split()) >= len(at_mute.split()) + 2, (at_mute, reply.text)
+    assert controller.muted

@@ -133,3 +133,14 @@ def test_cancel_aloud_cuts_playback(pulse):
     t0 = time.monotonic()
     res = stream.run(iter([REPLY * 3]))
     assert res.cancelled and time.monotonic() - t0 < 5  # ~30 s of speech was cut
+
+
+@pytest.mark.audio
+def test_silence_stops_speech_but_not_the_text(pulse):
+    """The app's Mute: playback stops at once, the reply is still generated in full."""
+    stream = SpeechStream(Pyttsx3Speaker(rate=120))
+    threading.Timer(1.5, stream.silence).start()
+    t0 = time.monotonic()
+    res = stream.run(slow_llm(REPLY * 3, 0.01))
+    assert not res.cancelled and res.text.strip() == (REPLY * 3).strip()
+    assert time.monotonic() - t0 < 5  # ~30 s of speech was cut
