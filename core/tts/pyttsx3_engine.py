@@ -152,7 +152,9 @@ class _EngineThread:
         if voice:
             engine.setProperty("voice", voice)
         engine.setProperty("rate", int(opts.rate))
-        engine.setProperty("volume", float(opts.volume))
+        # Full volume here; _render_job scales the samples. espeak's own volume parameter was
+        # seen not to apply now and then (a fresh-clone run: volume 0.25 came out at 1.0).
+        engine.setProperty("volume", 1.0)
         engine.save_to_file(text, str(path))
         engine.runAndWait()
         if not finished.wait(timeout):
@@ -267,7 +269,7 @@ def _render_job(worker: _EngineThread, text: str, path: Path, opts: VoiceOptions
     if not np.any(np.abs(samples) > 1e-4):
         raise DeviceError(f"The speech engine produced silence for {text[:60]!r}. "
                           f"{INSTALL_HINT}")
-    buf = _wav_bytes(samples, rate)
+    buf = _wav_bytes((samples * np.float32(opts.volume)).astype(np.float32), rate)
     atomic_write_bytes(path, buf)
     return path
 
