@@ -16,19 +16,18 @@ from PySide6.QtWidgets import (
     QAbstractSpinBox,
     QDoubleSpinBox,
     QFormLayout,
-    QFrame,
     QGroupBox,
     QHBoxLayout,
     QLabel,
     QLineEdit,
     QPlainTextEdit,
-    QScrollArea,
     QSpinBox,
     QVBoxLayout,
     QWidget,
 )
 
 from desktop.widgets.buttons import button
+from desktop.widgets.scroll_body import scroll_body
 
 # Friendlier labels than the field names in profile.yaml.
 LABELS = {"avg_sentence_words": "Words per sentence", "emotion_distribution": "Emotions",
@@ -110,14 +109,7 @@ class PersonaView(QWidget):
         self.report.setAccessibleName("What re-induction changed")
         self.report.hide()
 
-        self._body = QWidget()
-        self._body_layout = QVBoxLayout(self._body)
-        self._body_layout.setContentsMargins(0, 0, 12, 0)
-        self._body_layout.setSpacing(12)
-        self.scroll = QScrollArea()
-        self.scroll.setWidgetResizable(True)
-        self.scroll.setFrameShape(QFrame.Shape.NoFrame)
-        self.scroll.setWidget(self._body)
+        self.scroll, self._body_layout = scroll_body()
 
         lay = QVBoxLayout(self)
         lay.setContentsMargins(24, 18, 24, 12)
@@ -236,7 +228,7 @@ class PersonaView(QWidget):
 
     def set_busy(self, busy: bool, text: str = "") -> None:
         self.reinduce.setEnabled(not busy)
-        self._body.setEnabled(not busy)
+        self.scroll.widget().setEnabled(not busy)
         if text:
             self.status.setText(text)
 

@@ -17,13 +17,11 @@ from PySide6.QtWidgets import (
     QDoubleSpinBox,
     QFileDialog,
     QFormLayout,
-    QFrame,
     QGroupBox,
     QHBoxLayout,
     QLabel,
     QLineEdit,
     QPushButton,
-    QScrollArea,
     QSpinBox,
     QVBoxLayout,
     QWidget,
@@ -33,6 +31,7 @@ from desktop.views.bundle_box import BundleBox
 from desktop.views.names_box import NamesBox
 from desktop.widgets.buttons import button
 from desktop.widgets.level_meter import LevelMeter
+from desktop.widgets.scroll_body import scroll_body
 
 
 @dataclass(frozen=True)
@@ -96,14 +95,7 @@ class SettingsView(QWidget):
         self.names = NamesBox()  # names redacted before training, and suggestions
         self.bundle = BundleBox()  # Export persona… / Import persona…
 
-        self._body = QWidget()
-        self._body_layout = QVBoxLayout(self._body)
-        self._body_layout.setContentsMargins(0, 0, 12, 0)
-        self._body_layout.setSpacing(12)
-        self.scroll = QScrollArea()
-        self.scroll.setWidgetResizable(True)
-        self.scroll.setFrameShape(QFrame.Shape.NoFrame)
-        self.scroll.setWidget(self._body)
+        self.scroll, self._body_layout = scroll_body()
         self.status = QLabel("")
         self.status.setObjectName("muted")
         self.status.setWordWrap(True)
