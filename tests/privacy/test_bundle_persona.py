@@ -44,7 +44,10 @@ def original(tmp_path_factory, model_folder):  # noqa: F811
         store = AdapterStore(pipe.home)
         candidate = store.new_candidate("bundle-test")
         make_peft_adapter(model_folder, candidate / "peft", layers=[28, 29])
-        store.promote(candidate, AdapterMeta(version="", created="2026-01-01T00:00:00Z"))
+        # It names the ledger run it stands in for, as a promoted adapter would: training
+        # and `persona privacy` refuse an adapter the ledger cannot account for.
+        store.promote(candidate, AdapterMeta(version="", created="2026-01-01T00:00:00Z",
+                                             run_id=outcome.run_id))
     assert AdapterStore(pipe.home).current_dir() is not None
     return pipe.home
 
