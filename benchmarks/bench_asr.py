@@ -25,9 +25,9 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks.table import Row, format_table
-from core.asr.whisper import WhisperOptions, WhisperTranscriber
-from core.audio.io import load_utterance
-from core.audio.utterance import SAMPLE_RATE, Utterance
+from persona.core.asr.whisper import WhisperOptions, WhisperTranscriber
+from persona.core.audio.io import load_utterance
+from persona.core.audio.utterance import SAMPLE_RATE, Utterance
 
 RTF_TARGET = 0.2
 LATENCY_TARGET = 0.7  # seconds from the end of push-to-talk for a 3 s utterance
@@ -91,7 +91,7 @@ def _ptt_latency(asr: WhisperTranscriber, wav: Path, repeats: int) -> float | No
     """Median seconds from ``Recorder.stop()`` to the transcript, through a real sink."""
     if not all(shutil.which(t) for t in ("pulseaudio", "pactl", "paplay")):
         return None
-    from core.audio.capture import Recorder, refresh_devices
+    from persona.core.audio.capture import Recorder, refresh_devices
     from tests.pulse import PulseServer
 
     server = PulseServer(Path(tempfile.mkdtemp(prefix="bench-asr-pulse-")))

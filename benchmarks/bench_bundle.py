@@ -29,8 +29,8 @@ PASSPHRASE = "benchmark passphrase, not secret"
 
 _CHILD = r"""
 import json, resource, sys, time
-from core.bundle import export_persona, import_persona
-from core.paths import Home
+from persona.core.bundle import export_persona, import_persona
+from persona.core.paths import Home
 action, a, b, secret = sys.argv[1:5]
 t0 = time.perf_counter()
 if action == "export":
@@ -38,7 +38,7 @@ if action == "export":
     done = {"memories": out.memories, "bytes": out.size}
 elif action == "decrypt":
     import os
-    from privacy.bundle.reader import read_bundle
+    from persona.privacy.bundle.reader import read_bundle
     os.mkdir(b)
     out = read_bundle(a, b, passphrase=secret)
     done = {"memories": None}
@@ -63,7 +63,7 @@ def _child(*args: str) -> dict:
 def kdf_seconds(repeats: int = 5) -> tuple[float, float]:
     """Median (wall, CPU) seconds of one key derivation. The CPU time is what the KDF costs
     on an idle machine (it runs on one thread); the wall time also counts other load."""
-    from privacy.bundle.kdf import KdfParams, derive_master_key
+    from persona.privacy.bundle.kdf import KdfParams, derive_master_key
 
     wall, cpu = [], []
     for _ in range(repeats):
@@ -76,7 +76,7 @@ def kdf_seconds(repeats: int = 5) -> tuple[float, float]:
 
 
 def run(quick: bool = False, log=print) -> list[Row]:
-    from privacy.bundle.kdf import DEFAULT_ITERATIONS, DEFAULT_LANES, DEFAULT_MEMORY_KIB
+    from persona.privacy.bundle.kdf import DEFAULT_ITERATIONS, DEFAULT_LANES, DEFAULT_MEMORY_KIB
 
     rows = []
     wall, cpu = kdf_seconds(2 if quick else 5)

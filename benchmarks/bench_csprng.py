@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from benchmarks.table import Row
-from core.train.csprng import gaussian, poisson_sample, secure_generator
+from persona.core.train.csprng import gaussian, poisson_sample, secure_generator
 
 RANK, HIDDEN, KV = 8, 576, 192
 

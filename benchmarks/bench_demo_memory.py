@@ -25,7 +25,7 @@ def run(quick: bool = False) -> list[Row]:
                "subprocess.run(sys.argv[1:], check=True, stdout=subprocess.DEVNULL)\n"
                "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)")
     t0 = time.perf_counter()
-    out = subprocess.run([sys.executable, "-c", wrapper, sys.executable, "-m", "core.cli",
+    out = subprocess.run([sys.executable, "-c", wrapper, sys.executable, "-m", "persona.core.cli",
                           "demo", "--json", "--dir", home], cwd=ROOT, env=env, check=True,
                          capture_output=True, text=True)
     wall = time.perf_counter() - t0

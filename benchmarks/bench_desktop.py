@@ -28,7 +28,7 @@ STALL_MS = 50.0
 def _launch_seconds(home: Path) -> float:
     env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
     t0 = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "-m", "core.cli", "app", "--home", str(home),
+    proc = subprocess.Popen([sys.executable, "-m", "persona.core.cli", "app", "--home", str(home),
                              "--no-tray", "-v"], env=env, stderr=subprocess.PIPE, text=True)
     try:
         for line in proc.stderr:
@@ -43,9 +43,9 @@ def _launch_seconds(home: Path) -> float:
 def _window(home: Path):
     from PySide6.QtWidgets import QApplication
 
-    from core.paths import Home
-    from desktop.context import AppContext
-    from desktop.window import MainWindow
+    from persona.core.paths import Home
+    from persona.desktop.context import AppContext
+    from persona.desktop.window import MainWindow
 
     app = QApplication.instance() or QApplication([])
     window = MainWindow(AppContext(Home.resolve(home)))
@@ -57,7 +57,7 @@ def _window(home: Path):
 
 def _voice_turn_stall(window, tmp: Path) -> tuple[float, float]:
     from benchmarks.heartbeat import Heartbeat, pump_until
-    from core.audio.io import load_utterance
+    from persona.core.audio.io import load_utterance
 
     view, controller = window.page("talk")
     window.ctx.pipeline.warm_up()  # as the app does in the background before the first turn
@@ -80,7 +80,7 @@ def _voice_turn_stall(window, tmp: Path) -> tuple[float, float]:
 
 def _import_stall(window, tmp: Path, n: int) -> tuple[float, float, int]:
     from benchmarks.heartbeat import Heartbeat, pump_until
-    from desktop.workers.task import start_task
+    from persona.desktop.workers.task import start_task
 
     notes = tmp / "notes.md"
     notes.write_text("\n\n".join(f"## 2024-03-{1 + i % 28:02d}\n\nNote {i}: today I walked "

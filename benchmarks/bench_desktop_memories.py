@@ -54,10 +54,10 @@ class RandomVectors:
 
 def build_home(n: int, log=print) -> Path:
     """A home holding ``n`` memories (built once, then reused from the cache)."""
-    from core.memory.embed import Embedder
-    from core.memory.schema import Memory
-    from core.memory.store import MemoryStore
-    from core.paths import Home
+    from persona.core.memory.embed import Embedder
+    from persona.core.memory.schema import Memory
+    from persona.core.memory.store import MemoryStore
+    from persona.core.paths import Home
 
     root = CACHE / f"home-{n}"
     if (root / "built").exists():
@@ -98,10 +98,10 @@ def run(quick: bool = False, log=print) -> list[Row]:
     root = build_home(n, log=log)
     from PySide6.QtWidgets import QApplication
 
-    from core.paths import Home
-    from desktop.context import AppContext
-    from desktop.theme import apply_theme
-    from desktop.window import MainWindow
+    from persona.core.paths import Home
+    from persona.desktop.context import AppContext
+    from persona.desktop.theme import apply_theme
+    from persona.desktop.window import MainWindow
 
     app = QApplication.instance() or QApplication([])
     apply_theme(app)

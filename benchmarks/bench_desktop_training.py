@@ -22,9 +22,9 @@ STALL_MS = 50.0
 
 
 def _home(root: Path, *, batch: int, seq: int) -> Path:
-    from core.cli.demo import load_sample_persona
-    from core.pipeline import Pipeline
-    from core.settings import save_settings
+    from persona.core.cli.demo import load_sample_persona
+    from persona.core.pipeline import Pipeline
+    from persona.core.settings import save_settings
 
     pipe = Pipeline(root)
     load_sample_persona(pipe)
@@ -41,9 +41,9 @@ def _train_in_window(home: Path) -> tuple[float, int, float, int, int]:
     from PySide6.QtWidgets import QApplication
 
     from benchmarks.heartbeat import Heartbeat, pump_until
-    from core.paths import Home
-    from desktop.context import AppContext
-    from desktop.window import MainWindow
+    from persona.core.paths import Home
+    from persona.desktop.context import AppContext
+    from persona.desktop.window import MainWindow
 
     app = QApplication.instance() or QApplication([])
     window = MainWindow(AppContext(Home.resolve(home)))

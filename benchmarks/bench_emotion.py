@@ -29,12 +29,12 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks.table import Row, format_table
-from core.audio.io import read_audio
-from core.audio.utterance import SAMPLE_RATE, Utterance
-from core.emotion.base import LABELS
-from core.emotion.baseline import SpeakerBaseline
-from core.emotion.prosody import extract
-from core.emotion.tagger import ProsodyTextTagger
+from persona.core.audio.io import read_audio
+from persona.core.audio.utterance import SAMPLE_RATE, Utterance
+from persona.core.emotion.base import LABELS
+from persona.core.emotion.baseline import SpeakerBaseline
+from persona.core.emotion.prosody import extract
+from persona.core.emotion.tagger import ProsodyTextTagger
 
 DATA = Path(__file__).resolve().parents[1] / "tests" / "data" / "emotion"
 MANIFEST = DATA / "manifest.csv"
@@ -84,7 +84,7 @@ def _transcriber(use_asr: bool):
     if not use_asr or os.environ.get("PERSONA_BENCH_ASR") == "0":
         return None
     try:
-        from core.asr.whisper import WhisperTranscriber
+        from persona.core.asr.whisper import WhisperTranscriber
     except ImportError:
         return None
     return WhisperTranscriber()

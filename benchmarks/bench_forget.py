@@ -4,7 +4,7 @@
     python -m benchmarks.bench_forget --quick    # 2,000 memories
 
 The store is bench_desktop_memories' cached home (real text, random vectors, IVF_FLAT vector
-index at 100k), copied to a temporary folder first. ``core.memory.forget.forget_memories``
+index at 100k), copied to a temporary folder first. ``persona.core.memory.forget.forget_memories``
 forgets one memory: the delete, the rewrite of its fragment without it, every index (full
 text, two b-trees, the vector index) built again, old versions and unreferenced files
 deleted, logs scrubbed. Then every ``.lance`` file of the store is decoded and searched for
@@ -48,10 +48,10 @@ def _store_traces(store_dir: Path, text: str) -> int:
 
 
 def run(quick: bool = False, log=print) -> list[Row]:
-    from core.memory.embed import Embedder
-    from core.memory.forget import forget_memories
-    from core.memory.store import MemoryStore
-    from core.paths import Home
+    from persona.core.memory.embed import Embedder
+    from persona.core.memory.forget import forget_memories
+    from persona.core.memory.store import MemoryStore
+    from persona.core.paths import Home
 
     n = 2_000 if quick else 100_000
     cached = build_home(n, log=log)

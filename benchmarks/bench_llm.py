@@ -24,19 +24,19 @@ PROMPT = [{"role": "system", "content": "You are a storyteller."},
 
 def measure(backend_name: str, threads: int | None, tokens: int) -> dict:
     """Load one backend and time one greedy reply (runs inside the child process)."""
-    from core.llm.backend import GenerationOptions
-    from core.llm.models import ensure_model_folder
-    from core.paths import Home
-    from core.settings import Settings
+    from persona.core.llm.backend import GenerationOptions
+    from persona.core.llm.models import ensure_model_folder
+    from persona.core.paths import Home
+    from persona.core.settings import Settings
 
     folder = ensure_model_folder(Settings(), Home.resolve())
     t0 = time.perf_counter()
     if backend_name == "torch":
-        from core.llm.torch_backend import TorchBackend
+        from persona.core.llm.torch_backend import TorchBackend
 
         backend = TorchBackend(folder, threads=threads)
     else:
-        from core.llm.mlx_backend import MLXBackend
+        from persona.core.llm.mlx_backend import MLXBackend
 
         backend = MLXBackend(folder)
     load = time.perf_counter() - t0
@@ -68,9 +68,9 @@ def _child(backend_name: str, threads: int | None, tokens: int) -> dict:
 
 def run(quick: bool = False) -> list[Row]:
     """Rows for torch (default threads, and 2 threads in the full run) and MLX."""
-    from core.llm.models import ensure_model_folder
-    from core.paths import Home
-    from core.settings import Settings
+    from persona.core.llm.models import ensure_model_folder
+    from persona.core.paths import Home
+    from persona.core.settings import Settings
 
     ensure_model_folder(Settings(), Home.resolve())  # convert first, outside the timings
     tokens = 8 if quick else 60
@@ -83,7 +83,7 @@ def run(quick: bool = False) -> list[Row]:
         pass
     rows = []
     for name, threads in runs:
-        from core.llm.torch_backend import default_threads
+        from persona.core.llm.torch_backend import default_threads
 
         n = threads or default_threads()
         label = f"llm/{name}" + (f" ({n} thread{'s' if n > 1 else ''})"

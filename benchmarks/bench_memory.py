@@ -24,9 +24,9 @@ import numpy as np
 
 from benchmarks.corpus import corpus_text
 from benchmarks.table import Row, format_table
-from core.memory.embed import Embedder
-from core.memory.schema import Memory
-from core.memory.store import MemoryStore
+from persona.core.memory.embed import Embedder
+from persona.core.memory.schema import Memory
+from persona.core.memory.store import MemoryStore
 
 ROOT = Path(__file__).resolve().parents[1]
 CACHE = Path(__file__).resolve().parent / ".cache" / "memory"

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from benchmarks.table import Row
-from privacy.redaction import KINDS, Redactor
+from persona.privacy.redaction import KINDS, Redactor
 
 DATA = Path(__file__).resolve().parents[1] / "tests" / "data" / "redaction" / "labelled.jsonl"
 FRESH = DATA.with_name("fresh.jsonl")

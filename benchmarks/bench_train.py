@@ -2,7 +2,7 @@
 
 On tinyshakespeare (``benchmarks.train_data``: records are speeches; training side the first
 90%, held-out perplexity on the last 10%), with the default model and the product's LoRA
-and optimiser defaults (``core.train.runner.TrainOptions``):
+and optimiser defaults (``persona.core.train.runner.TrainOptions``):
 
 - held-out perplexity of the base model, of DP-SGD at ε = 8, of the same code path without
   noise (``--epsilon inf``) and of plain LoRA fine-tuning, all on the same records and steps;
@@ -45,8 +45,8 @@ def job(spec: dict) -> dict:
 
 def plan(sizes: dict) -> dict:
     """The shared numbers of the runs: q, steps, δ and the σ of ε = 8."""
-    from core.train.runner import TrainOptions
-    from privacy.rdp import calibrate_noise, default_delta
+    from persona.core.train.runner import TrainOptions
+    from persona.privacy.rdp import calibrate_noise, default_delta
 
     defaults = TrainOptions()
     q = sizes["batch"] / sizes["n_train"]

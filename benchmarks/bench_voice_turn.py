@@ -13,7 +13,7 @@ from pathlib import Path
 
 from benchmarks.common import percentiles, sample_pipeline
 from benchmarks.table import Row, format_table
-from core.audio.io import load_utterance
+from persona.core.audio.io import load_utterance
 
 QUESTIONS = [
     "Where does my sister live, and what is her job?",

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import numpy as np
 
-from core.cli.demo import load_sample_persona
-from core.paths import Home
-from core.pipeline import Pipeline
+from persona.core.cli.demo import load_sample_persona
+from persona.core.paths import Home
+from persona.core.pipeline import Pipeline
 
 CACHE = Path(__file__).resolve().parent / ".cache"
 

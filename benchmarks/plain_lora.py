@@ -17,12 +17,12 @@ from pathlib import Path
 
 import torch
 
-from core.evaluate.perplexity import length_batches, pad_batch, target_nll_torch
-from core.train.config import TrainConfig, TrainResult
-from core.train.dataset import TrainingExample
-from core.train.dp_torch import ADAM_EPS, MICRO_BATCH, MICRO_TOKENS
-from core.train.lora import lora_model, save_adapter, trainable_parameters
-from core.train.tokens import encode_examples, pad_id
+from persona.core.evaluate.perplexity import length_batches, pad_batch, target_nll_torch
+from persona.core.train.config import TrainConfig, TrainResult
+from persona.core.train.dataset import TrainingExample
+from persona.core.train.dp_torch import ADAM_EPS, MICRO_BATCH, MICRO_TOKENS
+from persona.core.train.lora import lora_model, save_adapter, trainable_parameters
+from persona.core.train.tokens import encode_examples, pad_id
 
 
 def train_plain(model_folder: Path, examples: Sequence[TrainingExample], config: TrainConfig,

@@ -13,7 +13,7 @@ import random
 from dataclasses import dataclass
 
 from benchmarks.corpus import corpus_text
-from core.train.dataset import TrainingExample
+from persona.core.train.dataset import TrainingExample
 
 TRAIN_FRACTION = 0.9
 

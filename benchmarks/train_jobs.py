@@ -28,9 +28,9 @@ def peak_rss_mb() -> float:
 
 
 def model_folder() -> Path:
-    from core.llm.models import ensure_model_folder
-    from core.paths import Home
-    from core.settings import Settings
+    from persona.core.llm.models import ensure_model_folder
+    from persona.core.paths import Home
+    from persona.core.settings import Settings
 
     return ensure_model_folder(Settings(), Home.resolve())
 
@@ -41,7 +41,7 @@ def the_split(spec: dict) -> train_data.Split:
 
 
 def train(spec: dict) -> dict:
-    from core.train.config import LoRAConfig, TrainConfig
+    from persona.core.train.config import LoRAConfig, TrainConfig
 
     data = the_split(spec)
     config = TrainConfig(noise_multiplier=spec["sigma"], sample_rate=spec["q"],
@@ -54,7 +54,7 @@ def train(spec: dict) -> dict:
 
         result = train_plain(model_folder(), data.train, config, out_dir=out)
     else:
-        from core.train.runner import trainer
+        from persona.core.train.runner import trainer
 
         train_fn = trainer(spec["mode"])[0]
         result = train_fn(model_folder(), data.train, config, out_dir=out)
@@ -64,9 +64,9 @@ def train(spec: dict) -> dict:
 
 def losses(spec: dict) -> dict:
     """Mean NLL per record (and held-out perplexity) under the base model or an adapter."""
-    from core.evaluate.perplexity import combine, example_nll_torch
-    from core.train.lora import merged_model
-    from core.train.tokens import encode_examples, pad_id
+    from persona.core.evaluate.perplexity import combine, example_nll_torch
+    from persona.core.train.lora import merged_model
+    from persona.core.train.tokens import encode_examples, pad_id
 
     data = the_split(spec)
     model, tokenizer = merged_model(model_folder(), spec.get("adapter"))
@@ -83,12 +83,12 @@ def losses(spec: dict) -> dict:
 
 def nightly(spec: dict) -> dict:
     """Fill a fresh home with ~``tokens`` tokens of new memories, then run the nightly job."""
-    from core.memory.embed import Embedder
-    from core.memory.schema import Memory
-    from core.memory.store import MemoryStore
-    from core.paths import Home
-    from core.settings import Settings
-    from core.train.runner import TrainOptions, run_training
+    from persona.core.memory.embed import Embedder
+    from persona.core.memory.schema import Memory
+    from persona.core.memory.store import MemoryStore
+    from persona.core.paths import Home
+    from persona.core.settings import Settings
+    from persona.core.train.runner import TrainOptions, run_training
 
     # The fresh home must find the model already converted, not convert it again.
     os.environ.setdefault("PERSONA_MODEL_CACHE", str(Path(model_folder()).parent))
@@ -131,7 +131,7 @@ JOBS = {"train": train, "losses": losses, "nightly": nightly}
 
 def main() -> None:
     spec = json.loads(sys.argv[1])
-    from core.llm.mlx_blas import use_system_blas
+    from persona.core.llm.mlx_blas import use_system_blas
 
     use_system_blas()  # before anything loads MLX
     t0 = time.perf_counter()

@@ -17,7 +17,7 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 # Folders 0700, files 0600 for everything this process creates, including what LanceDB and
 # the other libraries write into the person's home (core/permissions.py).
-from core.permissions import private_umask  # noqa: E402
+from persona.core.permissions import private_umask  # noqa: E402
 
 private_umask()
 

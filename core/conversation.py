@@ -10,7 +10,7 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from core.memory.schema import Memory, now_utc
+from persona.core.memory.schema import Memory, now_utc
 
 DEFAULT_GAP = timedelta(minutes=30)
 

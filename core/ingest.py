@@ -12,13 +12,13 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from core.asr.base import Transcript, Word
-from core.audio.io import SUFFIXES as AUDIO_SUFFIXES
-from core.audio.io import load_utterance
-from core.audio.utterance import Utterance
-from core.errors import PersonaError
-from core.memory.ingest import TEXT_SUFFIXES, read_text_memories
-from core.memory.schema import Memory
+from persona.core.asr.base import Transcript, Word
+from persona.core.audio.io import SUFFIXES as AUDIO_SUFFIXES
+from persona.core.audio.io import load_utterance
+from persona.core.audio.utterance import Utterance
+from persona.core.errors import PersonaError
+from persona.core.memory.ingest import TEXT_SUFFIXES, read_text_memories
+from persona.core.memory.schema import Memory
 
 MAX_CHUNK_CHARS = 400  # about three spoken sentences: one retrievable thought
 PAD_SECONDS = 0.25  # audio kept around a chunk's words

@@ -12,7 +12,7 @@ import json
 import os
 from pathlib import Path
 
-from core.errors import ModelError
+from persona.core.errors import ModelError
 
 # setting -> what a person calls that model
 MODEL_SETTINGS = {

@@ -10,16 +10,16 @@ from collections.abc import Iterable
 
 from pydantic import ValidationError
 
-from core.errors import SettingsError
-from core.paths import Home
-from core.settings import Settings, load_settings, save_settings
-from privacy.names import NameCandidate, suggest_names
+from persona.core.errors import SettingsError
+from persona.core.paths import Home
+from persona.core.settings import Settings, load_settings, save_settings
+from persona.privacy.names import NameCandidate, suggest_names
 
 
 def person_texts(home: Home, settings: Settings) -> list[str]:
     """The text of every memory in the person's own words (not the assistant's)."""
-    from core.memory.embed import Embedder
-    from core.memory.store import MemoryStore
+    from persona.core.memory.embed import Embedder
+    from persona.core.memory.store import MemoryStore
 
     store = MemoryStore(home.memory_dir, Embedder.from_settings(settings), settings=settings)
     return [m.text for m in store.all_memories() if m.speaker == "person"]

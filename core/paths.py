@@ -43,8 +43,8 @@ class Home:
         return self
 
     def tighten(self):
-        """Make an existing home private (see ``core.permissions.tighten``); what changed."""
-        from core.permissions import tighten
+        """Make an existing home private (see ``persona.core.permissions.tighten``); what changed."""
+        from persona.core.permissions import tighten
 
         return tighten(self.root)
 

@@ -18,17 +18,17 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from core.asr.base import Transcript
-from core.atomic import atomic_write_text
-from core.audio.io import AudioLimits, check_utterance, load_utterance, save_utterance
-from core.audio.utterance import Utterance
-from core.emotion.base import EmotionTag
-from core.errors import PersonaError
-from core.llm.backend import GenerationOptions
-from core.memory.schema import Hit, Memory
-from core.paths import Home
-from core.settings import Settings, load_settings
-from core.timing import Timings
+from persona.core.asr.base import Transcript
+from persona.core.atomic import atomic_write_text
+from persona.core.audio.io import AudioLimits, check_utterance, load_utterance, save_utterance
+from persona.core.audio.utterance import Utterance
+from persona.core.emotion.base import EmotionTag
+from persona.core.errors import PersonaError
+from persona.core.llm.backend import GenerationOptions
+from persona.core.memory.schema import Hit, Memory
+from persona.core.paths import Home
+from persona.core.settings import Settings, load_settings
+from persona.core.timing import Timings
 
 log = logging.getLogger(__name__)
 
@@ -94,14 +94,14 @@ class Pipeline:
     # ----------------------------------------------------------------- components
     @component
     def transcriber(self):
-        from core.asr.whisper import WhisperTranscriber
+        from persona.core.asr.whisper import WhisperTranscriber
 
         return WhisperTranscriber.from_settings(self.settings)
 
     @component
     def tagger(self):
-        from core.emotion.baseline import SpeakerBaseline
-        from core.emotion.tagger import ProsodyTextTagger
+        from persona.core.emotion.baseline import SpeakerBaseline
+        from persona.core.emotion.tagger import ProsodyTextTagger
 
         baseline = SpeakerBaseline()
         path = self._baseline_file
@@ -114,14 +114,14 @@ class Pipeline:
 
     @component
     def embedder(self):
-        from core.memory.embed import Embedder
+        from persona.core.memory.embed import Embedder
 
         return Embedder.from_settings(self.settings)
 
     @component
     def store(self):
-        from core.memory.retention import sweep_quietly
-        from core.memory.store import MemoryStore
+        from persona.core.memory.retention import sweep_quietly
+        from persona.core.memory.store import MemoryStore
 
         store = MemoryStore(self.home.memory_dir, self.embedder, settings=self.settings)
         sweep_quietly(self.home, store, self.settings)  # expired recordings and transcripts
@@ -129,13 +129,13 @@ class Pipeline:
 
     @component
     def llm(self):
-        from core.llm.factory import load_backend
+        from persona.core.llm.factory import load_backend
 
         return load_backend(self.settings, self.home)
 
     @component
     def speaker(self):
-        from core.tts.pyttsx3_engine import Pyttsx3Speaker
+        from persona.core.tts.pyttsx3_engine import Pyttsx3Speaker
 
         return Pyttsx3Speaker.from_settings(self.settings)
 
@@ -153,7 +153,7 @@ class Pipeline:
             self.transcriber.warm_up()
         self.store.count()
         if llm:
-            from core.persona.prompt import build_messages
+            from persona.core.persona.prompt import build_messages
 
             # Reading the persona's system prompt now leaves its KV state cached for the
             # first real question.
@@ -224,7 +224,7 @@ class Pipeline:
     def _surely_not_stored(self, memory_id: str) -> bool:
         """True only when the store says it has no memory ``memory_id`` (if the store cannot
         be read, the memory may be there: its recording is kept)."""
-        from core.errors import StoreError
+        from persona.core.errors import StoreError
 
         try:
             self.store.get(memory_id)
@@ -245,14 +245,14 @@ class Pipeline:
         return self.forget([memory_id])[0]
 
     def forget(self, memory_ids: Sequence[str]) -> list[Memory]:
-        """Forget memories everywhere (``core.memory.forget``: the store's files, recordings,
+        """Forget memories everywhere (``persona.core.memory.forget``: the store's files, recordings,
         the replies to them, logs, the induced profile); if any id is unknown, nothing is
         forgotten (``StoreError``). Later training runs never see them again."""
         return self.forget_report(memory_ids).forgotten
 
     def forget_report(self, memory_ids: Sequence[str]):
         """``forget`` returning the whole ``ForgetReport`` (what was removed where)."""
-        from core.memory.forget import forget_memories
+        from persona.core.memory.forget import forget_memories
 
         with self._lock:
             return forget_memories(self.home, self.store, list(memory_ids))
@@ -273,7 +273,7 @@ class Pipeline:
                should_stop: Callable[[], bool] | None = None):
         """Batch import of text, Markdown and audio files (see core.ingest); ``should_stop``
         is asked between files."""
-        from core.ingest import ingest_paths
+        from persona.core.ingest import ingest_paths
 
         return ingest_paths(self, [Path(p) for p in paths], progress=progress,
                             should_stop=should_stop)
@@ -287,14 +287,14 @@ class Pipeline:
 
     # ----------------------------------------------------------------- replying
     def profile(self):
-        from core.persona.profile import load_profile
+        from persona.core.persona.profile import load_profile
 
         return load_profile(self.home.profile_file)
 
     def induce_profile(self):
         """Fill the profile from every memory, keeping what the person wrote by hand;
         returns (profile, InductionReport)."""
-        from core.persona.induce import InductionOptions, induce_profile_file
+        from persona.core.persona.induce import InductionOptions, induce_profile_file
 
         return induce_profile_file(self.store.all_memories(), self.home.profile_file,
                                    InductionOptions(audio_dir=self.home.audio_dir))
@@ -312,12 +312,12 @@ class Pipeline:
         thread) ends generation and speech; the reply keeps the text produced so far. Setting
         ``silence`` ends only the speech: the text is still generated in full.
         """
-        from core.conversation import Conversation
-        from core.persona.prompt import PromptOptions, build_messages
+        from persona.core.conversation import Conversation
+        from persona.core.persona.prompt import PromptOptions, build_messages
 
         question = question.strip()
         if not question:
-            from core.errors import TextError
+            from persona.core.errors import TextError
 
             raise TextError("the question is empty; ask something.")
         t = timings if timings is not None else Timings()
@@ -355,7 +355,7 @@ class Pipeline:
         out = Reply(question, "", hits, emotion, timings=t)
         with t.stage("reply"):
             if speak or wav is not None:
-                from core.tts.streaming import SpeechStream
+                from persona.core.tts.streaming import SpeechStream
 
                 result = SpeechStream(self.speaker, wav_path=wav, play=speak,
                                       cancel_event=stop, silence_event=silence).run(pieces())
@@ -383,7 +383,7 @@ class Pipeline:
         ``on_heard`` gets the transcript and emotion as soon as they exist (before the reply);
         ``on_text``, ``stop`` and ``silence`` are as in :meth:`reply`.
         """
-        from core.conversation import Conversation
+        from persona.core.conversation import Conversation
 
         t = Timings()
         if not isinstance(utterance, Utterance):

@@ -19,8 +19,8 @@ from pydantic import (
     model_validator,
 )
 
-from core.atomic import atomic_write_text
-from core.errors import SettingsError
+from persona.core.atomic import atomic_write_text
+from persona.core.errors import SettingsError
 
 
 class Settings(BaseModel):

@@ -55,7 +55,7 @@ def check_environment() -> tuple[bool, str]:
 
 # ---------------------------------------------------------------------- the application
 def build_parser() -> argparse.ArgumentParser:
-    from desktop.window import VIEW_KEYS
+    from persona.desktop.window import VIEW_KEYS
 
     ap = argparse.ArgumentParser(prog="persona app", description="Open the Persona window.")
     ap.add_argument("--home", metavar="DIR",
@@ -84,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.screenshot and platform.system() == "Linux" and not (
             os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-    from core.errors import PersonaError
+    from persona.core.errors import PersonaError
 
     try:
         return _run(args)
@@ -98,11 +98,11 @@ def _run(args) -> int:
     from PySide6.QtCore import Qt, QTimer
     from PySide6.QtWidgets import QApplication
 
-    from core.paths import Home
-    from desktop.context import AppContext
-    from desktop.shell import Shell
-    from desktop.theme import apply_theme
-    from desktop.window import MainWindow
+    from persona.core.paths import Home
+    from persona.desktop.context import AppContext
+    from persona.desktop.shell import Shell
+    from persona.desktop.theme import apply_theme
+    from persona.desktop.window import MainWindow
 
     QApplication.setHighDpiScaleFactorRoundingPolicy(
         Qt.HighDpiScaleFactorRoundingPolicy.PassThrough)
@@ -152,7 +152,7 @@ def _catch_unexpected(ctx) -> None:
             sys.__excepthook__(kind, value, tb)
             return
         log.error("unexpected error", exc_info=(kind, value, tb))
-        from core.errors import PersonaError
+        from persona.core.errors import PersonaError
 
         message = (str(value) if isinstance(value, PersonaError) else
                    f"{kind.__name__}: {value}. The window is still usable; details are in "

@@ -11,9 +11,9 @@ import logging
 
 from PySide6.QtCore import QObject, QThreadPool, Signal
 
-from core.paths import Home
-from core.pipeline import Pipeline
-from core.settings import Settings, load_settings, save_settings
+from persona.core.paths import Home
+from persona.core.pipeline import Pipeline
+from persona.core.settings import Settings, load_settings, save_settings
 
 log = logging.getLogger(__name__)
 

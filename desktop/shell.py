@@ -13,7 +13,7 @@ class Shell:
     first-run onboarding and screenshots."""
 
     def __init__(self, app, ctx, window, *, tray: bool) -> None:
-        from desktop.theme import app_icon
+        from persona.desktop.theme import app_icon
 
         self.app, self.ctx, self.window = app, ctx, window
         app.setWindowIcon(app_icon())
@@ -24,11 +24,11 @@ class Shell:
 
     # ---------------------------------------------------------------- models
     def first_run_or_warm_up(self) -> None:
-        from desktop.controllers.onboarding_controller import needs_onboarding
+        from persona.desktop.controllers.onboarding_controller import needs_onboarding
 
         if needs_onboarding(self.ctx):
-            from desktop.controllers.onboarding_controller import OnboardingController
-            from desktop.views.onboarding_view import OnboardingView
+            from persona.desktop.controllers.onboarding_controller import OnboardingController
+            from persona.desktop.views.onboarding_view import OnboardingView
 
             self._onboarding = OnboardingController(self.ctx, OnboardingView(self.window))
             self._onboarding.view.show()
@@ -37,7 +37,7 @@ class Shell:
 
     def warm_up(self) -> None:
         """Load Whisper, then the language model, on a worker; the status line follows."""
-        from desktop.workers.task import start_task
+        from persona.desktop.workers.task import start_task
 
         ctx, window = self.ctx, self.window
         window.set_status("Loading the speech model … (you can already talk)")
@@ -89,7 +89,7 @@ class Shell:
         from PySide6.QtGui import QAction
         from PySide6.QtWidgets import QMenu, QSystemTrayIcon
 
-        from desktop.theme import app_icon
+        from persona.desktop.theme import app_icon
 
         if not QSystemTrayIcon.isSystemTrayAvailable():
             return None

@@ -13,7 +13,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor, QGuiApplication, QIcon, QPalette
 from PySide6.QtWidgets import QApplication
 
-from core.paths import ASSETS_DIR
+from persona.core.paths import ASSETS_DIR
 
 ICONS = ASSETS_DIR / "icons"
 STYLE = ASSETS_DIR / "style.qss"

@@ -23,8 +23,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from desktop.context import AppContext
-from desktop.widgets.banner import MessageBanner
+from persona.desktop.context import AppContext
+from persona.desktop.widgets.banner import MessageBanner
 
 
 @dataclass(frozen=True)
@@ -53,7 +53,7 @@ VIEW_KEYS = tuple(p.key for p in PAGES)
 
 def _load(package: str, spec: str):
     module, name = spec.split(":")
-    return getattr(importlib.import_module(f"desktop.{package}.{module}"), name)
+    return getattr(importlib.import_module(f"persona.desktop.{package}.{module}"), name)
 
 
 class MainWindow(QMainWindow):

@@ -12,8 +12,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from core.errors import PrivacyError
-from privacy.rdp import (
+from persona.core.errors import PrivacyError
+from persona.privacy.rdp import (
     DEFAULT_ORDERS,
     INF,
     calibrate_noise,

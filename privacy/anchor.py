@@ -14,8 +14,8 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-from core.errors import PrivacyError
-from privacy.journal import Journal
+from persona.core.errors import PrivacyError
+from persona.privacy.journal import Journal
 
 
 @dataclass(frozen=True)

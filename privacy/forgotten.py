@@ -3,7 +3,7 @@
 Forgetting removes a memory from the store, so no later run can sample it. The ids are kept
 anyway (ids only, never text: an id is a random uuid that says nothing about the words), so
 that a memory restored from an old copy of the store, or re-imported under its id, is still
-left out of every training set and every plan (``core.train.runner.load_dataset``).
+left out of every training set and every plan (``persona.core.train.runner.load_dataset``).
 
 The file is ``<home>/privacy/forgotten.txt``, one id a line, appended and fsync'd before the
 memory is deleted: a crash in between leaves an id listed whose memory still exists (it is
@@ -17,7 +17,7 @@ import re
 from collections.abc import Iterable
 from pathlib import Path
 
-from core.errors import PrivacyError
+from persona.core.errors import PrivacyError
 
 FILE = "forgotten.txt"
 _ID = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")

@@ -26,7 +26,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from core.errors import PrivacyError
+from persona.core.errors import PrivacyError
 
 FORMAT = "persona-privacy-ledger/1"
 

@@ -24,11 +24,11 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from core.errors import PrivacyError
-from core.paths import Home
-from privacy.journal import Journal
-from privacy.ledger_state import LedgerState, Run, enc, fold, now
-from privacy.rdp import (
+from persona.core.errors import PrivacyError
+from persona.core.paths import Home
+from persona.privacy.journal import Journal
+from persona.privacy.ledger_state import LedgerState, Run, enc, fold, now
+from persona.privacy.rdp import (
     INF,
     LEDGER_MIN_RECORDS,
     check_delta,
@@ -39,8 +39,8 @@ from privacy.rdp import (
 )
 
 if TYPE_CHECKING:
-    from core.settings import Settings
-    from privacy.plan import RunPlan
+    from persona.core.settings import Settings
+    from persona.privacy.plan import RunPlan
 
 LEDGER_FILE = "ledger.jsonl"
 DEFAULT_BUDGET = 8.0  # lifetime ε per record, at the ledger's δ
@@ -135,13 +135,13 @@ class Ledger:
 
     def plan_run(self, candidate_ids: Sequence[str], **options) -> RunPlan:
         """Plan a run over ``candidate_ids`` without writing anything (``privacy.plan``)."""
-        from privacy.plan import plan_run
+        from persona.privacy.plan import plan_run
 
         return plan_run(self, candidate_ids, **options)
 
     def summary(self) -> dict:
         """The data behind ``persona privacy`` (see ``privacy/report.py``)."""
-        from privacy.report import build_summary
+        from persona.privacy.report import build_summary
 
         return build_summary(self)
 

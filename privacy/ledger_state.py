@@ -13,8 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
-from core.errors import PrivacyError
-from privacy.rdp import DEFAULT_ORDERS, INF, epsilon_from_rdp, rdp_curve
+from persona.core.errors import PrivacyError
+from persona.privacy.rdp import DEFAULT_ORDERS, INF, epsilon_from_rdp, rdp_curve
 
 _REL = 1e-9  # float slack for "at the budget": a record that close never trains again
 

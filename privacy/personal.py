@@ -13,8 +13,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-from privacy.identifiers import _NA, _NB, _cue, luhn_valid
-from privacy.spoken import PIN_CUE
+from persona.privacy.identifiers import _NA, _NB, _cue, luhn_valid
+from persona.privacy.spoken import PIN_CUE
 
 Span = tuple[int, int]
 

@@ -13,10 +13,10 @@ import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from core.errors import PrivacyError
-from privacy.ledger import Ledger, check_ids
-from privacy.ledger_state import exhausted as at_budget
-from privacy.rdp import INF, calibrate_noise, rdp_curve, run_epsilon
+from persona.core.errors import PrivacyError
+from persona.privacy.ledger import Ledger, check_ids
+from persona.privacy.ledger_state import exhausted as at_budget
+from persona.privacy.rdp import INF, calibrate_noise, rdp_curve, run_epsilon
 
 DEFAULT_RUN_EPSILON = 2.0  # what one run may spend per record (the lifetime budget is 8)
 

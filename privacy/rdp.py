@@ -22,7 +22,7 @@ from types import ModuleType
 
 import numpy as np
 
-from core.errors import PrivacyError
+from persona.core.errors import PrivacyError
 
 # Opacus' RDPAccountant.DEFAULT_ALPHAS (a test checks they stay equal).
 DEFAULT_ORDERS: tuple[float, ...] = tuple(

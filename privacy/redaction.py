@@ -21,11 +21,11 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
 
-from core.errors import SettingsError, TextError
-from privacy import identifiers as ids
-from privacy import personal
-from privacy.addresses import find_addresses
-from privacy.spoken import find_spoken_numbers
+from persona.core.errors import SettingsError, TextError
+from persona.privacy import identifiers as ids
+from persona.privacy import personal
+from persona.privacy.addresses import find_addresses
+from persona.privacy.spoken import find_spoken_numbers
 
 KINDS = ("email", "phone", "card", "account", "id", "address", "name", "postcode",
          "birthdate", "pin")

@@ -11,9 +11,9 @@ import json
 import math
 import statistics
 
-from privacy.ledger import Ledger
-from privacy.ledger_state import exhausted, within
-from privacy.plan import RunPlan
+from persona.privacy.ledger import Ledger
+from persona.privacy.ledger_state import exhausted, within
+from persona.privacy.plan import RunPlan
 
 NON_PRIVATE = "non-private: no DP guarantee"
 QUANTILES = (("min", 0.0), ("p25", 0.25), ("median", 0.5), ("p75", 0.75), ("p90", 0.9),

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-from privacy.identifiers import _ACCOUNT_CUE, _PHONE_CUE, _cue
+from persona.privacy.identifiers import _ACCOUNT_CUE, _PHONE_CUE, _cue
 
 Span = tuple[int, int]
 

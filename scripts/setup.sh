@@ -54,7 +54,7 @@ install_python_packages() {
   # Re-install only when pyproject.toml (or the torch pin) changed since the last set-up.
   local stamp="$VENV/.persona-setup"
   local want
-  want="$(cat "$ROOT/pyproject.toml" <(echo "$TORCH_SPEC $CORPUS_SPEC") | sha256sum | cut -d' ' -f1)"
+  want="$(cat "$ROOT/pyproject.toml" "$ROOT/setup.py" <(echo "$TORCH_SPEC $CORPUS_SPEC") | sha256sum | cut -d' ' -f1)"
   if [[ -f "$stamp" && "$(cat "$stamp")" == "$want" ]]; then
     return
   fi

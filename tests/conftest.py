@@ -23,7 +23,7 @@ os.environ.setdefault("PERSONA_MODEL_CACHE", str(ROOT / ".pytest_cache" / "perso
 
 # MLX binds its BLAS when first imported, which collection may do: give it the system's
 # OpenBLAS first, as the app does (core/llm/mlx_blas.py; ~15x faster on Linux).
-from core.llm.mlx_blas import use_system_blas  # noqa: E402
+from persona.core.llm.mlx_blas import use_system_blas  # noqa: E402
 
 use_system_blas()
 

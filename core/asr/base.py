@@ -5,7 +5,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 
-from core.audio.utterance import Utterance
+from persona.core.audio.utterance import Utterance
 
 
 @dataclass(frozen=True)

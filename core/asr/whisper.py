@@ -22,11 +22,11 @@ from pathlib import Path
 
 import numpy as np
 
-from core.asr.base import Transcriber, Transcript, Word
-from core.audio.io import check_utterance, resample, to_mono
-from core.audio.utterance import SAMPLE_RATE, Utterance
-from core.bundled import model_path
-from core.errors import AudioError, ModelError
+from persona.core.asr.base import Transcriber, Transcript, Word
+from persona.core.audio.io import check_utterance, resample, to_mono
+from persona.core.audio.utterance import SAMPLE_RATE, Utterance
+from persona.core.bundled import model_path
+from persona.core.errors import AudioError, ModelError
 
 _FULL_FRAMES = 3000  # Whisper's 30 s window in 10 ms mel frames
 

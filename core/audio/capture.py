@@ -17,9 +17,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from core.audio.io import resample, rms_dbfs, to_mono
-from core.audio.utterance import SAMPLE_RATE, Utterance
-from core.errors import DeviceError
+from persona.core.audio.io import resample, rms_dbfs, to_mono
+from persona.core.audio.utterance import SAMPLE_RATE, Utterance
+from persona.core.errors import DeviceError
 
 log = logging.getLogger(__name__)
 

@@ -16,9 +16,9 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from core.atomic import atomic_write_bytes
-from core.audio.utterance import SAMPLE_RATE, Utterance
-from core.errors import AudioError
+from persona.core.atomic import atomic_write_bytes
+from persona.core.audio.utterance import SAMPLE_RATE, Utterance
+from persona.core.errors import AudioError
 
 # Below this level (the loudest 50 ms of the recording) nothing but a muted or unplugged
 # microphone is heard: a quiet room through a real microphone sits around -60 dBFS at most

@@ -6,8 +6,8 @@ import argparse
 import logging
 import sys
 
-from core import __version__
-from core.errors import PersonaError
+from persona.core import __version__
+from persona.core.errors import PersonaError
 
 
 def _common(p: argparse.ArgumentParser, *, json_flag: bool = False,
@@ -233,7 +233,7 @@ def _app(argv: list[str]) -> int:
     import importlib
 
     try:
-        desktop_app = importlib.import_module("desktop.app")
+        desktop_app = importlib.import_module("persona.desktop.app")
     except ImportError as exc:
         print(f"persona: error: the desktop app cannot be loaded ({exc}); install it with "
               "`pip install -e '.[desktop]'` or `bash scripts/setup.sh`.", file=sys.stderr)
@@ -246,7 +246,7 @@ def _tighten_home(args: argparse.Namespace) -> None:
     person told once on stderr (the next start finds nothing to change)."""
     if not hasattr(args, "home"):
         return
-    from core.paths import Home
+    from persona.core.paths import Home
 
     done = Home.resolve(args.home).tighten()
     if done.changed or done.errors:
@@ -260,7 +260,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
-    from core.cli import (
+    from persona.core.cli import (
         commands,
         commands_bundle,
         commands_forget,

@@ -6,12 +6,12 @@ import sys
 from argparse import Namespace
 from pathlib import Path
 
-from core.cli import report
-from core.cli.report import emit_json, info
-from core.errors import SettingsError
-from core.paths import Home
-from core.pipeline import Pipeline
-from core.settings import Settings, load_settings, save_settings
+from persona.core.cli import report
+from persona.core.cli.report import emit_json, info
+from persona.core.errors import SettingsError
+from persona.core.paths import Home
+from persona.core.pipeline import Pipeline
+from persona.core.settings import Settings, load_settings, save_settings
 
 
 def _pipeline(args: Namespace) -> Pipeline:
@@ -34,7 +34,7 @@ def _progress_bar(desc: str, json_mode: bool):
 
 
 def cmd_demo(args: Namespace) -> int:
-    from core.cli.demo import DEFAULT_QUESTION, demo_home, run_demo
+    from persona.core.cli.demo import DEFAULT_QUESTION, demo_home, run_demo
 
     out = run_demo(demo_home(args.dir), question=args.question or DEFAULT_QUESTION,
                    log=None if args.json else info)
@@ -107,7 +107,7 @@ def cmd_hear(args: Namespace) -> int:
 
 
 def cmd_listen(args: Namespace) -> int:
-    from core.cli.listen import listen_loop
+    from persona.core.cli.listen import listen_loop
 
     pipe = _pipeline(args)
     if args.device is not None:
@@ -143,7 +143,7 @@ def cmd_ask(args: Namespace) -> int:
 
 
 def cmd_profile_show(args: Namespace) -> int:
-    from core.persona.fields import read_fields
+    from persona.core.persona.fields import read_fields
 
     pipe = _pipeline(args)
     profile = pipe.profile()
@@ -159,7 +159,7 @@ def cmd_profile_show(args: Namespace) -> int:
 
 def cmd_profile_set(args: Namespace) -> int:
     """`persona profile set KEY VALUE`: a hand edit, which induction never overwrites."""
-    from core.persona.fields import check_key, parse_value, set_values
+    from persona.core.persona.fields import check_key, parse_value, set_values
 
     home = Home.resolve(args.home).ensure()
     check_key(args.key)
@@ -187,7 +187,7 @@ def cmd_profile_induce(args: Namespace) -> int:
 
 
 def cmd_devices(args: Namespace) -> int:
-    from core.audio.capture import list_input_devices
+    from persona.core.audio.capture import list_input_devices
 
     devices = list_input_devices(refresh=True)
     if args.json:
@@ -216,7 +216,7 @@ def cmd_settings_set(args: Namespace) -> int:
     import yaml
     from pydantic import ValidationError
 
-    from core.models_check import check_model_setting
+    from persona.core.models_check import check_model_setting
 
     home = Home.resolve(args.home).ensure()
     settings = load_settings(home.settings_file)
@@ -237,7 +237,7 @@ def cmd_settings_set(args: Namespace) -> int:
     check_model_setting(args.key, getattr(settings, args.key))  # before anything is saved
     if args.key == "privacy_budget":
         # Pinned in the ledger: a change is a logged event, a raise needs --yes there.
-        from core.budget import change_budget
+        from persona.core.budget import change_budget
 
         change = change_budget(home, budget=settings.privacy_budget, confirmed=False,
                                reason="persona settings set",

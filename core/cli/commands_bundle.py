@@ -7,9 +7,9 @@ import sys
 from argparse import Namespace
 from pathlib import Path
 
-from core.cli.report import emit_json, info
-from core.errors import BundleError
-from core.paths import Home
+from persona.core.cli.report import emit_json, info
+from persona.core.errors import BundleError
+from persona.core.paths import Home
 
 
 def read_passphrase(path: str | None, *, confirm: bool) -> str:
@@ -50,8 +50,8 @@ def _progress(label: str, json_mode: bool):
 
 
 def cmd_export(args: Namespace) -> int:
-    from core.bundle import export_persona
-    from privacy.bundle.writer import check_new_passphrase
+    from persona.core.bundle import export_persona
+    from persona.privacy.bundle.writer import check_new_passphrase
 
     passphrase = read_passphrase(args.passphrase_file, confirm=True)
     check_new_passphrase(passphrase)
@@ -73,7 +73,7 @@ def cmd_export(args: Namespace) -> int:
 
 
 def cmd_import(args: Namespace) -> int:
-    from core.bundle import import_persona
+    from persona.core.bundle import import_persona
 
     passphrase = read_passphrase(args.passphrase_file, confirm=False)
     target = Home.resolve(args.home).root

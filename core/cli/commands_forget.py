@@ -5,10 +5,10 @@ from __future__ import annotations
 import sys
 from argparse import Namespace
 
-from core.cli import report as show
-from core.cli.commands import _pipeline
-from core.cli.report import emit_json
-from core.errors import PersonaError
+from persona.core.cli import report as show
+from persona.core.cli.commands import _pipeline
+from persona.core.cli.report import emit_json
+from persona.core.errors import PersonaError
 
 
 def _confirm(count: int) -> bool:
@@ -45,7 +45,7 @@ def cmd_forget(args: Namespace) -> int:
             return 1
         ids = [h.memory.id for h in hits]
     result = pipe.forget_report(ids)
-    from core.train.unlearn import retrain_from_base, training_trace
+    from persona.core.train.unlearn import retrain_from_base, training_trace
 
     trace = training_trace(pipe.home, pipe.settings, [m.id for m in result.forgotten])
     outcome = None

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from argparse import Namespace
 
-from core.cli import report
-from core.cli.commands import _pipeline
-from core.cli.report import emit_json
-from core.memory import browse
-from core.memory.stats import emotion_stats
+from persona.core.cli import report
+from persona.core.cli.commands import _pipeline
+from persona.core.cli.report import emit_json
+from persona.core.memory import browse
+from persona.core.memory.stats import emotion_stats
 
 
 def cmd_memories_search(args: Namespace) -> int:
@@ -80,8 +80,8 @@ def cmd_memories_stats(args: Namespace) -> int:
 
 
 def cmd_names_suggest(args: Namespace) -> int:
-    from core.names import suggest
-    from core.paths import Home
+    from persona.core.names import suggest
+    from persona.core.paths import Home
 
     found = suggest(Home.resolve(args.home).ensure(), min_count=args.min_count)
     if args.json:
@@ -96,8 +96,8 @@ def cmd_names_suggest(args: Namespace) -> int:
 
 
 def cmd_names_confirm(args: Namespace) -> int:
-    from core.names import confirm
-    from core.paths import Home
+    from persona.core.names import confirm
+    from persona.core.paths import Home
 
     names = confirm(Home.resolve(args.home).ensure(), args.names)
     if args.json:
@@ -108,8 +108,8 @@ def cmd_names_confirm(args: Namespace) -> int:
 
 
 def cmd_names_list(args: Namespace) -> int:
-    from core.names import listed
-    from core.paths import Home
+    from persona.core.names import listed
+    from persona.core.paths import Home
 
     names = listed(Home.resolve(args.home).ensure())
     if args.json:

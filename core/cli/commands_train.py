@@ -10,10 +10,10 @@ from argparse import Namespace
 from contextlib import contextmanager
 from pathlib import Path
 
-from core.cli.report import emit_json, info
-from core.errors import PersonaError
-from core.paths import Home
-from core.settings import load_settings
+from persona.core.cli.report import emit_json, info
+from persona.core.errors import PersonaError
+from persona.core.paths import Home
+from persona.core.settings import load_settings
 
 
 def _home_settings(args: Namespace):
@@ -22,7 +22,7 @@ def _home_settings(args: Namespace):
 
 
 def _options(args: Namespace, settings):
-    from core.train.runner import TrainOptions
+    from persona.core.train.runner import TrainOptions
 
     return TrainOptions.from_settings(settings, epsilon=args.epsilon, delta=args.delta,
                                       epochs=args.epochs, backend=args.backend,
@@ -64,7 +64,7 @@ def _reporter(args: Namespace, log):
         finally:
             close()
         return
-    from core.train.events import JsonlEvents
+    from persona.core.train.events import JsonlEvents
 
     events = JsonlEvents()
 
@@ -100,9 +100,9 @@ def _outcome_dict(outcome) -> dict:
 
 
 def cmd_train(args: Namespace) -> int:
-    from core.train.jobcontrol import GracefulStop
-    from core.train.runner import run_training
-    from privacy.report import plan_lines
+    from persona.core.train.jobcontrol import GracefulStop
+    from persona.core.train.runner import run_training
+    from persona.privacy.report import plan_lines
 
     home, settings = _home_settings(args)
     # SIGTERM (the desktop's Cancel) checkpoints and stops between steps; the run was
@@ -127,14 +127,14 @@ def cmd_train(args: Namespace) -> int:
 
 def cmd_retrain(args: Namespace) -> int:
     """The nightly job: one at a time, at low priority, on mains power, stoppable."""
-    from core.train.jobcontrol import (
+    from persona.core.train.jobcontrol import (
         GracefulStop,
         RunLock,
         lower_priority,
         training_lock_path,
         wait_for_mains,
     )
-    from core.train.runner import TrainOptions, interrupted_run, run_training
+    from persona.core.train.runner import TrainOptions, interrupted_run, run_training
 
     home, settings = _home_settings(args)
     log_path = home.logs_dir / "retrain.log"
@@ -172,19 +172,19 @@ def cmd_retrain(args: Namespace) -> int:
 def _anything_new(home: Home, settings) -> bool:
     """True when some trainable record has never taken part in a run (new memories, dated
     by when they happened or not, all count)."""
-    from core.train.runner import load_dataset
-    from privacy.ledger import Ledger
+    from persona.core.train.runner import load_dataset
+    from persona.privacy.ledger import Ledger
 
     seen = {rid for run in Ledger.from_settings(home, settings).runs() for rid in run.record_ids}
     return any(ex.record_id not in seen for ex in load_dataset(home, settings).train)
 
 
 def cmd_eval(args: Namespace) -> int:
-    from core.llm.adapters import find_adapter
-    from core.llm.models import default_backend_name, ensure_model_folder
-    from core.train.adapter_store import AdapterStore
-    from core.train.dataset import heldout_from_files
-    from core.train.runner import evaluate, load_dataset, trainer
+    from persona.core.llm.adapters import find_adapter
+    from persona.core.llm.models import default_backend_name, ensure_model_folder
+    from persona.core.train.adapter_store import AdapterStore
+    from persona.core.train.dataset import heldout_from_files
+    from persona.core.train.runner import evaluate, load_dataset, trainer
 
     home, settings = _home_settings(args)
     backend = args.backend or default_backend_name(settings)
@@ -198,7 +198,7 @@ def cmd_eval(args: Namespace) -> int:
     ev = evaluate(ensure_model_folder(settings, home), loss_fn, examples, 256,
                   current=adapter, candidate=None)
     if ev is None:
-        from core.errors import TextError
+        from persona.core.errors import TextError
 
         raise TextError("there is no held-out text to evaluate on: give files with "
                         "--heldout, or record more memories first.")
@@ -225,12 +225,12 @@ def _eps(x):
 
 
 def cmd_privacy(args: Namespace) -> int:
-    from core.train.adapter_store import AdapterStore
-    from core.train.jobcontrol import training_status
-    from core.train.ledger_binding import check_bindings
-    from core.train.runner import checkpoints_dir
-    from privacy.ledger import Ledger
-    from privacy.report import report_json, report_lines
+    from persona.core.train.adapter_store import AdapterStore
+    from persona.core.train.jobcontrol import training_status
+    from persona.core.train.ledger_binding import check_bindings
+    from persona.core.train.runner import checkpoints_dir
+    from persona.privacy.ledger import Ledger
+    from persona.privacy.report import report_json, report_lines
 
     home, settings = _home_settings(args)
     ledger = Ledger.from_settings(home, settings)
@@ -248,7 +248,7 @@ def cmd_privacy(args: Namespace) -> int:
 
 
 def cmd_rollback(args: Namespace) -> int:
-    from core.train.adapter_store import AdapterStore
+    from persona.core.train.adapter_store import AdapterStore
 
     home, _ = _home_settings(args)
     version = AdapterStore(home).rollback()
@@ -261,7 +261,7 @@ def cmd_rollback(args: Namespace) -> int:
 
 
 def cmd_schedule_install(args: Namespace) -> int:
-    from core.train import schedule
+    from persona.core.train import schedule
 
     home, settings = _home_settings(args)
     result = schedule.install(home, hour=settings.retrain_hour if args.hour is None else args.hour,
@@ -277,7 +277,7 @@ def cmd_schedule_install(args: Namespace) -> int:
 
 
 def cmd_schedule_remove(args: Namespace) -> int:
-    from core.train import schedule
+    from persona.core.train import schedule
 
     home, _ = _home_settings(args)
     result = schedule.remove(home)
@@ -289,7 +289,7 @@ def cmd_schedule_remove(args: Namespace) -> int:
 
 
 def cmd_schedule_status(args: Namespace) -> int:
-    from core.train import schedule
+    from persona.core.train import schedule
 
     home, _ = _home_settings(args)
     status = schedule.status(home)
@@ -303,7 +303,7 @@ def cmd_schedule_status(args: Namespace) -> int:
 
 def cmd_privacy_budget(args: Namespace) -> int:
     """`persona privacy budget X [--yes]`: a logged change of the lifetime budget."""
-    from core.budget import change_budget
+    from persona.core.budget import change_budget
 
     home, settings = _home_settings(args)
     change = change_budget(home, budget=args.epsilon, confirmed=args.yes,

@@ -19,11 +19,11 @@ from pathlib import Path
 
 import platformdirs
 
-from core.cli import report
-from core.errors import SettingsError
-from core.paths import APP_NAME, ASSETS_DIR, Home
-from core.pipeline import Pipeline
-from core.timing import Timings
+from persona.core.cli import report
+from persona.core.errors import SettingsError
+from persona.core.paths import APP_NAME, ASSETS_DIR, Home
+from persona.core.pipeline import Pipeline
+from persona.core.timing import Timings
 
 SAMPLE_DIR = ASSETS_DIR / "sample_persona"
 DEFAULT_QUESTION = "Where does my sister live, and what is her job?"

@@ -6,10 +6,10 @@ import sys
 import threading
 from collections.abc import Callable, Iterator
 
-from core.audio.capture import Recorder
-from core.audio.io import meter_fraction
-from core.errors import AudioError
-from core.pipeline import Heard, Pipeline, Reply
+from persona.core.audio.capture import Recorder
+from persona.core.audio.io import meter_fraction
+from persona.core.errors import AudioError
+from persona.core.pipeline import Heard, Pipeline, Reply
 
 
 def _meter(dbfs: float) -> None:

@@ -6,9 +6,9 @@ import json
 import sys
 from typing import Any
 
-from core.asr.base import Transcript
-from core.emotion.base import EmotionTag
-from core.memory.schema import Hit, Memory
+from persona.core.asr.base import Transcript
+from persona.core.emotion.base import EmotionTag
+from persona.core.memory.schema import Hit, Memory
 
 
 def emit_json(obj: Any) -> None:

@@ -5,8 +5,8 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from dataclasses import asdict, dataclass
 
-from core.asr.base import Transcript
-from core.audio.utterance import Utterance
+from persona.core.asr.base import Transcript
+from persona.core.audio.utterance import Utterance
 
 LABELS = ("neutral", "happy", "sad", "angry", "anxious", "calm", "excited")
 

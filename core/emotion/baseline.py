@@ -13,8 +13,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from core.emotion.prosody import ProsodyFeatures
-from core.errors import SettingsError
+from persona.core.emotion.prosody import ProsodyFeatures
+from persona.core.errors import SettingsError
 
 # Feature name -> (population mean, population std). Pitch level is in semitones above 100 Hz
 # so that one number covers low and high voices (0 st = 100 Hz, 12 st = 200 Hz).

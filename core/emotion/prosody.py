@@ -14,7 +14,7 @@ import numpy as np
 import scipy.fft as sfft
 from scipy.signal import find_peaks, medfilt, resample_poly
 
-from core.errors import AudioError
+from persona.core.errors import AudioError
 
 FRAME_S = 0.032  # analysis window: two periods of a 60 Hz voice
 HOP_S = 0.010

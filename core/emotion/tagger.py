@@ -14,13 +14,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from core.asr.base import Transcript
-from core.audio.utterance import Utterance
-from core.emotion.base import LABELS, EmotionTag, EmotionTagger
-from core.emotion.baseline import SpeakerBaseline
-from core.emotion.prosody import ProsodyFeatures, extract
-from core.emotion.text import TextCues, text_cues
-from core.errors import AudioError, TextError
+from persona.core.asr.base import Transcript
+from persona.core.audio.utterance import Utterance
+from persona.core.emotion.base import LABELS, EmotionTag, EmotionTagger
+from persona.core.emotion.baseline import SpeakerBaseline
+from persona.core.emotion.prosody import ProsodyFeatures, extract
+from persona.core.emotion.text import TextCues, text_cues
+from persona.core.errors import AudioError, TextError
 
 # Where each emotion sits in (valence, arousal) space (after Russell's circumplex).
 PROTOTYPES: dict[str, tuple[float, float]] = {

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import yaml
 
-from core.errors import TextError
+from persona.core.errors import TextError
 
 CUES_FILE = Path(__file__).with_name("cues.yaml")
 CATEGORIES = ("angry", "anxious", "sad", "happy", "excited", "calm")

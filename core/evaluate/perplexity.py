@@ -14,7 +14,7 @@ import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from core.train.tokens import Encoded
+from persona.core.train.tokens import Encoded
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ import json
 from pathlib import Path
 from typing import Literal
 
-from core.errors import ModelError
+from persona.core.errors import ModelError
 
 AdapterFormat = Literal["peft", "mlx"]
 CONFIG = "adapter_config.json"

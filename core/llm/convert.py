@@ -16,7 +16,7 @@ import logging
 from collections.abc import Callable
 from pathlib import Path
 
-from core.errors import ModelError
+from persona.core.errors import ModelError
 
 log = logging.getLogger(__name__)
 

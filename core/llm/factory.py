@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from core.errors import ModelError, SettingsError
-from core.llm.backend import LLMBackend
-from core.llm.convert import Progress
-from core.llm.models import BACKENDS, default_backend_name, ensure_model_folder
-from core.paths import Home
-from core.settings import Settings
+from persona.core.errors import ModelError, SettingsError
+from persona.core.llm.backend import LLMBackend
+from persona.core.llm.convert import Progress
+from persona.core.llm.models import BACKENDS, default_backend_name, ensure_model_folder
+from persona.core.paths import Home
+from persona.core.settings import Settings
 
 
 def load_backend(settings: Settings, home: Home, name: str | None = None, *,
@@ -21,7 +21,7 @@ def load_backend(settings: Settings, home: Home, name: str | None = None, *,
                             f"{', '.join(BACKENDS)} (or 'auto').")
     folder = ensure_model_folder(settings, home, progress)
     if name == "torch":
-        from core.llm.torch_backend import TorchBackend
+        from persona.core.llm.torch_backend import TorchBackend
 
         return TorchBackend(folder, home.adapter_dir)
     try:
@@ -29,6 +29,6 @@ def load_backend(settings: Settings, home: Home, name: str | None = None, *,
     except ImportError as exc:
         raise ModelError("The MLX backend needs mlx and mlx-lm: `pip install mlx-lm` "
                          "(and `mlx[cpu]` on Linux), or set llm_backend to 'torch'.") from exc
-    from core.llm.mlx_backend import MLXBackend
+    from persona.core.llm.mlx_backend import MLXBackend
 
     return MLXBackend(folder, home.adapter_dir)

@@ -8,8 +8,8 @@ from __future__ import annotations
 from abc import abstractmethod
 from collections.abc import Iterator
 
-from core.errors import SettingsError, TextError
-from core.llm.backend import GenerationOptions, LLMBackend
+from persona.core.errors import SettingsError, TextError
+from persona.core.llm.backend import GenerationOptions, LLMBackend
 
 ROLES = ("system", "user", "assistant")
 

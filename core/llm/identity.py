@@ -12,9 +12,9 @@ import functools
 import hashlib
 from pathlib import Path
 
-from core.bundled import bundled_path
-from core.llm.models import validate_model_folder
-from core.settings import Settings
+from persona.core.bundled import bundled_path
+from persona.core.llm.models import validate_model_folder
+from persona.core.settings import Settings
 
 _BLOCK = 1024 * 1024
 

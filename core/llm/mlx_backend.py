@@ -10,15 +10,15 @@ from pathlib import Path
 
 import numpy as np
 
-from core.errors import ModelError
-from core.llm.adapters import find_adapter
-from core.llm.backend import GenerationOptions
-from core.llm.generation import (
+from persona.core.errors import ModelError
+from persona.core.llm.adapters import find_adapter
+from persona.core.llm.backend import GenerationOptions
+from persona.core.llm.generation import (
     PromptCheckedBackend,
     StopFilter,
     check_messages,
 )
-from core.llm.models import validate_model_folder
+from persona.core.llm.models import validate_model_folder
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +42,7 @@ class MLXBackend(PromptCheckedBackend):
 
     def __init__(self, folder: Path, adapter_dir: Path | None = None):
         """Load ``folder``; apply the mlx-lm adapter found under ``adapter_dir`` (if any)."""
-        from core.llm.mlx_blas import use_system_blas
+        from persona.core.llm.mlx_blas import use_system_blas
 
         use_system_blas()  # before mlx loads: ~15x faster matmuls on Linux (see mlx_blas)
         import mlx_lm

@@ -21,11 +21,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from core.bundled import bundled_path
-from core.errors import ModelError
-from core.llm.convert import SOURCE_FILE, Progress, convert_gguf, source_info
-from core.paths import Home
-from core.settings import Settings
+from persona.core.bundled import bundled_path
+from persona.core.errors import ModelError
+from persona.core.llm.convert import SOURCE_FILE, Progress, convert_gguf, source_info
+from persona.core.paths import Home
+from persona.core.settings import Settings
 
 log = logging.getLogger(__name__)
 

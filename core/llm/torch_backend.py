@@ -17,15 +17,15 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from core.errors import ModelError
-from core.llm.adapters import find_adapter
-from core.llm.backend import GenerationOptions
-from core.llm.generation import (
+from persona.core.errors import ModelError
+from persona.core.llm.adapters import find_adapter
+from persona.core.llm.backend import GenerationOptions
+from persona.core.llm.generation import (
     PromptCheckedBackend,
     StopFilter,
     check_messages,
 )
-from core.llm.models import validate_model_folder
+from persona.core.llm.models import validate_model_folder
 
 log = logging.getLogger(__name__)
 

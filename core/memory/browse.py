@@ -15,9 +15,9 @@ from datetime import date, datetime, time, timedelta
 
 import pyarrow.compute as pc
 
-from core.errors import StoreError
-from core.memory import rows
-from core.memory.schema import Hit, Memory
+from persona.core.errors import StoreError
+from persona.core.memory import rows
+from persona.core.memory.schema import Hit, Memory
 
 PAGE = 200  # rows per page: one id lookup, a few milliseconds at 100k
 

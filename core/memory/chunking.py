@@ -3,7 +3,7 @@
 Markdown is reduced to its words (links keep their text, code and images go), headings give
 structure rather than text, and a heading that is a date ("## 2026-03-14", "March 14, 2026")
 dates every chunk under it, so an imported diary keeps its timeline. Pure functions only:
-reading files is ``core.memory.ingest``'s job.
+reading files is ``persona.core.memory.ingest``'s job.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 
-from core.memory.dates import find_date
+from persona.core.memory.dates import find_date
 
 MAX_CHARS = 400
 MAX_SENTENCES = 3

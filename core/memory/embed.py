@@ -16,8 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
-from core.bundled import model_path
-from core.errors import ModelError, TextError
+from persona.core.bundled import model_path
+from persona.core.errors import ModelError, TextError
 
 log = logging.getLogger(__name__)
 

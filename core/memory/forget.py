@@ -2,7 +2,7 @@
 
 One function for the CLI (`persona forget`) and the app (Memories → Forget). It removes:
 
-- the rows, from every file of the store (``MemoryStore.forget`` → ``core.memory.purge``:
+- the rows, from every file of the store (``MemoryStore.forget`` → ``persona.core.memory.purge``:
   fragments rewritten, indexes rebuilt, old versions deleted);
 - their recordings (``audio/<id>.wav``);
 - the conversation around a chat turn: forgetting one of the person's chat turns also
@@ -29,11 +29,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from core.atomic import atomic_write_bytes
-from core.memory import rows
-from core.memory.schema import Memory
-from core.paths import Home
-from privacy.forgotten import add_forgotten
+from persona.core.atomic import atomic_write_bytes
+from persona.core.memory import rows
+from persona.core.memory.schema import Memory
+from persona.core.paths import Home
+from persona.privacy.forgotten import add_forgotten
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +75,7 @@ class ForgetReport:
 def needles(text: str) -> list[str]:
     """The strings whose presence anywhere counts as a trace of ``text``: the whole text and
     each of its sentences of at least ``MIN_QUOTE_CHARS`` characters, whitespace-folded."""
-    from core.persona.textstats import sentences
+    from persona.core.persona.textstats import sentences
 
     whole = " ".join(text.split())
     parts = [" ".join(s.split()) for s in sentences(whole)]
@@ -169,8 +169,8 @@ def scrub_logs(logs_dir: Path, traces: Sequence[str]) -> int:
 def _forget_in_profile(home: Home, store, traces: Sequence[str], report: ForgetReport) -> None:
     """Induce the induced fields again without the forgotten memories; the sidecar's record
     of a person-edited field is induced again too (the person's value stays)."""
-    from core.persona.induce import InductionOptions, induce_profile_file
-    from core.persona.profile import flatten, induced_path, load_induced, save_induced
+    from persona.core.persona.induce import InductionOptions, induce_profile_file
+    from persona.core.persona.profile import flatten, induced_path, load_induced, save_induced
 
     path = home.profile_file
     if not induced_path(path).exists():

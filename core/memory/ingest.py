@@ -15,9 +15,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from core.errors import PersonaError, TextError
-from core.memory.chunking import chunk_text
-from core.memory.schema import Memory
+from persona.core.errors import PersonaError, TextError
+from persona.core.memory.chunking import chunk_text
+from persona.core.memory.schema import Memory
 
 TEXT_SUFFIXES = (".txt", ".md", ".markdown")
 MARKDOWN_SUFFIXES = (".md", ".markdown")

@@ -20,8 +20,8 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from core.memory import rows
-from core.memory.schema import now_utc
+from persona.core.memory import rows
+from persona.core.memory.schema import now_utc
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +62,7 @@ def sweep(home, store, settings, *, now: datetime | None = None) -> SweepResult:
         spoken = ", ".join(rows.sql_str(s) for s in SPOKEN)
         where = f"source IN ({spoken}) AND {_before(now - timedelta(days=days))}"
         if tbl.count_rows(where):
-            from core.memory.forget import forget_memories
+            from persona.core.memory.forget import forget_memories
 
             ids = tbl.search().where(where).select(["id"]).limit(None).to_arrow()
             report = forget_memories(home, store, ids["id"].to_pylist())
@@ -76,7 +76,7 @@ def sweep(home, store, settings, *, now: datetime | None = None) -> SweepResult:
 def sweep_quietly(home, store, settings) -> SweepResult | None:
     """``sweep``, but a failure is logged, not raised: opening the store must still work
     (the next open tries again)."""
-    from core.errors import PersonaError
+    from persona.core.errors import PersonaError
 
     try:
         return sweep(home, store, settings)

@@ -8,7 +8,7 @@ from datetime import timezone
 import numpy as np
 import pyarrow as pa
 
-from core.memory.schema import Memory, arrow_schema
+from persona.core.memory.schema import Memory, arrow_schema
 
 # Every column but the vector: what a read needs to rebuild a Memory.
 COLUMNS = ["id", "ts", "source", "speaker", "text", "text_hash", "emotion", "valence",

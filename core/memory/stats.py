@@ -14,7 +14,7 @@ from datetime import date, datetime, timezone
 import numpy as np
 import pyarrow as pa
 
-from core.memory.browse import BrowseFilter
+from persona.core.memory.browse import BrowseFilter
 
 COLUMNS = ["ts", "emotion", "valence", "arousal"]
 

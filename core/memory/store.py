@@ -2,11 +2,11 @@
 
 Writes embed first and commit once, so a failed embed or a bad text stores nothing; an
 identical text (same ``text_hash``) is never stored twice. Hybrid search lets LanceDB fuse
-the vector and full-text rankings (RRF), then ``core.memory.ranking`` adds recency. After
+the vector and full-text rankings (RRF), then ``persona.core.memory.ranking`` adds recency. After
 batch writes (or every few single ones) the table is compacted, its indexes brought up to
 date and old versions removed, so a year of push-to-talk does not leave thousands of files.
 Every write holds the store's lock file and re-checks the newest table version inside it
-(``core.memory.writelock``), so the app and `persona` commands can write to one home at once.
+(``persona.core.memory.writelock``), so the app and `persona` commands can write to one home at once.
 """
 
 from __future__ import annotations
@@ -24,11 +24,11 @@ import pyarrow.compute as pc
 from lancedb.index import FTS, BTree
 from lancedb.rerankers import RRFReranker
 
-from core.errors import StoreError, TextError
-from core.memory import purge, rows, upkeep, writelock
-from core.memory.ranking import MODES, RetrievalOptions, blend, hybrid_relevance
-from core.memory.schema import Hit, Memory, arrow_schema, now_utc
-from core.memory.upkeep import StoreOptions
+from persona.core.errors import StoreError, TextError
+from persona.core.memory import purge, rows, upkeep, writelock
+from persona.core.memory.ranking import MODES, RetrievalOptions, blend, hybrid_relevance
+from persona.core.memory.schema import Hit, Memory, arrow_schema, now_utc
+from persona.core.memory.upkeep import StoreOptions
 
 log = logging.getLogger(__name__)
 
@@ -219,7 +219,7 @@ class MemoryStore:
         """Forget several memories at once; returns them. If any id is unknown, nothing is
         deleted and ``StoreError`` names it. The rows are then removed from the disk too:
         their fragments rewritten, the indexes rebuilt, old versions deleted
-        (``core.memory.purge``)."""
+        (``persona.core.memory.purge``)."""
         ids = list(dict.fromkeys(memory_ids))
         if not ids:
             return []
@@ -317,7 +317,7 @@ class MemoryStore:
                     what="compacting the memory store")
 
     def purge(self):
-        """Remove deleted rows from every file on disk (``core.memory.purge``); returns a
+        """Remove deleted rows from every file on disk (``persona.core.memory.purge``); returns a
         ``PurgeResult``, or None while there is no table."""
         with self._lock, self._write_lock():
             tbl = self.table
@@ -399,7 +399,7 @@ class MemoryStore:
 
         ``mode`` is "hybrid" (meaning and words, fused by LanceDB's RRF reranker), "vector"
         (meaning only) or "fts" (words only); every mode then blends in recency (see
-        ``core.memory.ranking``). ``now`` fixes the clock for recency (tests, benchmarks).
+        ``persona.core.memory.ranking``). ``now`` fixes the clock for recency (tests, benchmarks).
         ``where`` is a LanceDB filter applied before ranking.
         """
         if mode not in MODES:

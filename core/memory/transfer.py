@@ -16,10 +16,10 @@ import lancedb
 import pyarrow as pa
 from lancedb.index import FTS, BTree
 
-from core.errors import BundleError
-from core.memory import upkeep
-from core.memory.schema import arrow_schema
-from core.memory.store import TABLE
+from persona.core.errors import BundleError
+from persona.core.memory import upkeep
+from persona.core.memory.schema import arrow_schema
+from persona.core.memory.store import TABLE
 
 BATCH_ROWS = 4096
 

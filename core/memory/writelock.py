@@ -21,8 +21,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from core.errors import StoreError
-from core.filelock import FileLock, LockBusy
+from persona.core.errors import StoreError
+from persona.core.filelock import FileLock, LockBusy
 
 log = logging.getLogger(__name__)
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 
-from core.persona.textstats import FUNCTION_WORDS, words
+from persona.core.persona.textstats import FUNCTION_WORDS, words
 
 _NAME = r"([A-Z][\w'-]+(?: [A-Z][\w'-]+)?)"
 NAME = [re.compile(r"\b(?i:my name is) " + _NAME),

@@ -1,8 +1,8 @@
 """Where each profile value came from, and editing one value by hand.
 
 A subfield is *induced* while it holds exactly what induction last wrote (the sidecar of
-:mod:`core.persona.profile`), *yours* when the person wrote or changed it, and *empty* when
-it is unset. Induction (:mod:`core.persona.induce`) only ever rewrites induced and empty
+:mod:`persona.core.persona.profile`), *yours* when the person wrote or changed it, and *empty* when
+it is unset. Induction (:mod:`persona.core.persona.induce`) only ever rewrites induced and empty
 subfields, so an edit made here survives every later ``persona profile induce``.
 """
 
@@ -15,8 +15,8 @@ from typing import Any, Literal
 import yaml
 from pydantic import ValidationError
 
-from core.errors import SettingsError
-from core.persona.profile import (
+from persona.core.errors import SettingsError
+from persona.core.persona.profile import (
     SECTIONS,
     Profile,
     flatten,

@@ -1,7 +1,7 @@
 """Induce the persona profile from the person's memories, deterministically and offline.
 
 Only the person's own words count (``speaker == "assistant"`` is skipped). A subfield the
-person edited (see :mod:`core.persona.profile`) is kept as it is and reported as kept.
+person edited (see :mod:`persona.core.persona.profile`) is kept as it is and reported as kept.
 """
 
 from __future__ import annotations
@@ -13,10 +13,10 @@ from datetime import tzinfo
 from pathlib import Path
 from typing import Any
 
-from core.emotion.base import LABELS
-from core.memory.schema import Memory, text_hash
-from core.persona import extract
-from core.persona.profile import (
+from persona.core.emotion.base import LABELS
+from persona.core.memory.schema import Memory, text_hash
+from persona.core.persona import extract
+from persona.core.persona.profile import (
     Profile,
     flatten,
     is_empty,
@@ -26,7 +26,7 @@ from core.persona.profile import (
     save_profile,
     set_field,
 )
-from core.persona.textstats import (
+from persona.core.persona.textstats import (
     FUNCTION_WORDS,
     is_content,
     ngrams,

@@ -1,7 +1,7 @@
 """The persona profile: six fields (identity, demographics, personality, memory, pattern,
 preference) saved as a commented YAML file the person can edit by hand.
 
-Induction (:mod:`core.persona.induce`) fills fields from the memories, but a value the
+Induction (:mod:`persona.core.persona.induce`) fills fields from the memories, but a value the
 person wrote is never overwritten. A sidecar next to the profile (``.profile.induced.json``)
 records what induction last wrote, per subfield; a subfield whose value in the file differs
 from that record, or that was filled before any induction, belongs to the person.
@@ -16,9 +16,9 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from core.atomic import atomic_write_text
-from core.emotion.base import LABELS
-from core.errors import SettingsError
+from persona.core.atomic import atomic_write_text
+from persona.core.emotion.base import LABELS
+from persona.core.errors import SettingsError
 
 SECTIONS = ("identity", "demographics", "personality", "memory", "pattern", "preference")
 

@@ -12,10 +12,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from core.emotion.base import EmotionTag
-from core.errors import TextError
-from core.memory.schema import Hit, text_hash
-from core.persona.profile import Profile
+from persona.core.emotion.base import EmotionTag
+from persona.core.errors import TextError
+from persona.core.memory.schema import Hit, text_hash
+from persona.core.persona.profile import Profile
 
 # How to answer each emotion; neutral says nothing (no line, fewer tokens).
 GUIDANCE = {

@@ -53,7 +53,7 @@ def words(text: str) -> list[str]:
 def sentences(text: str) -> list[str]:
     """Split a finished text into sentences; "Mr. Haugen" and "3.5" stay whole."""
     # The streaming splitter's rules (abbreviations, initials, numbers) are pure text.
-    from core.tts.sentences import split_sentences
+    from persona.core.tts.sentences import split_sentences
 
     return list(split_sentences([text]))
 

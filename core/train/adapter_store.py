@@ -17,9 +17,9 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-from core.atomic import atomic_write_text
-from core.errors import PersonaError
-from core.paths import Home
+from persona.core.atomic import atomic_write_text
+from persona.core.errors import PersonaError
+from persona.core.paths import Home
 
 KEEP_VERSIONS = 4  # the current adapter and three to roll back to
 

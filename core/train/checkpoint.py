@@ -29,7 +29,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from core.errors import ModelError
+from persona.core.errors import ModelError
 
 log = logging.getLogger(__name__)
 

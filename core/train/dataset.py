@@ -26,10 +26,15 @@ from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
-from core.errors import StoreError
-from core.memory.schema import Memory
-from core.train.heldout import HELDOUT_FRACTION, check_fraction, is_heldout, read_heldout_files
-from privacy.redaction import KINDS, RedactionReport, Redactor
+from persona.core.errors import StoreError
+from persona.core.memory.schema import Memory
+from persona.core.train.heldout import (
+    HELDOUT_FRACTION,
+    check_fraction,
+    is_heldout,
+    read_heldout_files,
+)
+from persona.privacy.redaction import KINDS, RedactionReport, Redactor
 
 # The prompt of a chat turn of the person: template text only, the same for every example.
 CHAT_PROMPT = "Person:\n"
@@ -122,7 +127,7 @@ def build_dataset(memories: Iterable[Memory], *, names: Iterable[str] = (),
     """Training and held-out examples from ``memories`` (as read from the store).
 
     ``names`` are the person's ``redact_names``. Held-out records (see
-    ``core.train.heldout``) are all in ``heldout`` and never in ``train``. ``since`` keeps
+    ``persona.core.train.heldout``) are all in ``heldout`` and never in ``train``. ``since`` keeps
     only records stored at or after it as training targets (the nightly run's new records);
     the held-out slice is always complete. ``exclude_ids`` (e.g. records at their privacy
     budget) are never trained on. No example holds any words but its own record's.

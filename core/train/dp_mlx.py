@@ -7,13 +7,13 @@ gradient of its own loss (mean NLL over its target tokens) is computed exactly
 are clipped to L2 norm C, summed, Gaussian noise N(0, (σC)²) is added, the sum is divided
 by the EXPECTED batch size q·n, and Adam steps. σ = 0 is the non-private run, on the same
 code path. As on torch, the batch sampling and the noise come from ChaCha20 keyed from the
-OS's entropy (``core.train.csprng``),
+OS's entropy (``persona.core.train.csprng``),
 not from ``config.seed``: the guarantee rests on both being secret (the seed only fixes the
 LoRA initialisation). Their states go into checkpoints, so a resumed run continues the same
 random streams.
 
-Both trainers tokenize with ``core.train.tokens.encode_examples``, so they train and
-evaluate on identical token streams, and run the same loop (``core.train.loop.TrainLoop``:
+Both trainers tokenize with ``persona.core.train.tokens.encode_examples``, so they train and
+evaluate on identical token streams, and run the same loop (``persona.core.train.loop.TrainLoop``:
 stopping, checkpoints, resuming, accounting); this module gives it MLX's part.
 """
 
@@ -26,14 +26,14 @@ from pathlib import Path
 
 import numpy as np
 
-from core.errors import TextError
-from core.llm.mlx_blas import use_system_blas
-from core.train.checkpoint import Checkpoint
-from core.train.config import ProgressCallback, StopCheck, TrainConfig, TrainResult
-from core.train.csprng import KEY_BITS, poisson_sample, restore, secure_generator, state_of
-from core.train.dataset import TrainingExample
-from core.train.loop import TrainLoop
-from core.train.lora_mlx import (
+from persona.core.errors import TextError
+from persona.core.llm.mlx_blas import use_system_blas
+from persona.core.train.checkpoint import Checkpoint
+from persona.core.train.config import ProgressCallback, StopCheck, TrainConfig, TrainResult
+from persona.core.train.csprng import KEY_BITS, poisson_sample, restore, secure_generator, state_of
+from persona.core.train.dataset import TrainingExample
+from persona.core.train.loop import TrainLoop
+from persona.core.train.lora_mlx import (
     adapter_digest,
     apply_lora,
     continue_lora,
@@ -41,8 +41,8 @@ from core.train.lora_mlx import (
     lora_parameters,
     save_adapter,
 )
-from core.train.nll_mlx import example_grads, mean_nll, micro_batch_size
-from core.train.tokens import Encoded, encode_examples, pad_id
+from persona.core.train.nll_mlx import example_grads, mean_nll, micro_batch_size
+from persona.core.train.tokens import Encoded, encode_examples, pad_id
 
 ADAM_EPS = 1e-8
 
@@ -54,7 +54,7 @@ def train_mlx(model_folder: Path, examples: Sequence[TrainingExample], config: T
     """Train a LoRA adapter with DP-SGD on MLX and save it (mlx-lm format) into ``out_dir``.
 
     The arguments, stops, checkpoints and resuming are those of ``dp_torch.train_torch``
-    (both run ``core.train.loop.TrainLoop``).
+    (both run ``persona.core.train.loop.TrainLoop``).
     """
     use_system_blas()  # before MLX loads: its Linux wheel's own BLAS is ~13x slower
     with tempfile.TemporaryDirectory(prefix="persona-mlx-") as scratch:
@@ -125,7 +125,7 @@ class _Trainer(TrainLoop):
     def _micro_step(self, micro: list[Encoded]) -> list[float]:
         import mlx.core as mx
 
-        from core.train.dp_step_mlx import clip_and_sum
+        from persona.core.train.dp_step_mlx import clip_and_sum
 
         grads, per_example = example_grads(self.model, self.params, micro, pad_id=self.pad_id)
         part, _ = clip_and_sum(grads, self.config.clip_norm)
@@ -137,7 +137,7 @@ class _Trainer(TrainLoop):
         import mlx.core as mx
         from mlx.utils import tree_unflatten
 
-        from core.train.dp_step_mlx import add_noise
+        from persona.core.train.dp_step_mlx import add_noise
 
         config = self.config
         gradient = add_noise(self.summed, clip_norm=config.clip_norm,

@@ -23,7 +23,7 @@ from collections.abc import Mapping
 import mlx.core as mx
 import numpy as np
 
-from core.train.csprng import gaussian
+from persona.core.train.csprng import gaussian
 
 Grads = Mapping[str, mx.array]
 
@@ -62,7 +62,7 @@ def add_noise(summed: Grads, *, clip_norm: float, noise_multiplier: float,
               expected_batch_size: float, rng: np.random.Generator) -> dict[str, mx.array]:
     """(``summed`` + N(0, (σC)²) per coordinate) / ``expected_batch_size``.
 
-    The noise is drawn from ``rng`` (``core.train.csprng.secure_generator``: ChaCha20, not
+    The noise is drawn from ``rng`` (``persona.core.train.csprng.secure_generator``: ChaCha20, not
     MLX's own non-cryptographic generator), tensor by tensor in name order, so the same
     generator state always gives the same noise.
     """

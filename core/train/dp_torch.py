@@ -7,11 +7,11 @@ gradient of its own loss (mean NLL over its target tokens) is computed by Opacus
 Gaussian noise N(0, (σC)²) is added per coordinate, and the sum is divided by the EXPECTED
 batch size q·n (``DPOptimizer``), then AdamW steps. σ = 0 is the non-private run, on the same
 code path. The batch sampling and the noise come from ChaCha20 keyed from os.urandom
-(``core.train.csprng``), not from
+(``persona.core.train.csprng``), not from
 ``config.seed``: the guarantee rests on both being secret.
 
 The loop itself (stopping on ``should_stop``, periodic checkpoints, resuming, accounting) is
-``core.train.loop.TrainLoop``'s; this module gives it torch's part.
+``persona.core.train.loop.TrainLoop``'s; this module gives it torch's part.
 """
 
 from __future__ import annotations
@@ -24,14 +24,20 @@ from pathlib import Path
 
 import torch
 
-from core.errors import TextError
-from core.evaluate.perplexity import mean_nll_torch, pad_batch, target_nll_torch
-from core.train.checkpoint import Checkpoint
-from core.train.config import ProgressCallback, StopCheck, TrainConfig, TrainResult, train_threads
-from core.train.csprng import gaussian, poisson_sample, restore, secure_generator, state_of
-from core.train.dataset import TrainingExample
-from core.train.loop import TrainLoop
-from core.train.lora import (
+from persona.core.errors import TextError
+from persona.core.evaluate.perplexity import mean_nll_torch, pad_batch, target_nll_torch
+from persona.core.train.checkpoint import Checkpoint
+from persona.core.train.config import (
+    ProgressCallback,
+    StopCheck,
+    TrainConfig,
+    TrainResult,
+    train_threads,
+)
+from persona.core.train.csprng import gaussian, poisson_sample, restore, secure_generator, state_of
+from persona.core.train.dataset import TrainingExample
+from persona.core.train.loop import TrainLoop
+from persona.core.train.lora import (
     adapter_digest,
     lora_description,
     lora_model,
@@ -39,7 +45,7 @@ from core.train.lora import (
     save_adapter,
     trainable_parameters,
 )
-from core.train.tokens import Encoded, encode_examples, pad_id
+from persona.core.train.tokens import Encoded, encode_examples, pad_id
 
 # A Poisson batch goes through in micro-batches of similar length: at most MICRO_BATCH
 # examples and MICRO_TOKENS padded positions each. Padding costs as much as real tokens,

@@ -20,7 +20,7 @@ import math
 import sys
 from typing import Any, TextIO
 
-from core.train.config import TrainProgress
+from persona.core.train.config import TrainProgress
 
 
 def _plain(x: Any) -> Any:

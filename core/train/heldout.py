@@ -15,9 +15,9 @@ import os
 from collections.abc import Iterable
 from pathlib import Path
 
-from core.errors import SettingsError, TextError
-from core.memory.ingest import read_text_memories, text_files
-from core.memory.schema import Memory
+from persona.core.errors import SettingsError, TextError
+from persona.core.memory.ingest import read_text_memories, text_files
+from persona.core.memory.schema import Memory
 
 HELDOUT_FRACTION = 0.10
 _SALT = b"persona/heldout/v1\x00"  # a new salt would be a new slice: never change it

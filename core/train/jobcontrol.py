@@ -21,9 +21,9 @@ import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from core.errors import PersonaError
-from core.filelock import FileLock, LockBusy, lock_holder
-from core.train.power import SYSFS_POWER, on_battery, parse_pmset, wait_for_mains
+from persona.core.errors import PersonaError
+from persona.core.filelock import FileLock, LockBusy, lock_holder
+from persona.core.train.power import SYSFS_POWER, on_battery, parse_pmset, wait_for_mains
 
 __all__ = ["GracefulStop", "PriorityReport", "RetrainBusyError", "RunLock", "SYSFS_POWER",
            "lower_priority", "on_battery", "parse_pmset", "training_lock_path",

@@ -21,10 +21,10 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from core.errors import PrivacyError
-from core.train.adapter_store import AdapterStore
-from core.train.checkpoint import bind_ledger, ledger_binding
-from privacy.anchor import LedgerAnchor, anchor_problem, head_anchor
+from persona.core.errors import PrivacyError
+from persona.core.train.adapter_store import AdapterStore
+from persona.core.train.checkpoint import bind_ledger, ledger_binding
+from persona.privacy.anchor import LedgerAnchor, anchor_problem, head_anchor
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,7 @@
 """The training loop both DP-SGD trainers share (``dp_torch``, ``dp_mlx``).
 
 ``TrainLoop`` runs the steps, reports progress, stops when asked, writes and resumes
-checkpoints (``core.train.checkpoint``) and accounts the privacy spent
+checkpoints (``persona.core.train.checkpoint``) and accounts the privacy spent
 (``privacy.accountant``). A backend subclass supplies only what depends on its framework:
 the Poisson draw from its own secret RNG, the clipped per-example gradients of one
 micro-batch, the noised update, the adapter it saves and the files (and RNG state) its
@@ -22,14 +22,25 @@ from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from core.errors import TextError
-from core.evaluate.perplexity import length_batches
-from core.train.checkpoint import Checkpoint, delete_checkpoints, load_checkpoint, save_checkpoint
-from core.train.config import ProgressCallback, StopCheck, TrainConfig, TrainProgress, TrainResult
-from core.train.dataset import TrainingExample
-from core.train.tokens import Encoded, data_digest, encode_examples, pad_id
-from privacy.accountant import Accountant
-from privacy.rdp import default_delta
+from persona.core.errors import TextError
+from persona.core.evaluate.perplexity import length_batches
+from persona.core.train.checkpoint import (
+    Checkpoint,
+    delete_checkpoints,
+    load_checkpoint,
+    save_checkpoint,
+)
+from persona.core.train.config import (
+    ProgressCallback,
+    StopCheck,
+    TrainConfig,
+    TrainProgress,
+    TrainResult,
+)
+from persona.core.train.dataset import TrainingExample
+from persona.core.train.tokens import Encoded, data_digest, encode_examples, pad_id
+from persona.privacy.accountant import Accountant
+from persona.privacy.rdp import default_delta
 
 log = logging.getLogger(__name__)
 

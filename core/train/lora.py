@@ -4,7 +4,7 @@ The base model is loaded in float32 (per-example gradients and clipping need the
 and frozen; only the LoRA matrices train. A new adapter starts as peft starts it (A random,
 B zero, so the first model equals the base); continuing from an earlier adapter loads it
 trainable, with its own rank and targets. The adapter is saved in peft's format, which
-``core.llm.torch_backend`` loads and ``core.llm.adapters.peft_to_mlx`` converts.
+``persona.core.llm.torch_backend`` loads and ``persona.core.llm.adapters.peft_to_mlx`` converts.
 """
 
 from __future__ import annotations
@@ -18,11 +18,11 @@ from pathlib import Path
 
 import torch
 
-from core.atomic import replace_folder
-from core.errors import ModelError
-from core.llm.adapters import WEIGHTS, find_adapter
-from core.llm.models import validate_model_folder
-from core.train.config import LoRAConfig
+from persona.core.atomic import replace_folder
+from persona.core.errors import ModelError
+from persona.core.llm.adapters import WEIGHTS, find_adapter
+from persona.core.llm.models import validate_model_folder
+from persona.core.train.config import LoRAConfig
 
 # peft 0.13.2 (pinned for opacus issue #820) calls a transformers API deprecated in v5.
 warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*",
@@ -151,7 +151,7 @@ def save_adapter(model, out_dir: Path) -> Path:
     """Save the LoRA adapter of ``model`` into ``out_dir`` (peft format), atomically.
 
     It is written into a temporary sibling folder and renamed into place
-    (``core.atomic.replace_folder``); an existing ``out_dir`` is replaced only once the new
+    (``persona.core.atomic.replace_folder``); an existing ``out_dir`` is replaced only once the new
     adapter is complete.
     """
     def write(folder: Path) -> None:

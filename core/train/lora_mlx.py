@@ -1,6 +1,6 @@
 """LoRA on the base model for training on MLX (mlx-lm's own LoRA layers), and saving it.
 
-The base model is loaded exactly as ``core.llm.mlx_backend.MLXBackend`` loads it (same
+The base model is loaded exactly as ``persona.core.llm.mlx_backend.MLXBackend`` loads it (same
 ``config_fixes``), so the model that trains is the model that later runs with the adapter.
 A new adapter starts as mlx-lm starts one (A uniform in ±1/√in, B zero: the first model
 equals the base), drawn from ``LoRAConfig``'s seed; continuing from an earlier adapter loads
@@ -17,12 +17,12 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
-from core.atomic import replace_folder
-from core.errors import ModelError
-from core.llm.adapters import CONFIG, find_adapter, peft_to_mlx
-from core.llm.mlx_backend import config_fixes
-from core.llm.models import validate_model_folder
-from core.train.config import LoRAConfig
+from persona.core.atomic import replace_folder
+from persona.core.errors import ModelError
+from persona.core.llm.adapters import CONFIG, find_adapter, peft_to_mlx
+from persona.core.llm.mlx_backend import config_fixes
+from persona.core.llm.models import validate_model_folder
+from persona.core.train.config import LoRAConfig
 
 log = logging.getLogger(__name__)
 
@@ -165,7 +165,7 @@ def save_adapter(params: dict, spec: AdapterSpec, out_dir: Path) -> Path:
     """Save the LoRA matrices ``params`` (flat names) as an mlx-lm adapter in ``out_dir``.
 
     Written into a temporary sibling folder and renamed into place
-    (``core.atomic.replace_folder``); an existing ``out_dir`` is replaced only once the new
+    (``persona.core.atomic.replace_folder``); an existing ``out_dir`` is replaced only once the new
     adapter is complete.
     """
     import mlx.core as mx

@@ -18,8 +18,8 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from core.evaluate.perplexity import length_batches
-from core.train.tokens import Encoded
+from persona.core.evaluate.perplexity import length_batches
+from persona.core.train.tokens import Encoded
 
 
 def pad_batch(batch: Sequence[Encoded], pad_id: int):

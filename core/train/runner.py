@@ -16,13 +16,24 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from core.errors import ModelError, PersonaError
-from core.paths import Home
-from core.settings import Settings
-from core.train.adapter_store import AdapterMeta, AdapterStore
-from core.train.config import LoRAConfig, ProgressCallback, StopCheck, TrainConfig, TrainResult
-from core.train.dataset import Dataset, TrainingExample, build_dataset
-from core.train.ledger_binding import adapter_anchor_fields, bind_run, check_bindings, start_over
+from persona.core.errors import ModelError, PersonaError
+from persona.core.paths import Home
+from persona.core.settings import Settings
+from persona.core.train.adapter_store import AdapterMeta, AdapterStore
+from persona.core.train.config import (
+    LoRAConfig,
+    ProgressCallback,
+    StopCheck,
+    TrainConfig,
+    TrainResult,
+)
+from persona.core.train.dataset import Dataset, TrainingExample, build_dataset
+from persona.core.train.ledger_binding import (
+    adapter_anchor_fields,
+    bind_run,
+    check_bindings,
+    start_over,
+)
 
 Log = Callable[[str], None]
 
@@ -116,21 +127,21 @@ class RunOutcome:
 def trainer(backend: str):
     """(train function, held-out loss function, adapter format) of ``backend``."""
     if backend == "torch":
-        from core.train.dp_torch import heldout_loss_torch, train_torch
+        from persona.core.train.dp_torch import heldout_loss_torch, train_torch
 
         return train_torch, heldout_loss_torch, "peft"
     if backend == "mlx":
-        from core.train.dp_mlx import heldout_loss_mlx, train_mlx
+        from persona.core.train.dp_mlx import heldout_loss_mlx, train_mlx
 
         return train_mlx, heldout_loss_mlx, "mlx"
     raise PersonaError(f"unknown training backend {backend!r}; use 'torch' or 'mlx'")
 
 
 def load_dataset(home: Home, settings: Settings) -> Dataset:
-    from core.memory import retention
-    from core.memory.embed import Embedder
-    from core.memory.store import MemoryStore
-    from privacy.forgotten import read_forgotten
+    from persona.core.memory import retention
+    from persona.core.memory.embed import Embedder
+    from persona.core.memory.store import MemoryStore
+    from persona.privacy.forgotten import read_forgotten
 
     store = MemoryStore(home.memory_dir, Embedder.from_settings(settings), settings=settings)
     # Expired recordings and transcripts go before anything is read for training.
@@ -148,7 +159,7 @@ def run_training(home: Home, settings: Settings, options: TrainOptions, *,
                  ) -> RunOutcome:
     """One run under the home's training lock (``RetrainBusyError`` if another process or
     thread is training): it resumes the interrupted run, if any, or plans a new one."""
-    from core.train.jobcontrol import RunLock, training_lock_path
+    from persona.core.train.jobcontrol import RunLock, training_lock_path
 
     # Every entry point comes through here, so a run stopped by a process that is still
     # alive (and holds the lock) is never resumed under its feet.
@@ -160,9 +171,9 @@ def run_training(home: Home, settings: Settings, options: TrainOptions, *,
 def _run_locked(home: Home, settings: Settings, options: TrainOptions, *,
                 on_progress: ProgressCallback | None, should_stop: StopCheck | None,
                 log: Log) -> RunOutcome:
-    from core.llm.adapters import find_adapter
-    from core.llm.models import default_backend_name, ensure_model_folder
-    from privacy.ledger import Ledger
+    from persona.core.llm.adapters import find_adapter
+    from persona.core.llm.models import default_backend_name, ensure_model_folder
+    from persona.privacy.ledger import Ledger
 
     t0 = time.perf_counter()
     backend = options.backend or default_backend_name(settings)
@@ -333,8 +344,8 @@ def checkpoints_dir(home: Home) -> Path:
 
 def interrupted_run(home: Home, settings: Settings, backend: str | None = None):
     """The ledger's begun-but-unfinished run that the next run will resume, or None."""
-    from core.llm.models import default_backend_name
-    from privacy.ledger import Ledger
+    from persona.core.llm.models import default_backend_name
+    from persona.privacy.ledger import Ledger
 
     return _resumable(Ledger.from_settings(home, settings), checkpoints_dir(home),
                       backend or default_backend_name(settings))
@@ -348,7 +359,7 @@ def _resumable(ledger, checkpoints: Path, backend: str):
 
 
 def _plan_from_run(run):
-    from privacy.plan import RunPlan
+    from persona.privacy.plan import RunPlan
 
     return RunPlan(target_epsilon=run.target_epsilon or run.epsilon, delta=run.delta,
                    noise_multiplier=run.noise_multiplier, sample_rate=run.sample_rate,
@@ -361,7 +372,7 @@ def _add_other_format(candidate: Path, fmt: str, model_folder: Path, log: Log) -
     travels) on either: a torch-trained one on a Mac, an MLX-trained one with torch."""
     import json
 
-    from core.llm.adapters import mlx_to_peft, peft_to_mlx
+    from persona.core.llm.adapters import mlx_to_peft, peft_to_mlx
 
     convert, other = (peft_to_mlx, "mlx") if fmt == "peft" else (mlx_to_peft, "peft")
     try:

@@ -19,9 +19,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from core.atomic import atomic_write_text
-from core.paths import Home
-from core.train.unitfiles import (
+from persona.core.atomic import atomic_write_text
+from persona.core.paths import Home
+from persona.core.train.unitfiles import (
     LOG_NAME,
     ScheduleError,
     home_of,

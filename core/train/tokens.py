@@ -14,7 +14,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from core.train.dataset import TrainingExample
+from persona.core.train.dataset import TrainingExample
 
 
 @dataclass(frozen=True)

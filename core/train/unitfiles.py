@@ -17,8 +17,8 @@ import sys
 from pathlib import Path
 from xml.sax.saxutils import escape as xml_escape
 
-from core.errors import PersonaError
-from core.paths import REPO_ROOT, Home
+from persona.core.errors import PersonaError
+from persona.core.paths import REPO_ROOT, Home
 
 TEMPLATES = REPO_ROOT / "packaging"
 LOG_NAME = "retrain.log"
@@ -48,7 +48,7 @@ def render(home: Home | str | os.PathLike[str], *, hour: int, minute: int, pytho
     sid, log = schedule_id(home), str(log_file(home))
     if system == "systemd":
         service = f"persona-retrain-{sid}.service"
-        argv = [python, "-m", "core.cli", "retrain", "--home", str(home.root)]
+        argv = [python, "-m", "persona.core.cli", "retrain", "--home", str(home.root)]
         exec_line = " ".join([_sd_executable(python), *map(_sd_quote, argv[1:])])
         values = {"EXEC": exec_line, "HOME_TEXT": _sd(home.root),
                   "WORKDIR": _sd(REPO_ROOT), "LOG": _sd(log), "SERVICE": service,

@@ -14,9 +14,9 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from core.paths import Home
-from core.settings import Settings
-from core.train.adapter_store import AdapterStore
+from persona.core.paths import Home
+from persona.core.settings import Settings
+from persona.core.train.adapter_store import AdapterStore
 
 
 @dataclass
@@ -88,8 +88,8 @@ def _lineage(store: AdapterStore) -> tuple[str | None, set[str] | None]:
 def training_trace(home: Home, settings: Settings, record_ids: list[str]) -> TrainingTrace:
     """Which of ``record_ids`` the ledger's runs sampled, their ε, and whether the current
     adapter descends from those runs. When in doubt a run counts."""
-    from core.errors import PersonaError
-    from privacy.ledger import Ledger
+    from persona.core.errors import PersonaError
+    from persona.privacy.ledger import Ledger
 
     version, lineage = _lineage(AdapterStore(home))
     try:
@@ -115,7 +115,7 @@ def training_trace(home: Home, settings: Settings, record_ids: list[str]) -> Tra
 def retrain_from_base(home: Home, settings: Settings, **kw):
     """A new adapter from the base model, without the forgotten records (they are left out
     of every dataset: privacy/forgotten.py), charged to the ledger like any run."""
-    from core.train.runner import TrainOptions, run_training
+    from persona.core.train.runner import TrainOptions, run_training
 
     return run_training(home, settings, TrainOptions.from_settings(settings, from_base=True),
                         **kw)

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from core.errors import AudioError, DeviceError
+from persona.core.errors import AudioError, DeviceError
 
 CHUNK_SECONDS = 0.05  # how often playback checks the stop flag; also the cancel latency
 

@@ -30,11 +30,11 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from core.atomic import atomic_write_bytes
-from core.errors import DeviceError, SettingsError, TextError
-from core.settings import Settings
-from core.tts.base import Speaker
-from core.tts.playback import play_wav, read_wav
+from persona.core.atomic import atomic_write_bytes
+from persona.core.errors import DeviceError, SettingsError, TextError
+from persona.core.settings import Settings
+from persona.core.tts.base import Speaker
+from persona.core.tts.playback import play_wav, read_wav
 
 log = logging.getLogger(__name__)
 

@@ -1,6 +1,6 @@
 """Speak a reply while it is still being generated, one sentence at a time.
 
-The LLM's pieces are cut into sentences (:mod:`core.tts.sentences`); each finished sentence
+The LLM's pieces are cut into sentences (:mod:`persona.core.tts.sentences`); each finished sentence
 goes to the speech engine's own thread at once, so generation never waits for synthesis.
 Aloud, a player thread plays the sentences in order as they become ready; into a file, the
 per-sentence WAVs are joined into one at the end. ``cancel()`` from any thread stops both.
@@ -20,12 +20,12 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from core.atomic import atomic_write_bytes
-from core.audio.io import resample
-from core.errors import PersonaError
-from core.tts.base import Speaker
-from core.tts.playback import play_wav, read_wav
-from core.tts.sentences import SentenceSplitter, speakable
+from persona.core.atomic import atomic_write_bytes
+from persona.core.audio.io import resample
+from persona.core.errors import PersonaError
+from persona.core.tts.base import Speaker
+from persona.core.tts.playback import play_wav, read_wav
+from persona.core.tts.sentences import SentenceSplitter, speakable
 
 __all__ = ["SpeechStream", "StreamResult", "speak_stream", "join_wavs"]
 

@@ -12,10 +12,10 @@ from pathlib import Path
 
 from PySide6.QtWidgets import QDialog, QFileDialog
 
-from core.bundle import export_persona, import_persona
-from desktop.context import AppContext
-from desktop.views.bundle_box import BundleBox, PassphraseDialog
-from desktop.workers.task import Task, start_task
+from persona.core.bundle import export_persona, import_persona
+from persona.desktop.context import AppContext
+from persona.desktop.views.bundle_box import BundleBox, PassphraseDialog
+from persona.desktop.workers.task import Task, start_task
 
 
 class BundleController:

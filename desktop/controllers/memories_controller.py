@@ -1,7 +1,7 @@
 """Wires the Memories view to the core: filters and search, edit, forget, play, the charts.
 
 Every store call runs on a worker (``start_task``); the table reads its own pages (see
-``desktop.models.memory_table``). After an edit or a forget the app hears
+``persona.desktop.models.memory_table``). After an edit or a forget the app hears
 ``ctx.memories_changed``; when another part of the app stores memories, this view reloads the
 next time it is shown (or at once, if it is showing).
 """
@@ -13,13 +13,13 @@ import threading
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QKeySequence, QShortcut
 
-from core.errors import StoreError
-from core.memory import browse
-from core.memory.stats import emotion_stats
-from desktop.models.memory_table import MemoryTableModel
-from desktop.views.memory_dialogs import EditMemoryDialog, forget_box
-from desktop.widgets.charts import Series
-from desktop.workers.task import start_task
+from persona.core.errors import StoreError
+from persona.core.memory import browse
+from persona.core.memory.stats import emotion_stats
+from persona.desktop.models.memory_table import MemoryTableModel
+from persona.desktop.views.memory_dialogs import EditMemoryDialog, forget_box
+from persona.desktop.widgets.charts import Series
+from persona.desktop.workers.task import start_task
 
 SEARCH_DELAY_MS = 300  # wait for a pause in typing before searching
 
@@ -199,7 +199,7 @@ class MemoriesController:
         self._stop_playing()
 
         def work(_t):
-            from core.train.unlearn import training_trace
+            from persona.core.train.unlearn import training_trace
 
             forgotten = pipe.forget(ids)  # core.memory.forget: every file, replies, profile
             return forgotten, training_trace(pipe.home, pipe.settings,
@@ -230,7 +230,7 @@ class MemoriesController:
                                     "or recordings are not kept (see Settings).",
                                     "Nothing to play")
             return
-        from core.tts.playback import play_wav
+        from persona.core.tts.playback import play_wav
 
         stop = self._playing = threading.Event()
         self.view.set_playing(True)

@@ -4,12 +4,12 @@ through the app's settings, so every part of the app sees them at once."""
 
 from __future__ import annotations
 
-from core.errors import SettingsError
-from core.names import person_texts, with_names
-from desktop.context import AppContext
-from desktop.views.names_box import NamesBox
-from desktop.workers.task import start_task
-from privacy.names import suggest_names
+from persona.core.errors import SettingsError
+from persona.core.names import person_texts, with_names
+from persona.desktop.context import AppContext
+from persona.desktop.views.names_box import NamesBox
+from persona.desktop.workers.task import start_task
+from persona.privacy.names import suggest_names
 
 
 class NamesController:

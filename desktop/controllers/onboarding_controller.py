@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import os
 
-from core.ingest import IngestSummary
-from desktop.context import AppContext
-from desktop.views.onboarding_view import OnboardingView
-from desktop.workers.mic_test import MicTest
-from desktop.workers.task import Task, start_task
+from persona.core.ingest import IngestSummary
+from persona.desktop.context import AppContext
+from persona.desktop.views.onboarding_view import OnboardingView
+from persona.desktop.workers.mic_test import MicTest
+from persona.desktop.workers.task import Task, start_task
 
 MARKER = "onboarded"
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from core.errors import PersonaError
-from core.persona.fields import (
+from persona.core.errors import PersonaError
+from persona.core.persona.fields import (
     ProfileField,
     field_origin,
     format_value,
@@ -19,10 +19,10 @@ from core.persona.fields import (
     read_fields,
     set_values,
 )
-from core.persona.profile import Profile, induced_path, load_induced
-from desktop.context import AppContext
-from desktop.views.persona_view import FieldSpec, PersonaView
-from desktop.workers.task import start_task
+from persona.core.persona.profile import Profile, induced_path, load_induced
+from persona.desktop.context import AppContext
+from persona.desktop.views.persona_view import FieldSpec, PersonaView
+from persona.desktop.workers.task import start_task
 
 TYPED = ("int_list", "shares")  # kinds the view shows as one line of text
 

@@ -15,11 +15,11 @@ import sys
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QMessageBox
 
-from desktop.context import AppContext
-from desktop.controllers.privacy_data import PrivacySnapshot, load_snapshot
-from desktop.views.privacy_view import PrivacyView, eps_text
-from desktop.workers.task import start_task
-from desktop.workers.training_job import TrainingJob, TrainingOutcome, TrainingUpdate
+from persona.desktop.context import AppContext
+from persona.desktop.controllers.privacy_data import PrivacySnapshot, load_snapshot
+from persona.desktop.views.privacy_view import PrivacyView, eps_text
+from persona.desktop.workers.task import start_task
+from persona.desktop.workers.training_job import TrainingJob, TrainingOutcome, TrainingUpdate
 
 
 class PrivacyController:
@@ -202,7 +202,7 @@ class PrivacyController:
 
     # ------------------------------------------------------------------ the schedule
     def refresh_schedule(self, message: str = "") -> None:
-        from core.train import schedule
+        from persona.core.train import schedule
 
         home = self.ctx.home
         start_task(lambda _t: schedule.status(home), name="Reading the schedule",
@@ -214,7 +214,7 @@ class PrivacyController:
         self.view.set_schedule(status, self.ctx.settings.retrain_hour, message)
 
     def install_schedule(self) -> None:
-        from core.train import schedule
+        from persona.core.train import schedule
 
         home, s = self.ctx.home, self.ctx.settings
         start_task(lambda _t: schedule.install(home, hour=s.retrain_hour,
@@ -224,7 +224,7 @@ class PrivacyController:
                    on_error=lambda m: self.ctx.show_error(m, "The schedule was not installed"))
 
     def remove_schedule(self) -> None:
-        from core.train import schedule
+        from persona.core.train import schedule
 
         home = self.ctx.home
         start_task(lambda _t: schedule.remove(home), name="Removing the nightly retrain",

@@ -11,13 +11,13 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-from core.paths import Home
-from core.settings import Settings
-from core.train.adapter_store import AdapterMeta, AdapterStore
-from core.train.jobcontrol import training_status
-from core.train.ledger_binding import check_bindings
-from core.train.runner import checkpoints_dir
-from privacy.ledger import Ledger
+from persona.core.paths import Home
+from persona.core.settings import Settings
+from persona.core.train.adapter_store import AdapterMeta, AdapterStore
+from persona.core.train.jobcontrol import training_status
+from persona.core.train.ledger_binding import check_bindings
+from persona.core.train.runner import checkpoints_dir
+from persona.privacy.ledger import Ledger
 
 
 @dataclass

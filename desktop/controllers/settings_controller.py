@@ -13,16 +13,16 @@ from typing import Any
 from pydantic import ValidationError
 from PySide6.QtWidgets import QMessageBox
 
-from core.budget import change_budget
-from core.models_check import MODEL_SETTINGS, check_model_setting
-from core.settings import Settings
-from desktop.context import AppContext
-from desktop.controllers.bundle_controller import BundleController
-from desktop.controllers.names_controller import NamesController
-from desktop.controllers.settings_fields import from_view, specs, to_view
-from desktop.views.settings_view import SettingsView
-from desktop.workers.mic_test import MicTest
-from desktop.workers.task import start_task
+from persona.core.budget import change_budget
+from persona.core.models_check import MODEL_SETTINGS, check_model_setting
+from persona.core.settings import Settings
+from persona.desktop.context import AppContext
+from persona.desktop.controllers.bundle_controller import BundleController
+from persona.desktop.controllers.names_controller import NamesController
+from persona.desktop.controllers.settings_fields import from_view, specs, to_view
+from persona.desktop.views.settings_view import SettingsView
+from persona.desktop.workers.mic_test import MicTest
+from persona.desktop.workers.task import start_task
 
 SAMPLE = "Hello, this is how I will sound when I answer you."
 
@@ -150,7 +150,7 @@ class SettingsController:
 
     # ---------------------------------------------------------------- lists
     def load_devices(self, *, refresh: bool = False) -> None:
-        from core.audio.capture import list_input_devices
+        from persona.core.audio.capture import list_input_devices
 
         if refresh:
             self.mic.stop()
@@ -175,7 +175,7 @@ class SettingsController:
                    on_finished=lambda: self.view.refresh_mics.setEnabled(True))
 
     def load_voices(self) -> None:
-        from core.tts.pyttsx3_engine import Pyttsx3Speaker
+        from persona.core.tts.pyttsx3_engine import Pyttsx3Speaker
 
         def shown(voices: list[str]) -> None:
             self.view.set_choices("tts_voice", [("Default voice", None)]
@@ -194,7 +194,7 @@ class SettingsController:
 
     # ---------------------------------------------------------------- voice preview
     def preview(self) -> None:
-        from core.tts.pyttsx3_engine import Pyttsx3Speaker
+        from persona.core.tts.pyttsx3_engine import Pyttsx3Speaker
 
         voice, rate = self.view.value("tts_voice"), self.view.value("tts_rate")
         volume = self.view.value("tts_volume")

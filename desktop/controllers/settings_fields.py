@@ -14,8 +14,8 @@ from typing import Any
 
 import annotated_types as at
 
-from core.settings import Settings
-from desktop.views.settings_view import SettingSpec
+from persona.core.settings import Settings
+from persona.desktop.views.settings_view import SettingSpec
 
 BUDGET_NOTE = ("Lowering the budget is always fine. Raising it weakens the promise: your "
                "words may then be trained on more, and they become easier to recognise in "

@@ -22,10 +22,10 @@ from PySide6.QtWidgets import (
     QTextEdit,
 )
 
-from desktop.views.sources_dialog import SourcesDialog
-from desktop.views.talk_view import IDLE_HINT, TalkView
-from desktop.workers.recording import RecordingWorker
-from desktop.workers.task import start_task
+from persona.desktop.views.sources_dialog import SourcesDialog
+from persona.desktop.views.talk_view import IDLE_HINT, TalkView
+from persona.desktop.workers.recording import RecordingWorker
+from persona.desktop.workers.task import start_task
 
 log = logging.getLogger(__name__)
 RELEASE_MS = 90
@@ -272,7 +272,7 @@ class TalkController(QObject):
 
     def _load_history(self) -> None:
         """Show the latest conversation, as it was left (turns are memories)."""
-        from core.conversation import last_conversation
+        from persona.core.conversation import last_conversation
 
         store = self.ctx.pipeline.store
         start_task(lambda task: last_conversation(store), name="Loading the conversation",
@@ -301,7 +301,7 @@ class _Typed:
     """A typed question, shaped like ``core.pipeline.Heard`` for the view."""
 
     def __init__(self, text: str, emotion) -> None:
-        from core.asr.base import Transcript
+        from persona.core.asr.base import Transcript
 
         self.transcript = Transcript(text=text)
         self.emotion = emotion

@@ -1,7 +1,7 @@
 """The memory browser's table: a Qt model that fetches rows lazily, never on the UI thread.
 
 Browsing: the ordered ids under the filter are read once on a worker (two small columns,
-see ``core.memory.browse``); the view then asks for more rows as it scrolls
+see ``persona.core.memory.browse``); the view then asks for more rows as it scrolls
 (``canFetchMore``/``fetchMore``) and each page of 200 full rows is read on a worker too.
 Searching: the best matches of a hybrid search are the rows, all at once. Every load carries
 a generation number, so an answer that arrives after the filter changed is dropped.
@@ -13,10 +13,10 @@ from collections.abc import Callable
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, Qt, Signal
 
-from core.memory import browse
-from core.memory.schema import Memory
-from desktop.theme import icon
-from desktop.workers.task import start_task
+from persona.core.memory import browse
+from persona.core.memory.schema import Memory
+from persona.desktop.theme import icon
+from persona.desktop.workers.task import start_task
 
 COLUMNS = ("When", "Source", "Emotion", "Memory")
 SOURCE_NAMES = {"voice": "Voice", "text": "Typed", "import": "Imported", "chat": "Chat"}

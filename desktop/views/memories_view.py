@@ -24,7 +24,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from desktop.widgets.charts import BarChart, LineChart
+from persona.desktop.widgets.charts import BarChart, LineChart
 
 ANY_DAY = QDate(2000, 1, 1)  # the date edits' minimum, shown as "Any"
 SOURCES = (("All sources", None), ("Voice", "voice"), ("Typed", "text"),

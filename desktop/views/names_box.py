@@ -13,7 +13,7 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
 )
 
-from desktop.widgets.buttons import button
+from persona.desktop.widgets.buttons import button
 
 
 class NamesBox(QGroupBox):

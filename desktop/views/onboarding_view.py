@@ -17,8 +17,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from desktop.widgets.buttons import button
-from desktop.widgets.level_meter import LevelMeter
+from persona.desktop.widgets.buttons import button
+from persona.desktop.widgets.level_meter import LevelMeter
 
 PRIVACY_TEXT = (
     "<p>Persona learns you from what you say and write, and <b>all of it stays on this "

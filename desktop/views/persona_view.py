@@ -26,8 +26,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from desktop.widgets.buttons import button
-from desktop.widgets.scroll_body import scroll_body
+from persona.desktop.widgets.buttons import button
+from persona.desktop.widgets.scroll_body import scroll_body
 
 # Friendlier labels than the field names in profile.yaml.
 LABELS = {"avg_sentence_words": "Words per sentence", "emotion_distribution": "Emotions",

@@ -25,8 +25,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from desktop.views.runs_table import RunsTable, eps_text, when
-from desktop.widgets.charts import BarChart, Series
+from persona.desktop.views.runs_table import RunsTable, eps_text, when
+from persona.desktop.widgets.charts import BarChart, Series
 
 EPSILON_TEXT = (
     "Persona learns your way of speaking by training on your memories, on this device only. "

@@ -27,11 +27,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from desktop.views.bundle_box import BundleBox
-from desktop.views.names_box import NamesBox
-from desktop.widgets.buttons import button
-from desktop.widgets.level_meter import LevelMeter
-from desktop.widgets.scroll_body import scroll_body
+from persona.desktop.views.bundle_box import BundleBox
+from persona.desktop.views.names_box import NamesBox
+from persona.desktop.widgets.buttons import button
+from persona.desktop.widgets.level_meter import LevelMeter
+from persona.desktop.widgets.scroll_body import scroll_body
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
 )
 
-from desktop.widgets.emotion_chip import GLYPHS, emotion_tooltip
+from persona.desktop.widgets.emotion_chip import GLYPHS, emotion_tooltip
 
 
 class SourcesDialog(QDialog):

@@ -20,9 +20,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from desktop.theme import icon
-from desktop.widgets.bubble import Bubble
-from desktop.widgets.level_meter import LevelMeter
+from persona.desktop.theme import icon
+from persona.desktop.widgets.bubble import Bubble
+from persona.desktop.widgets.level_meter import LevelMeter
 
 IDLE_HINT = "Hold Space (or the microphone) and speak; release to send."
 

@@ -17,7 +17,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from desktop.widgets.emotion_chip import EmotionChip
+from persona.desktop.widgets.emotion_chip import EmotionChip
 
 
 class Bubble(QWidget):

@@ -8,7 +8,7 @@ from PySide6.QtCore import QRectF, QSize, QTimer
 from PySide6.QtGui import QColor, QPainter, QPalette
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
-from core.audio.io import meter_fraction
+from persona.core.audio.io import meter_fraction
 
 
 class LevelMeter(QWidget):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
-from desktop.workers.recording import RecordingWorker
+from persona.desktop.workers.recording import RecordingWorker
 
 TEST_SECONDS = 15  # the test stops by itself
 

@@ -12,8 +12,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 from PySide6.QtCore import QObject, Signal
 
-from core.audio.capture import Recorder
-from core.errors import PersonaError
+from persona.core.audio.capture import Recorder
+from persona.core.errors import PersonaError
 
 log = logging.getLogger(__name__)
 

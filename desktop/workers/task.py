@@ -16,7 +16,7 @@ from typing import Any
 
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
 
-from core.errors import PersonaError
+from persona.core.errors import PersonaError
 
 log = logging.getLogger(__name__)
 

@@ -29,8 +29,8 @@ from pathlib import Path
 
 from PySide6.QtCore import QCoreApplication, QEventLoop, QObject, QTimer, Signal
 
-from core.filelock import pid_alive
-from core.paths import Home
+from persona.core.filelock import pid_alive
+from persona.core.paths import Home
 
 OUT_NAME = "desktop-train.jsonl"  # the child's stdout: one JSON event per line
 ERR_NAME = "desktop-train.err"  # its stderr: warnings, and a traceback if it crashes
@@ -112,7 +112,7 @@ class TrainingJob(QObject):
         """The child's command line: `persona train` at the lowest CPU priority where `nice`
         exists, so the window (and the person's other work) stays responsive; on an idle
         machine the run still gets every core."""
-        cmd = [sys.executable, "-m", "core.cli", "train", "--home", str(self.home.root),
+        cmd = [sys.executable, "-m", "persona.core.cli", "train", "--home", str(self.home.root),
                "--progress-jsonl", *extra]
         nice = shutil.which("nice") if os.name == "posix" else None
         return [nice, "-n", "19", *cmd] if nice else cmd

@@ -4,7 +4,7 @@
 what goes into one (memories, adapters, ledger) is chosen by ``core.bundle``.
 """
 
-from privacy.bundle.reader import read_bundle
-from privacy.bundle.writer import write_bundle
+from persona.privacy.bundle.reader import read_bundle
+from persona.privacy.bundle.writer import write_bundle
 
 __all__ = ["read_bundle", "write_bundle"]

@@ -22,8 +22,8 @@ from typing import BinaryIO
 
 from pydantic import ValidationError
 
-from core.errors import BundleError
-from privacy.bundle.format import Manifest, PartEntry
+from persona.core.errors import BundleError
+from persona.privacy.bundle.format import Manifest, PartEntry
 
 _LEN = struct.Struct(">I")
 FRAME = 64 * 1024

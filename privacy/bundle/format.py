@@ -18,8 +18,8 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, hmac
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from core.errors import BundleError
-from privacy.bundle.kdf import KdfParams, check_bounds, subkey
+from persona.core.errors import BundleError
+from persona.privacy.bundle.kdf import KdfParams, check_bounds, subkey
 
 MAGIC = b"PERSONA BUNDLE\n"
 FORMAT_VERSION = 1

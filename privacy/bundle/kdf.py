@@ -17,7 +17,7 @@ from cryptography.hazmat.primitives.kdf.argon2 import Argon2id
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from pydantic import BaseModel, ConfigDict, Field
 
-from core.errors import BundleError
+from persona.core.errors import BundleError
 
 KEY_BYTES = 32
 SALT_BYTES = 16

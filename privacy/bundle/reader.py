@@ -10,11 +10,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from core.errors import BundleError
-from privacy.bundle.archive import ArchiveReader
-from privacy.bundle.format import FORMAT_VERSION, Manifest, read_header, verify_header
-from privacy.bundle.kdf import KdfParams, derive_master_key, subkey
-from privacy.bundle.stream import DecryptingReader
+from persona.core.errors import BundleError
+from persona.privacy.bundle.archive import ArchiveReader
+from persona.privacy.bundle.format import FORMAT_VERSION, Manifest, read_header, verify_header
+from persona.privacy.bundle.kdf import KdfParams, derive_master_key, subkey
+from persona.privacy.bundle.stream import DecryptingReader
 
 Unlock = Callable[[KdfParams], bytes]  # KDF parameters (already bounds-checked) -> master key
 Progress = Callable[[int, int], None]  # (bytes read, bundle size)

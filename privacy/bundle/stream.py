@@ -18,8 +18,8 @@ from typing import BinaryIO
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
 
-from core.errors import BundleError
-from privacy.bundle.format import CHUNK_SIZE
+from persona.core.errors import BundleError
+from persona.privacy.bundle.format import CHUNK_SIZE
 
 TAG_BYTES = 16
 MAX_COUNTER = 2 ** 88 - 1

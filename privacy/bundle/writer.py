@@ -7,11 +7,11 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-from core.errors import BundleError
-from privacy.bundle.archive import ArchiveWriter
-from privacy.bundle.format import Manifest, header_bytes, new_header_body
-from privacy.bundle.kdf import derive_master_key, subkey
-from privacy.bundle.stream import EncryptingWriter
+from persona.core.errors import BundleError
+from persona.privacy.bundle.archive import ArchiveWriter
+from persona.privacy.bundle.format import Manifest, header_bytes, new_header_body
+from persona.privacy.bundle.kdf import derive_master_key, subkey
+from persona.privacy.bundle.stream import EncryptingWriter
 
 MIN_PASSPHRASE = 8
 

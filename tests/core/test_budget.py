@@ -8,10 +8,10 @@ import json
 
 import yaml
 
-from core.cli import main
-from core.paths import Home
-from core.settings import load_settings
-from privacy.ledger import Ledger
+from persona.core.cli import main
+from persona.core.paths import Home
+from persona.core.settings import load_settings
+from persona.privacy.ledger import Ledger
 
 
 def _run(capsys, *argv: str) -> tuple[int, str, str]:

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from core.cli import build_parser, main
+from persona.core.cli import build_parser, main
 
 
 def run(capsys, *argv: str) -> tuple[int, str, str]:
@@ -61,7 +61,7 @@ def test_corrupt_settings_file_names_the_file(home, capsys):
 
 def test_home_before_a_nested_subcommand_is_kept():
     """`persona privacy --home X budget 5`: the subcommand must not reset --home."""
-    from core.cli import build_parser
+    from persona.core.cli import build_parser
 
     parser = build_parser()
     for argv, home, as_json in ((["privacy", "--home", "X", "budget", "5"], "X", False),

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from core.audio.io import load_utterance
-from core.cli import main
-from core.cli.demo import DEFAULT_QUESTION, demo_home
-from core.errors import SettingsError
+from persona.core.audio.io import load_utterance
+from persona.core.cli import main
+from persona.core.cli.demo import DEFAULT_QUESTION, demo_home
+from persona.core.errors import SettingsError
 from tests.core.asr.textmatch import word_error_rate
 
 

@@ -11,14 +11,14 @@ import json
 
 import pytest
 
-from core.cli import main
-from core.memory.schema import Memory
-from core.paths import Home
-from core.settings import Settings
-from core.train.adapter_store import AdapterMeta, AdapterStore
-from core.train.unlearn import training_trace
-from privacy.forgotten import read_forgotten
-from privacy.ledger import Ledger
+from persona.core.cli import main
+from persona.core.memory.schema import Memory
+from persona.core.paths import Home
+from persona.core.settings import Settings
+from persona.core.train.adapter_store import AdapterMeta, AdapterStore
+from persona.core.train.unlearn import training_trace
+from persona.privacy.forgotten import read_forgotten
+from persona.privacy.ledger import Ledger
 
 
 def run(capsys, *argv: str) -> tuple[int, str, str]:
@@ -29,7 +29,7 @@ def run(capsys, *argv: str) -> tuple[int, str, str]:
 
 @pytest.fixture
 def filled(home, embedder, monkeypatch):
-    from core.pipeline import Pipeline
+    from persona.core.pipeline import Pipeline
 
     # Every Pipeline the CLI builds gets the session's real embedder (loading it per call
     # would dominate the test).
@@ -50,7 +50,7 @@ def filled(home, embedder, monkeypatch):
 
 @pytest.fixture(scope="module")
 def embedder():
-    from core.memory.embed import Embedder
+    from persona.core.memory.embed import Embedder
 
     e = Embedder()
     e.load()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from core.pipeline import Pipeline
+from persona.core.pipeline import Pipeline
 
 
 def test_should_stop_ends_the_import_between_files(home, tmp_path):

@@ -12,11 +12,11 @@ import time
 import numpy as np
 import pytest
 
-from core.audio.capture import refresh_devices
-from core.audio.io import write_wav
-from core.cli.listen import listen_loop
-from core.pipeline import Pipeline
-from core.settings import Settings
+from persona.core.audio.capture import refresh_devices
+from persona.core.audio.io import write_wav
+from persona.core.cli.listen import listen_loop
+from persona.core.pipeline import Pipeline
+from persona.core.settings import Settings
 
 pytestmark = [pytest.mark.slow, pytest.mark.audio]
 

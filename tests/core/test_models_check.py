@@ -7,10 +7,10 @@ import shutil
 
 import pytest
 
-from core.bundled import bundled_path
-from core.cli import main
-from core.errors import ModelError
-from core.models_check import check_model_setting
+from persona.core.bundled import bundled_path
+from persona.core.cli import main
+from persona.core.errors import ModelError
+from persona.core.models_check import check_model_setting
 
 
 def test_the_bundled_models_pass():

@@ -15,15 +15,15 @@ from pathlib import Path
 
 import pytest
 
-from core.permissions import PRIVATE_UMASK, open_bits, tighten
+from persona.core.permissions import PRIVATE_UMASK, open_bits, tighten
 from tests.conftest import ROOT, espeak_wav
 
 # The same child for every step: a fresh interpreter, the usual umask of a login shell.
 _LEDGER_AND_ADAPTER = """
 import sys
-from core.paths import Home
-from core.train.adapter_store import AdapterMeta, AdapterStore
-from privacy.ledger import Ledger
+from persona.core.paths import Home
+from persona.core.train.adapter_store import AdapterMeta, AdapterStore
+from persona.privacy.ledger import Ledger
 import torch
 from safetensors.torch import save_file
 
@@ -47,7 +47,7 @@ def _run(*args: str) -> subprocess.CompletedProcess:
 
 
 def _persona(*args: str) -> subprocess.CompletedProcess:
-    done = _run("-m", "core.cli", *args)
+    done = _run("-m", "persona.core.cli", *args)
     assert done.returncode == 0, done.stderr
     return done
 

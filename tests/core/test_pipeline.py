@@ -7,10 +7,10 @@ import wave
 import numpy as np
 import pytest
 
-from core.audio.io import write_wav
-from core.errors import AudioError, StoreError, TextError
-from core.pipeline import Pipeline
-from core.settings import Settings
+from persona.core.audio.io import write_wav
+from persona.core.errors import AudioError, StoreError, TextError
+from persona.core.pipeline import Pipeline
+from persona.core.settings import Settings
 
 pytestmark = pytest.mark.slow
 
@@ -141,7 +141,7 @@ def test_a_component_is_built_once_when_threads_ask_at_once(tmp_path, monkeypatc
     import threading
     import time
 
-    import core.memory.embed as embed
+    import persona.core.memory.embed as embed
 
     built = []
     real = embed.Embedder.from_settings

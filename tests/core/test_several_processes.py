@@ -18,14 +18,14 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from core.audio.utterance import Utterance
-from core.memory.schema import Memory
-from core.paths import Home
-from core.pipeline import Pipeline
-from core.settings import Settings, save_settings
-from core.train.jobcontrol import training_lock_path
-from core.train.runner import checkpoints_dir
-from privacy.ledger import Ledger
+from persona.core.audio.utterance import Utterance
+from persona.core.memory.schema import Memory
+from persona.core.paths import Home
+from persona.core.pipeline import Pipeline
+from persona.core.settings import Settings, save_settings
+from persona.core.train.jobcontrol import training_lock_path
+from persona.core.train.runner import checkpoints_dir
+from persona.privacy.ledger import Ledger
 from tests.conftest import ROOT
 
 # A child that stores voice memories (with recordings) through Pipeline._remember, as the app
@@ -33,9 +33,9 @@ from tests.conftest import ROOT
 WRITER = """
     import json, sys, threading
     import numpy as np
-    from core.audio.utterance import Utterance
-    from core.memory.schema import Memory
-    from core.pipeline import Pipeline
+    from persona.core.audio.utterance import Utterance
+    from persona.core.memory.schema import Memory
+    from persona.core.pipeline import Pipeline
 
     home, tag = sys.argv[1], sys.argv[2]
     pipe = Pipeline(home)
@@ -56,7 +56,7 @@ WRITER = """
 
 HOLD_TRAINING_LOCK = """
     import sys
-    from core.train.jobcontrol import RunLock
+    from persona.core.train.jobcontrol import RunLock
     with RunLock(sys.argv[1]):
         print("locked", flush=True)
         sys.stdin.readline()
@@ -71,7 +71,7 @@ def python_child(code: str, *args: str) -> subprocess.Popen:
 
 
 def persona(*args: str) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "core.cli", *args], cwd=ROOT, text=True,
+    return subprocess.Popen([sys.executable, "-m", "persona.core.cli", *args], cwd=ROOT, text=True,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
 

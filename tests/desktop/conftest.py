@@ -12,15 +12,15 @@ from pathlib import Path
 
 import pytest
 
-from core.paths import Home
+from persona.core.paths import Home
 
 
 @pytest.fixture(scope="session")
 def sample_home_master(tmp_path_factory) -> Path:
     """The sample persona (diary + profile) imported into a home, once per session."""
-    from core.cli.demo import load_sample_persona
-    from core.pipeline import Pipeline
-    from core.settings import Settings, save_settings
+    from persona.core.cli.demo import load_sample_persona
+    from persona.core.pipeline import Pipeline
+    from persona.core.settings import Settings, save_settings
 
     root = tmp_path_factory.mktemp("sample-home") / "home"
     root.mkdir()
@@ -43,8 +43,8 @@ def sample_home(sample_home_master, tmp_path) -> Path:
 @pytest.fixture
 def make_window(qtbot):
     """``make_window(home) -> MainWindow`` with its AppContext as ``window.ctx``."""
-    from desktop.context import AppContext
-    from desktop.window import MainWindow
+    from persona.desktop.context import AppContext
+    from persona.desktop.window import MainWindow
 
     made = []
 

@@ -10,13 +10,13 @@ from pathlib import Path
 import pytest
 from PySide6.QtGui import QImage
 
-from desktop.window import VIEW_KEYS
+from persona.desktop.window import VIEW_KEYS
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def _persona(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "core.cli", *args], cwd=ROOT, env=env,
+    return subprocess.run([sys.executable, "-m", "persona.core.cli", *args], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=300)
 
 
@@ -55,7 +55,7 @@ def test_a_screenshot_of_every_view_is_produced_and_not_blank(sample_home, tmp_p
 
 def test_an_unexpected_error_in_a_slot_is_a_message_not_a_crash(sample_home, make_window,
                                                                   qtbot):
-    from desktop.app import _catch_unexpected
+    from persona.desktop.app import _catch_unexpected
 
     window = make_window(sample_home)
     old = sys.excepthook

@@ -8,7 +8,7 @@ from __future__ import annotations
 import lancedb
 from PySide6.QtWidgets import QDialogButtonBox
 
-from desktop.views.bundle_box import PassphraseDialog
+from persona.desktop.views.bundle_box import PassphraseDialog
 
 PASSPHRASE = "a long enough passphrase"
 

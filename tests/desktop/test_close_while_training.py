@@ -11,7 +11,7 @@ import pytest
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication, QMessageBox
 
-from desktop.shell import Shell
+from persona.desktop.shell import Shell
 
 pytestmark = pytest.mark.slow
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 from PySide6.QtCore import QItemSelectionModel, Qt, QTimer
 from PySide6.QtWidgets import QApplication
 
-from core.memory import browse
-from core.memory.schema import Memory
-from core.pipeline import Pipeline
-from desktop.models.memory_table import MemoryTableModel
+from persona.core.memory import browse
+from persona.core.memory.schema import Memory
+from persona.core.pipeline import Pipeline
+from persona.desktop.models.memory_table import MemoryTableModel
 from tests.conftest import espeak_wav
 
 WAIT = 30_000

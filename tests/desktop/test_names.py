@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import Qt
 
-from core.settings import load_settings
+from persona.core.settings import load_settings
 
 
 def test_suggest_tick_and_redact(make_window, sample_home, qtbot):

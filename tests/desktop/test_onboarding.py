@@ -8,10 +8,10 @@ import stat
 import pytest
 from PySide6.QtCore import Qt
 
-from core.paths import Home
-from desktop.context import AppContext
-from desktop.controllers.onboarding_controller import OnboardingController, needs_onboarding
-from desktop.views.onboarding_view import OnboardingView
+from persona.core.paths import Home
+from persona.desktop.context import AppContext
+from persona.desktop.controllers.onboarding_controller import OnboardingController, needs_onboarding
+from persona.desktop.views.onboarding_view import OnboardingView
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ from __future__ import annotations
 import yaml
 from PySide6.QtCore import Qt
 
-from core.persona.fields import read_fields
+from persona.core.persona.fields import read_fields
 
 
 def _open(make_window, home, qtbot):

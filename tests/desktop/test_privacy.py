@@ -14,11 +14,11 @@ import sys
 import pytest
 from PySide6.QtWidgets import QMessageBox
 
-from core.paths import Home
-from core.settings import load_settings, save_settings
-from core.train.adapter_store import AdapterStore
-from desktop.workers.training_job import TrainingJob
-from privacy.ledger import Ledger
+from persona.core.paths import Home
+from persona.core.settings import load_settings, save_settings
+from persona.core.train.adapter_store import AdapterStore
+from persona.desktop.workers.training_job import TrainingJob
+from persona.privacy.ledger import Ledger
 from tests.core.llm.conftest import model_folder  # noqa: F401  (converts the model once)
 
 TRAIN_TIMEOUT_MS = 240_000

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import shutil
 
-from core.paths import Home
-from privacy.ledger import Ledger
+from persona.core.paths import Home
+from persona.privacy.ledger import Ledger
 from tests.core.train.test_ledger_binding import charge, promote
 
 

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from core.memory.embed import Embedder
-from core.memory.store import MemoryStore
-from core.settings import Settings
+from persona.core.memory.embed import Embedder
+from persona.core.memory.store import MemoryStore
+from persona.core.settings import Settings
 
 pytestmark = [pytest.mark.slow, pytest.mark.audio]
 ROOT = Path(__file__).resolve().parents[2]
@@ -53,7 +53,7 @@ def test_holding_space_in_the_real_window_records_and_stores_the_utterance(
     before = store.count()
     wav = speak("I planted three apple trees in the garden this morning", speed=140)
     env = dict(os.environ, DISPLAY=xserver, QT_QPA_PLATFORM="xcb")
-    app = subprocess.Popen([sys.executable, "-m", "core.cli", "app", "--home", str(sample_home),
+    app = subprocess.Popen([sys.executable, "-m", "persona.core.cli", "app", "--home", str(sample_home),
                             "--no-tray", "-v"], cwd=ROOT, env=env, stderr=subprocess.PIPE,
                            text=True)
     lines: list[str] = []

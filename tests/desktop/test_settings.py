@@ -7,7 +7,7 @@ import pytest
 import yaml
 from PySide6.QtCore import Qt
 
-from core.settings import load_settings
+from persona.core.settings import load_settings
 
 
 def _open(make_window, home, qtbot):
@@ -96,8 +96,8 @@ def test_the_microphone_test_meter_moves_with_sound(pulse, make_window, sample_h
 
 def test_lowering_the_budget_in_settings_is_a_ledger_event(make_window, sample_home, qtbot):
     # Issue 8, leak 5: the app edits the budget through the same core as the CLI.
-    from core.paths import Home
-    from privacy.ledger import Ledger
+    from persona.core.paths import Home
+    from persona.privacy.ledger import Ledger
 
     ledger = Ledger(Home.resolve(sample_home))
     run = ledger.begin_run(record_ids=["a"], noise_multiplier=3.0, sample_rate=0.5, steps=2,

@@ -12,10 +12,10 @@ from collections import Counter
 
 import pytest
 
-from core.audio.io import load_utterance
-from core.memory.embed import Embedder
-from core.memory.store import MemoryStore
-from core.settings import Settings
+from persona.core.audio.io import load_utterance
+from persona.core.memory.embed import Embedder
+from persona.core.memory.store import MemoryStore
+from persona.core.settings import Settings
 from tests.conftest import ROOT
 
 pytestmark = pytest.mark.slow
@@ -27,7 +27,7 @@ def _cli_writer(home, tag: str) -> subprocess.Popen:
     """A shell loop of `persona remember` calls, each a new process, as a person would type."""
     texts = [f"Note {i} written by {tag} from the terminal" for i in range(4)] + SHARED
     script = "set -e\n" + "".join(
-        f"{sys.executable} -m core.cli remember --home '{home}' '{t}'\n" for t in texts)
+        f"{sys.executable} -m persona.core.cli remember --home '{home}' '{t}'\n" for t in texts)
     return subprocess.Popen(["bash", "-c", script], cwd=ROOT, env=dict(os.environ),
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 

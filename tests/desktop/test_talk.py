@@ -11,9 +11,9 @@ import soundfile as sf
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication
 
-from core.memory.embed import Embedder
-from core.memory.store import MemoryStore
-from core.settings import Settings
+from persona.core.memory.embed import Embedder
+from persona.core.memory.store import MemoryStore
+from persona.core.settings import Settings
 from tests.core.asr.textmatch import word_error_rate
 
 pytestmark = pytest.mark.slow

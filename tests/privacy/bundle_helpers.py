@@ -14,10 +14,10 @@ from pathlib import Path
 import lancedb
 import pyarrow as pa
 
-from core.memory.schema import arrow_schema, text_hash
-from core.paths import Home
-from privacy.bundle.format import CHUNK_SIZE, MAC_BYTES, MAGIC
-from privacy.bundle.stream import TAG_BYTES
+from persona.core.memory.schema import arrow_schema, text_hash
+from persona.core.paths import Home
+from persona.privacy.bundle.format import CHUNK_SIZE, MAC_BYTES, MAGIC
+from persona.privacy.bundle.stream import TAG_BYTES
 
 PASSPHRASE = "correct horse battery staple"
 SEALED = CHUNK_SIZE + TAG_BYTES

@@ -15,7 +15,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from privacy.ledger import Ledger  # noqa: E402
+from persona.privacy.ledger import Ledger  # noqa: E402
 
 
 def say(line: str) -> None:

@@ -14,8 +14,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from core.errors import PrivacyError
-from privacy.accountant import (
+from persona.core.errors import PrivacyError
+from persona.privacy.accountant import (
     DEFAULT_ORDERS,
     Accountant,
     calibrate_noise,

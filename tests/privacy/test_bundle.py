@@ -13,11 +13,11 @@ from pathlib import Path
 import lancedb
 import pytest
 
-from core.bundle import export_persona, import_persona
-from core.errors import BundleError
-from core.paths import Home
-from privacy.bundle.format import FORMAT_VERSION, Manifest
-from privacy.bundle.writer import write_bundle
+from persona.core.bundle import export_persona, import_persona
+from persona.core.errors import BundleError
+from persona.core.paths import Home
+from persona.privacy.bundle.format import FORMAT_VERSION, Manifest
+from persona.privacy.bundle.writer import write_bundle
 from tests.privacy.bundle_helpers import PASSPHRASE, small_home, tree_digest
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -132,7 +132,7 @@ def test_export_refuses_a_short_passphrase_and_an_existing_file(exported, tmp_pa
 
 def _persona(*args: str, stdin=None) -> subprocess.CompletedProcess:
     env = dict(os.environ, PYTHONPATH=str(ROOT))
-    return subprocess.run([sys.executable, "-m", "core.cli", *args], cwd=ROOT, env=env,
+    return subprocess.run([sys.executable, "-m", "persona.core.cli", *args], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=300, stdin=stdin)
 
 
@@ -166,8 +166,8 @@ def test_export_waits_for_no_training_run(exported, tmp_path):
     # the adapters and the ledger could change mid-copy, so export refuses and writes nothing.
     import threading
 
-    from core.errors import PersonaError
-    from core.train.jobcontrol import RunLock, training_lock_path
+    from persona.core.errors import PersonaError
+    from persona.core.train.jobcontrol import RunLock, training_lock_path
 
     home, _ = exported
     held, release = threading.Event(), threading.Event()

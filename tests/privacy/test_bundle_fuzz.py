@@ -22,10 +22,10 @@ import random
 
 import pytest
 
-from core.bundle import export_persona, import_persona_unlocked
-from core.errors import BundleError
-from privacy.bundle.format import read_header
-from privacy.bundle.kdf import MIN_ITERATIONS, MIN_MEMORY_KIB, derive_master_key
+from persona.core.bundle import export_persona, import_persona_unlocked
+from persona.core.errors import BundleError
+from persona.privacy.bundle.format import read_header
+from persona.privacy.bundle.kdf import MIN_ITERATIONS, MIN_MEMORY_KIB, derive_master_key
 from tests.privacy.bundle_helpers import (
     PASSPHRASE,
     header_length,

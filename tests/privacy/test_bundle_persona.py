@@ -15,11 +15,11 @@ from pathlib import Path
 import lancedb
 import pytest
 
-from core.bundle import export_persona, import_persona
-from core.cli.demo import load_sample_persona
-from core.pipeline import Pipeline
-from core.train.adapter_store import AdapterMeta, AdapterStore
-from core.train.runner import TrainOptions, run_training
+from persona.core.bundle import export_persona, import_persona
+from persona.core.cli.demo import load_sample_persona
+from persona.core.pipeline import Pipeline
+from persona.core.train.adapter_store import AdapterMeta, AdapterStore
+from persona.core.train.runner import TrainOptions, run_training
 from tests.core.llm.conftest import make_peft_adapter, model_folder  # noqa: F401
 from tests.privacy.bundle_helpers import PASSPHRASE
 
@@ -92,7 +92,7 @@ def test_the_same_greedy_reply_and_privacy_report(original, imported):
     assert replies[0] and replies[0] == replies[1]
 
     def report(home) -> dict:
-        out = subprocess.run([sys.executable, "-m", "core.cli", "privacy", "--json", "--home",
+        out = subprocess.run([sys.executable, "-m", "persona.core.cli", "privacy", "--json", "--home",
                               str(home.root)], cwd=ROOT, capture_output=True, text=True,
                              timeout=300, env=dict(os.environ, PYTHONPATH=str(ROOT)))
         assert out.returncode == 0, out.stderr

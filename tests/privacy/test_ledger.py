@@ -14,11 +14,11 @@ from pathlib import Path
 
 import pytest
 
-from core.errors import PrivacyError
-from core.paths import Home
-from privacy.journal import FORMAT, canonical, checksum
-from privacy.ledger import Ledger
-from privacy.rdp import default_delta, ledger_delta, run_epsilon
+from persona.core.errors import PrivacyError
+from persona.core.paths import Home
+from persona.privacy.journal import FORMAT, canonical, checksum
+from persona.privacy.ledger import Ledger
+from persona.privacy.rdp import default_delta, ledger_delta, run_epsilon
 
 CHILD = Path(__file__).resolve().parent / "ledger_child.py"
 SIGMA, Q, STEPS, DELTA = 1.0, 0.05, 40, 1e-5
@@ -308,7 +308,7 @@ def test_plan_rechecked_under_the_lock(home):
 
 
 def test_non_private_runs_are_reported_plainly(home):
-    from privacy.report import report_json, report_lines
+    from persona.privacy.report import report_json, report_lines
 
     ledger = Ledger(home)
     begin(ledger, ids("p", 5))
@@ -408,7 +408,7 @@ def test_bad_run_is_refused_and_nothing_is_written(home, change, message):
 
 
 def test_from_settings(home):
-    from core.settings import Settings
+    from persona.core.settings import Settings
 
     assert Ledger.from_settings(home, Settings()).budget == 8.0
     assert Ledger.from_settings(home, Settings(privacy_budget=3.0)).budget == 3.0

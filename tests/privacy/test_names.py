@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from privacy.names import suggest_names
-from privacy.redaction import redact
+from persona.privacy.names import suggest_names
+from persona.privacy.redaction import redact
 
 ROOT = Path(__file__).resolve().parents[2]
 NOTES = [
@@ -37,16 +37,16 @@ def test_candidates_follow_the_documented_rules():
 
 
 def persona(home, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "core.cli", *args, "--home", str(home.root)],
+    return subprocess.run([sys.executable, "-m", "persona.core.cli", *args, "--home", str(home.root)],
                           cwd=ROOT, capture_output=True, text=True, timeout=300)
 
 
 @pytest.mark.slow
 def test_suggest_confirm_list_on_a_real_home(tmp_path):
-    from core.memory.embed import Embedder
-    from core.memory.schema import Memory
-    from core.memory.store import MemoryStore
-    from core.paths import Home
+    from persona.core.memory.embed import Embedder
+    from persona.core.memory.schema import Memory
+    from persona.core.memory.store import MemoryStore
+    from persona.core.paths import Home
 
     home = Home.resolve(tmp_path / "home").ensure()
     store = MemoryStore(home.memory_dir, Embedder())
@@ -72,8 +72,8 @@ def test_suggest_confirm_list_on_a_real_home(tmp_path):
     assert out.stdout.split() == ["Priya", "Okonkwo"]  # the bad name lost nothing
 
     # Training redacts what was confirmed.
-    from core.settings import load_settings
-    from core.train.dataset import build_dataset
+    from persona.core.settings import load_settings
+    from persona.core.train.dataset import build_dataset
 
     names = load_settings(home.settings_file).redact_names
     ds = build_dataset(store.all_memories(), names=names, heldout_fraction=0.0)

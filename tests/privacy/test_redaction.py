@@ -7,10 +7,10 @@ import json
 
 import pytest
 
-from core.errors import SettingsError, TextError
-from core.settings import Settings, load_settings
-from privacy.identifiers import iban_valid, luhn_valid
-from privacy.redaction import KINDS, RedactionReport, Redactor, redact
+from persona.core.errors import SettingsError, TextError
+from persona.core.settings import Settings, load_settings
+from persona.privacy.identifiers import iban_valid, luhn_valid
+from persona.privacy.redaction import KINDS, RedactionReport, Redactor, redact
 
 CAUGHT = {
     "email": [

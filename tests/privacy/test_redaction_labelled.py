@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from benchmarks.bench_redaction import DATA, FRESH, evaluate
-from privacy.redaction import redact
-from privacy.spoken import digits_of
+from persona.privacy.redaction import redact
+from persona.privacy.spoken import digits_of
 
 NEW_KINDS = ("id", "address", "postcode", "birthdate", "pin", "phone")
 

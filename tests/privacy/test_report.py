@@ -7,9 +7,9 @@ import math
 
 import pytest
 
-from privacy.ledger import Ledger
-from privacy.rdp import run_epsilon
-from privacy.report import build_summary, plan_lines, report_json, report_lines
+from persona.privacy.ledger import Ledger
+from persona.privacy.rdp import run_epsilon
+from persona.privacy.report import build_summary, plan_lines, report_json, report_lines
 
 KEYS = {"runs", "max_record_epsilon", "delta", "budget", "records_exhausted",
         "records_tracked", "epsilon_distribution", "budget_left"}

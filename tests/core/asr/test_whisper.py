@@ -7,11 +7,11 @@ import threading
 import numpy as np
 import pytest
 
-from core.asr.whisper import WhisperOptions, WhisperTranscriber
-from core.audio.io import load_utterance, resample
-from core.audio.utterance import SAMPLE_RATE, Utterance
-from core.errors import AudioError, ModelError
-from core.settings import Settings
+from persona.core.asr.whisper import WhisperOptions, WhisperTranscriber
+from persona.core.audio.io import load_utterance, resample
+from persona.core.audio.utterance import SAMPLE_RATE, Utterance
+from persona.core.errors import AudioError, ModelError
+from persona.core.settings import Settings
 from tests.core.asr.textmatch import word_error_rate, words
 
 pytestmark = pytest.mark.slow

@@ -13,12 +13,17 @@ import time
 import numpy as np
 import pytest
 
-from core.asr.whisper import WhisperTranscriber
-from core.audio.capture import Recorder, find_input_device, list_input_devices, refresh_devices
-from core.audio.io import check_utterance, write_wav
-from core.audio.utterance import SAMPLE_RATE
-from core.errors import AudioError, DeviceError
-from core.settings import Settings
+from persona.core.asr.whisper import WhisperTranscriber
+from persona.core.audio.capture import (
+    Recorder,
+    find_input_device,
+    list_input_devices,
+    refresh_devices,
+)
+from persona.core.audio.io import check_utterance, write_wav
+from persona.core.audio.utterance import SAMPLE_RATE
+from persona.core.errors import AudioError, DeviceError
+from persona.core.settings import Settings
 from tests.core.asr.textmatch import word_error_rate
 
 pytestmark = pytest.mark.audio

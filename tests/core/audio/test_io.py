@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from core.audio.io import (
+from persona.core.audio.io import (
     AudioLimits,
     check_utterance,
     load_utterance,
@@ -21,8 +21,8 @@ from core.audio.io import (
     to_mono,
     write_wav,
 )
-from core.audio.utterance import SAMPLE_RATE, Utterance
-from core.errors import AudioError
+from persona.core.audio.utterance import SAMPLE_RATE, Utterance
+from persona.core.errors import AudioError
 
 
 def tone(freq: float, seconds: float, rate: int, amp: float = 0.5) -> np.ndarray:

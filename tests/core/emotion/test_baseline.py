@@ -7,9 +7,9 @@ import math
 
 import pytest
 
-from core.emotion.baseline import POPULATION_NORMS, SpeakerBaseline
-from core.emotion.prosody import ProsodyFeatures
-from core.errors import SettingsError
+from persona.core.emotion.baseline import POPULATION_NORMS, SpeakerBaseline
+from persona.core.emotion.prosody import ProsodyFeatures
+from persona.core.errors import SettingsError
 
 
 def feats(pitch_hz=120.0, energy=-30.0, rate=2.5, spread=2.0, voiced_s=2.0) -> ProsodyFeatures:

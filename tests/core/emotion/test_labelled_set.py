@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from benchmarks.bench_emotion import evaluate, load_manifest
-from core.emotion.base import LABELS
+from persona.core.emotion.base import LABELS
 
 
 def test_manifest_is_well_formed():

@@ -7,15 +7,15 @@ import time
 import numpy as np
 import pytest
 
-from core.audio.io import load_utterance
-from core.emotion.prosody import (
+from persona.core.audio.io import load_utterance
+from persona.core.emotion.prosody import (
     estimate_syllable_rate,
     extract,
     frame_energy_db,
     pitch_stats,
     pitch_track,
 )
-from core.errors import AudioError
+from persona.core.errors import AudioError
 
 SR = 16_000
 

@@ -5,14 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from core.asr.base import Transcript, Word
-from core.audio.io import load_utterance
-from core.audio.utterance import Utterance
-from core.emotion.base import LABELS, EmotionTag
-from core.emotion.baseline import SpeakerBaseline
-from core.emotion.tagger import ProsodyTextTagger, fuse, voice_evidence
-from core.emotion.text import text_cues
-from core.errors import AudioError, TextError
+from persona.core.asr.base import Transcript, Word
+from persona.core.audio.io import load_utterance
+from persona.core.audio.utterance import Utterance
+from persona.core.emotion.base import LABELS, EmotionTag
+from persona.core.emotion.baseline import SpeakerBaseline
+from persona.core.emotion.tagger import ProsodyTextTagger, fuse, voice_evidence
+from persona.core.emotion.text import text_cues
+from persona.core.errors import AudioError, TextError
 
 NEUTRAL_TEXT = "I am going to the shop later to buy some bread and milk."
 
@@ -144,7 +144,7 @@ def test_tag_is_always_in_range(tagger):
 
 
 def test_voice_evidence_needs_voice():
-    from core.emotion.prosody import extract
+    from persona.core.emotion.prosody import extract
 
     assert voice_evidence(extract(np.zeros(16_000), 16_000)) is None
     tag, probs = fuse(text_cues("Lovely!"), None)

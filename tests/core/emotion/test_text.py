@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from core.emotion.text import NEUTRAL_AROUSAL, text_cues
-from core.errors import TextError
+from persona.core.emotion.text import NEUTRAL_AROUSAL, text_cues
+from persona.core.errors import TextError
 
 
 def test_positive_and_negative_sentences_have_clearly_different_valence():

@@ -7,8 +7,14 @@ import math
 import pytest
 import torch
 
-from core.evaluate.perplexity import HeldoutLoss, combine, length_batches, pad_batch, perplexity
-from core.train.tokens import Encoded
+from persona.core.evaluate.perplexity import (
+    HeldoutLoss,
+    combine,
+    length_batches,
+    pad_batch,
+    perplexity,
+)
+from persona.core.train.tokens import Encoded
 
 
 def test_perplexity_is_exp_of_mean_nll():

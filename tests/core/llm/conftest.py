@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from core.llm.models import ensure_model_folder
-from core.paths import Home
-from core.settings import Settings
+from persona.core.llm.models import ensure_model_folder
+from persona.core.paths import Home
+from persona.core.settings import Settings
 
 FRANCE = [{"role": "user", "content": "What is the capital of France?"}]
 # A system message keeps the prompt short (no default system prompt): MLX on Linux reads

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from safetensors.numpy import load_file
 
-from core.errors import ModelError
-from core.llm.adapters import adapter_format, find_adapter, mlx_to_peft, peft_to_mlx
+from persona.core.errors import ModelError
+from persona.core.llm.adapters import adapter_format, find_adapter, mlx_to_peft, peft_to_mlx
 from tests.core.llm.conftest import make_mlx_adapter, make_peft_adapter, read_json
 
 
@@ -98,7 +98,7 @@ def test_mlx_to_peft_inverts_peft_to_mlx_and_gives_the_same_model(adapters, mode
                                                                    tmp_path):
     import torch
 
-    from core.train.lora import merged_model
+    from persona.core.train.lora import merged_model
 
     mlx = peft_to_mlx(adapters["peft"], tmp_path / "mlx", num_hidden_layers=30)
     back = mlx_to_peft(mlx, tmp_path / "peft", num_hidden_layers=30)

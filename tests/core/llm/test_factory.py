@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from core.errors import SettingsError
-from core.llm.factory import load_backend
-from core.paths import Home
-from core.settings import Settings
+from persona.core.errors import SettingsError
+from persona.core.llm.factory import load_backend
+from persona.core.paths import Home
+from persona.core.settings import Settings
 from tests.core.llm.conftest import make_mlx_adapter, make_peft_adapter
 
 

@@ -6,9 +6,9 @@ import math
 
 import pytest
 
-from core.errors import SettingsError, TextError
-from core.llm.backend import GenerationOptions
-from core.llm.generation import StopFilter, check_length, check_messages, check_options
+from persona.core.errors import SettingsError, TextError
+from persona.core.llm.backend import GenerationOptions
+from persona.core.llm.generation import StopFilter, check_length, check_messages, check_options
 
 
 def run(stops, pieces):

@@ -11,9 +11,9 @@ import json
 import numpy as np
 import pytest
 
-from core.llm.adapters import peft_to_mlx
-from core.llm.backend import GenerationOptions
-from core.llm.mlx_backend import MLXBackend, config_fixes
+from persona.core.llm.adapters import peft_to_mlx
+from persona.core.llm.backend import GenerationOptions
+from persona.core.llm.mlx_backend import MLXBackend, config_fixes
 from tests.core.llm.conftest import FRANCE, SHORT, make_mlx_adapter, make_peft_adapter
 
 pytest.importorskip("mlx_lm")
@@ -33,7 +33,7 @@ def base(model_folder):
 
 @pytest.fixture(scope="module")
 def torch_base(model_folder):
-    from core.llm.torch_backend import TorchBackend
+    from persona.core.llm.torch_backend import TorchBackend
 
     return TorchBackend(model_folder)
 
@@ -78,7 +78,7 @@ def test_mlx_adapter_is_loaded_and_changes_the_model(base, model_folder, tmp_pat
 @pytest.mark.slow
 def test_converted_peft_adapter_computes_what_torch_computes(model_folder, tmp_path,
                                                              torch_base):
-    from core.llm.torch_backend import TorchBackend
+    from persona.core.llm.torch_backend import TorchBackend
 
     current = tmp_path / "current"
     make_peft_adapter(model_folder, current / "peft", layers=list(range(26, 30)))

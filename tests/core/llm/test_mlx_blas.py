@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parents[3]
 PROBE = r"""
 import json, sys, time
 import numpy as np
-from core.llm.mlx_blas import use_system_blas
+from persona.core.llm.mlx_blas import use_system_blas
 if sys.argv[1] == "mlx-first":
     import mlx.core
 ok = use_system_blas()

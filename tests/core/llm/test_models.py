@@ -12,11 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from core.bundled import bundled_path
-from core.errors import ModelError
-from core.llm import models
-from core.llm.convert import SOURCE_FILE, source_info
-from core.llm.models import (
+from persona.core.bundled import bundled_path
+from persona.core.errors import ModelError
+from persona.core.llm import models
+from persona.core.llm.convert import SOURCE_FILE, source_info
+from persona.core.llm.models import (
     BUNDLED_NAME,
     conversion_lock,
     converted_folder,
@@ -25,8 +25,8 @@ from core.llm.models import (
     leftovers,
     validate_model_folder,
 )
-from core.paths import Home
-from core.settings import Settings
+from persona.core.paths import Home
+from persona.core.settings import Settings
 from tests.conftest import ROOT
 from tests.core.llm.conftest import FRANCE
 
@@ -140,9 +140,9 @@ def test_unfinished_or_outdated_conversion_is_not_used(model_folder, tmp_path):
 
 CONVERT = """
 import sys
-from core.llm.models import ensure_model_folder
-from core.paths import Home
-from core.settings import Settings
+from persona.core.llm.models import ensure_model_folder
+from persona.core.paths import Home
+from persona.core.settings import Settings
 ensure_model_folder(Settings(), Home.resolve(sys.argv[1]))
 """
 
@@ -177,7 +177,7 @@ def test_converted_model_generates_what_the_gguf_generates(model_folder):
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from core.llm.convert import load_gguf
+    from persona.core.llm.convert import load_gguf
 
     gguf_model, gguf_tok = load_gguf(bundled_path("llm"))
     model = AutoModelForCausalLM.from_pretrained(model_folder, dtype=torch.float32).eval()

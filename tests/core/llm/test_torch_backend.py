@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from core.errors import ModelError, SettingsError, TextError
-from core.llm.backend import GenerationOptions
-from core.llm.torch_backend import TorchBackend, default_threads
+from persona.core.errors import ModelError, SettingsError, TextError
+from persona.core.llm.backend import GenerationOptions
+from persona.core.llm.torch_backend import TorchBackend, default_threads
 from tests.core.llm.conftest import FRANCE, SHORT, make_peft_adapter
 
 pytestmark = pytest.mark.slow

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from core.memory.embed import Embedder
-from core.memory.store import MemoryStore
+from persona.core.memory.embed import Embedder
+from persona.core.memory.store import MemoryStore
 
 
 @pytest.fixture(scope="session")

@@ -7,12 +7,12 @@ from datetime import date, datetime, timedelta, timezone
 
 import pytest
 
-from core.cli import main
-from core.errors import StoreError, TextError
-from core.memory import browse
-from core.memory.schema import Memory
-from core.memory.stats import emotion_stats
-from core.memory.store import MemoryStore
+from persona.core.cli import main
+from persona.core.errors import StoreError, TextError
+from persona.core.memory import browse
+from persona.core.memory.schema import Memory
+from persona.core.memory.stats import emotion_stats
+from persona.core.memory.store import MemoryStore
 
 DAY0 = datetime(2026, 3, 1, 12, tzinfo=timezone.utc)
 

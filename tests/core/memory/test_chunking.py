@@ -6,8 +6,8 @@ from datetime import date
 
 import pytest
 
-from core.memory.chunking import MAX_CHARS, chunk_text, pack, split_sentences
-from core.memory.dates import find_date
+from persona.core.memory.chunking import MAX_CHARS, chunk_text, pack, split_sentences
+from persona.core.memory.dates import find_date
 
 DIARY = """\
 ---

@@ -7,9 +7,9 @@ import threading
 import numpy as np
 import pytest
 
-from core.errors import ModelError, TextError
-from core.memory.embed import Embedder
-from core.settings import Settings
+from persona.core.errors import ModelError, TextError
+from persona.core.memory.embed import Embedder
+from persona.core.settings import Settings
 
 pytestmark = pytest.mark.slow
 

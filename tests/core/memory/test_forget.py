@@ -15,10 +15,10 @@ from pathlib import Path
 import pytest
 from lance.file import LanceFileReader
 
-from core.memory.schema import Memory, now_utc
-from core.pipeline import Pipeline
-from core.settings import Settings
-from privacy.forgotten import read_forgotten
+from persona.core.memory.schema import Memory, now_utc
+from persona.core.pipeline import Pipeline
+from persona.core.settings import Settings
+from persona.privacy.forgotten import read_forgotten
 
 SECRET = "I keep the spare key under the blue zanzibarquokka flowerpot by the door."
 NEEDLE = "zanzibarquokka"
@@ -107,7 +107,7 @@ def test_forget_leaves_no_trace_of_the_text_in_any_file_of_the_home(pipe):
 
 
 def test_a_forgotten_record_is_never_sampled_again_even_if_it_comes_back(pipe):
-    from core.train.runner import TrainOptions, load_dataset, run_training
+    from persona.core.train.runner import TrainOptions, load_dataset, run_training
 
     m = fill(pipe)
     pipe.forget([m["secret"].id])
@@ -124,7 +124,7 @@ def test_a_forgotten_record_is_never_sampled_again_even_if_it_comes_back(pipe):
 
 
 def test_an_unknown_id_forgets_nothing(pipe):
-    from core.errors import StoreError
+    from persona.core.errors import StoreError
 
     m = fill(pipe)
     n = pipe.store.count()
@@ -135,7 +135,7 @@ def test_an_unknown_id_forgets_nothing(pipe):
 
 
 def test_a_field_the_person_wrote_is_kept_and_the_sidecar_forgets_the_quote(pipe):
-    from core.persona.profile import load_induced, load_profile, save_profile, set_field
+    from persona.core.persona.profile import load_induced, load_profile, save_profile, set_field
 
     m = fill(pipe)
     induced = load_induced(pipe.home.profile_file)

@@ -6,9 +6,9 @@ from datetime import date
 
 import pytest
 
-from core.errors import TextError
-from core.memory.ingest import ingest_text_files, read_text, read_text_memories
-from core.memory.schema import Memory
+from persona.core.errors import TextError
+from persona.core.memory.ingest import ingest_text_files, read_text, read_text_memories
+from persona.core.memory.schema import Memory
 
 pytestmark = pytest.mark.slow
 

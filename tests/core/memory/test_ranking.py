@@ -7,8 +7,8 @@ from datetime import datetime, timedelta, timezone
 import numpy as np
 import pytest
 
-from core.memory.ranking import RetrievalOptions, blend, hybrid_relevance, recency
-from core.settings import Settings
+from persona.core.memory.ranking import RetrievalOptions, blend, hybrid_relevance, recency
+from persona.core.settings import Settings
 
 NOW = datetime(2026, 6, 1, tzinfo=timezone.utc)
 

@@ -6,10 +6,10 @@ from datetime import timedelta
 
 import yaml
 
-from core.memory.schema import Memory, now_utc
-from core.pipeline import Pipeline
-from core.settings import Settings, load_settings
-from privacy.forgotten import read_forgotten
+from persona.core.memory.schema import Memory, now_utc
+from persona.core.pipeline import Pipeline
+from persona.core.settings import Settings, load_settings
+from persona.privacy.forgotten import read_forgotten
 
 
 def _pipe(home, embedder, **settings) -> Pipeline:

@@ -6,12 +6,12 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from core.errors import ModelError, StoreError, TextError
-from core.memory.embed import Embedder
-from core.memory.ranking import RetrievalOptions
-from core.memory.schema import Memory
-from core.memory.store import MemoryStore, StoreOptions
-from core.settings import Settings
+from persona.core.errors import ModelError, StoreError, TextError
+from persona.core.memory.embed import Embedder
+from persona.core.memory.ranking import RetrievalOptions
+from persona.core.memory.schema import Memory
+from persona.core.memory.store import MemoryStore, StoreOptions
+from persona.core.settings import Settings
 
 pytestmark = pytest.mark.slow
 

@@ -15,15 +15,15 @@ import time
 
 import pytest
 
-from core.errors import StoreError
-from core.memory import writelock
-from core.memory.schema import Memory
-from core.memory.store import MemoryStore
+from persona.core.errors import StoreError
+from persona.core.memory import writelock
+from persona.core.memory.schema import Memory
+from persona.core.memory.store import MemoryStore
 from tests.conftest import ROOT
 
 HOLD_WRITE_LOCK = """
     import sys
-    from core.memory.writelock import WriteLock
+    from persona.core.memory.writelock import WriteLock
     with WriteLock(sys.argv[1]):
         print("locked", flush=True)
         sys.stdin.readline()  # until the test says so

@@ -6,17 +6,17 @@ import json
 
 import pytest
 
-from core.cli import main
-from core.errors import SettingsError
-from core.persona.fields import (
+from persona.core.cli import main
+from persona.core.errors import SettingsError
+from persona.core.persona.fields import (
     field_origin,
     format_value,
     parse_value,
     read_fields,
     set_values,
 )
-from core.persona.induce import induce_profile_file
-from core.persona.profile import load_profile
+from persona.core.persona.induce import induce_profile_file
+from persona.core.persona.profile import load_profile
 from tests.core.persona.test_induce import OPT, diary
 
 

@@ -8,10 +8,10 @@ import pytest
 import soundfile as sf
 import yaml
 
-from core.memory.schema import Memory
-from core.persona.induce import InductionOptions, induce_fields, induce_profile_file
-from core.persona.profile import Profile, load_induced, load_profile, save_profile
-from core.persona.textstats import sentences, words
+from persona.core.memory.schema import Memory
+from persona.core.persona.induce import InductionOptions, induce_fields, induce_profile_file
+from persona.core.persona.profile import Profile, load_induced, load_profile, save_profile
+from persona.core.persona.textstats import sentences, words
 
 UTC = timezone.utc
 OPT = InductionOptions(tz=UTC)

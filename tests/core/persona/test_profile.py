@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from core.errors import SettingsError
-from core.paths import Home
-from core.persona.profile import (
+from persona.core.errors import SettingsError
+from persona.core.paths import Home
+from persona.core.persona.profile import (
     Profile,
     flatten,
     induced_path,

@@ -6,11 +6,11 @@ from datetime import datetime, timezone
 
 import pytest
 
-from core.emotion.base import EmotionTag
-from core.errors import TextError
-from core.memory.schema import Hit, Memory
-from core.persona.profile import Profile
-from core.persona.prompt import PromptOptions, build_messages, describe_emotion
+from persona.core.emotion.base import EmotionTag
+from persona.core.errors import TextError
+from persona.core.memory.schema import Hit, Memory
+from persona.core.persona.profile import Profile
+from persona.core.persona.prompt import PromptOptions, build_messages, describe_emotion
 
 NOW = datetime(2026, 3, 17, 9, 30, tzinfo=timezone.utc)
 PROFILE = Profile.model_validate({

@@ -16,10 +16,10 @@ from pathlib import Path
 import pytest
 
 from benchmarks.corpus import corpus_text
-from core.train.checkpoint import load_checkpoint
-from core.train.config import TrainConfig, TrainResult
-from core.train.dataset import TrainingExample
-from privacy.rdp import calibrate_noise, default_delta, run_epsilon
+from persona.core.train.checkpoint import load_checkpoint
+from persona.core.train.config import TrainConfig, TrainResult
+from persona.core.train.dataset import TrainingExample
+from persona.privacy.rdp import calibrate_noise, default_delta, run_epsilon
 
 
 def training_side_lines(n: int) -> list[str]:

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from core.errors import ModelError
-from core.train.checkpoint import (
+from persona.core.errors import ModelError
+from persona.core.train.checkpoint import (
     MANIFEST,
     delete_checkpoints,
     load_checkpoint,

@@ -12,8 +12,8 @@ import pytest
 import torch
 from randomgen import ChaCha
 
-from core.train import dp_mlx, dp_torch
-from core.train.csprng import (
+from persona.core.train import dp_mlx, dp_torch
+from persona.core.train.csprng import (
     gaussian,
     is_secure,
     poisson_sample,

@@ -9,16 +9,16 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from core.errors import SettingsError, StoreError, TextError
-from core.memory.chunking import chunk_text
-from core.memory.schema import Memory
-from core.train.dataset import (
+from persona.core.errors import SettingsError, StoreError, TextError
+from persona.core.memory.chunking import chunk_text
+from persona.core.memory.schema import Memory
+from persona.core.train.dataset import (
     CHAT_PROMPT,
     DatasetOptions,
     build_dataset,
     heldout_from_files,
 )
-from core.train.heldout import hash_unit, heldout_key, is_heldout
+from persona.core.train.heldout import hash_unit, heldout_key, is_heldout
 
 T0 = datetime(2026, 3, 1, 9, 0, tzinfo=timezone.utc)
 SECRETS = ["anna.schmidt@example.com", "+44 20 7946 0958", "4111 1111 1111 1111",
@@ -297,7 +297,7 @@ def test_bad_heldout_files_are_refused(tmp_path):
 
 @pytest.fixture(scope="module")
 def embedder():
-    from core.memory.embed import Embedder
+    from persona.core.memory.embed import Embedder
 
     e = Embedder()
     e.load()
@@ -307,7 +307,7 @@ def embedder():
 @pytest.mark.slow
 def test_memories_read_back_from_a_real_store(tmp_path, embedder):
     """The way the trainer will call it: memories as the LanceDB store returns them."""
-    from core.memory.store import MemoryStore
+    from persona.core.memory.store import MemoryStore
 
     store = MemoryStore(tmp_path / "memory.lancedb", embedder)
     convo = chat("c-store", [

@@ -14,20 +14,20 @@ from pathlib import Path
 
 import pytest
 
-from core.llm.mlx_blas import use_system_blas
+from persona.core.llm.mlx_blas import use_system_blas
 
 use_system_blas()  # must run before mlx.core is first imported (see core/llm/mlx_blas.py)
 
 import numpy as np  # noqa: E402
 from safetensors.numpy import load_file  # noqa: E402
 
-import core.train.dp_mlx as dp_mlx  # noqa: E402
-from core.errors import ModelError, TextError  # noqa: E402
-from core.llm.adapters import adapter_format  # noqa: E402
-from core.train.checkpoint import load_checkpoint  # noqa: E402
-from core.train.config import LoRAConfig, TrainConfig  # noqa: E402
-from core.train.dataset import TrainingExample  # noqa: E402
-from core.train.dp_mlx import heldout_loss_mlx, train_mlx  # noqa: E402
+import persona.core.train.dp_mlx as dp_mlx  # noqa: E402
+from persona.core.errors import ModelError, TextError  # noqa: E402
+from persona.core.llm.adapters import adapter_format  # noqa: E402
+from persona.core.train.checkpoint import load_checkpoint  # noqa: E402
+from persona.core.train.config import LoRAConfig, TrainConfig  # noqa: E402
+from persona.core.train.dataset import TrainingExample  # noqa: E402
+from persona.core.train.dp_mlx import heldout_loss_mlx, train_mlx  # noqa: E402
 from tests.core.llm.conftest import SHORT, model_folder  # noqa: E402, F401
 from tests.core.train.conftest import (  # noqa: E402
     check_noise_only_run,
@@ -105,9 +105,9 @@ def test_dp_training_at_epsilon_8_lowers_heldout_loss(model_folder, corpus, base
 
 def test_saved_adapter_loads_in_the_mlx_backend_and_changes_it(model_folder, corpus,  # noqa: F811
                                                                dp_run):
-    from core.llm.mlx_backend import MLXBackend
-    from core.train.nll_mlx import mean_nll
-    from core.train.tokens import encode_examples
+    from persona.core.llm.mlx_backend import MLXBackend
+    from persona.core.train.nll_mlx import mean_nll
+    from persona.core.train.tokens import encode_examples
 
     result = dp_run[0]
     persona = MLXBackend(model_folder, adapter_dir=result.adapter_dir)

@@ -12,7 +12,7 @@ import math
 
 import pytest
 
-from core.llm.mlx_blas import use_system_blas
+from persona.core.llm.mlx_blas import use_system_blas
 
 use_system_blas()  # must run before mlx.core is first imported (see core/llm/mlx_blas.py)
 
@@ -20,8 +20,8 @@ import mlx.core as mx  # noqa: E402
 import numpy as np  # noqa: E402
 from scipy import stats  # noqa: E402
 
-from core.train.csprng import secure_generator  # noqa: E402
-from core.train.dp_step_mlx import (  # noqa: E402
+from persona.core.train.csprng import secure_generator  # noqa: E402
+from persona.core.train.dp_step_mlx import (  # noqa: E402
     add_noise,
     clip_and_sum,
     noisy_mean_gradient,

@@ -17,12 +17,12 @@ import numpy as np
 import pytest
 from safetensors.numpy import load_file
 
-from core.errors import ModelError, TextError
-from core.train.checkpoint import load_checkpoint
-from core.train.config import LoRAConfig, TrainConfig
-from core.train.dataset import TrainingExample
-from core.train.dp_torch import ADAM_EPS, heldout_loss_torch, train_torch
-from privacy.rdp import default_delta, run_epsilon
+from persona.core.errors import ModelError, TextError
+from persona.core.train.checkpoint import load_checkpoint
+from persona.core.train.config import LoRAConfig, TrainConfig
+from persona.core.train.dataset import TrainingExample
+from persona.core.train.dp_torch import ADAM_EPS, heldout_loss_torch, train_torch
+from persona.privacy.rdp import default_delta, run_epsilon
 from tests.core.llm.conftest import model_folder  # noqa: F401  (the session fixture)
 from tests.core.train.conftest import (
     check_noise_only_run,
@@ -107,9 +107,9 @@ def clipped_directions(model_folder: Path, examples, clip: float):  # noqa: F811
     token counts. At the start B = 0, so only the B matrices have a gradient."""
     import torch
 
-    from core.evaluate.perplexity import pad_batch, target_nll_torch
-    from core.train.lora import lora_model, trainable_parameters
-    from core.train.tokens import encode_examples
+    from persona.core.evaluate.perplexity import pad_batch, target_nll_torch
+    from persona.core.train.lora import lora_model, trainable_parameters
+    from persona.core.train.tokens import encode_examples
 
     model, tokenizer = lora_model(model_folder, LORA, seed=0)  # the trainer's own start
     params = trainable_parameters(model)
@@ -222,8 +222,8 @@ def test_checkpoint_of_a_crashed_run_resumes(model_folder, corpus, tmp_path):  #
 
 def test_saved_adapter_loads_in_the_torch_backend(model_folder, plain_run,  # noqa: F811
                                                   tmp_path):
-    from core.llm.adapters import adapter_format, peft_to_mlx
-    from core.llm.torch_backend import TorchBackend
+    from persona.core.llm.adapters import adapter_format, peft_to_mlx
+    from persona.core.llm.torch_backend import TorchBackend
 
     question = [{"role": "user", "content": "What says the king?"}]
     base = TorchBackend(model_folder).next_token_logits(question)
@@ -254,9 +254,9 @@ def test_continue_from_an_adapter(model_folder, corpus, plain_run, tmp_path):  #
 def test_padding_carries_no_loss(model_folder, corpus):  # noqa: F811
     """Batched (right-padded) and one-by-one evaluation give the same NLL, and a prompt's
     tokens are context, not loss."""
-    from core.evaluate.perplexity import mean_nll_torch
-    from core.train.lora import load_base
-    from core.train.tokens import encode_examples
+    from persona.core.evaluate.perplexity import mean_nll_torch
+    from persona.core.train.lora import load_base
+    from persona.core.train.tokens import encode_examples
 
     model, tokenizer = load_base(model_folder)
     model.eval()
@@ -271,7 +271,7 @@ def test_padding_carries_no_loss(model_folder, corpus):  # noqa: F811
 
     # Per example (the membership audit's scores): in the caller's order, whatever the
     # batching, and an example listed twice scores twice.
-    from core.evaluate.perplexity import example_nll_torch
+    from persona.core.evaluate.perplexity import example_nll_torch
 
     alone = [example_nll_torch(model, [e], pad_id=0)[0] for e in encoded]
     listed = [*encoded, encoded[0]]

@@ -6,8 +6,8 @@ import io
 import json
 import math
 
-from core.train.config import TrainProgress
-from core.train.events import JsonlEvents
+from persona.core.train.config import TrainProgress
+from persona.core.train.events import JsonlEvents
 
 
 def test_events_are_strict_json_lines():

@@ -21,8 +21,8 @@ from pathlib import Path
 
 import pytest
 
-from core.paths import Home
-from core.train.jobcontrol import (
+from persona.core.paths import Home
+from persona.core.train.jobcontrol import (
     GracefulStop,
     RetrainBusyError,
     RunLock,
@@ -56,7 +56,7 @@ def take(path: Path) -> None:
 
 HOLD_LOCK = """
     import sys, time
-    from core.train.jobcontrol import RunLock
+    from persona.core.train.jobcontrol import RunLock
     with RunLock(sys.argv[1]):
         print("locked", flush=True)
         time.sleep(60)
@@ -77,7 +77,7 @@ def test_a_second_process_is_refused_with_the_holders_pid(tmp_path):
         # The refused process gets the same answer from its own side.
         other = child("""
             import sys
-            from core.train.jobcontrol import RunLock, RetrainBusyError
+            from persona.core.train.jobcontrol import RunLock, RetrainBusyError
             try:
                 with RunLock(sys.argv[1]):
                     print("got it")
@@ -159,7 +159,7 @@ def test_a_lock_taken_but_not_yet_written_is_still_refused(tmp_path):
 
 LOWER = """
     import json, os, subprocess, sys
-    from core.train.jobcontrol import lower_priority
+    from persona.core.train.jobcontrol import lower_priority
     if sys.argv[1] == "torch":
         import torch
     report = lower_priority(threads=int(sys.argv[2]) if len(sys.argv) > 2 else None)
@@ -332,7 +332,7 @@ def test_wait_for_mains_stops_within_a_second_of_a_stop_request():
 
 LOOP = """
     import signal, time
-    from core.train.jobcontrol import GracefulStop
+    from persona.core.train.jobcontrol import GracefulStop
     steps = 0
     with GracefulStop() as stop:
         print("ready", flush=True)

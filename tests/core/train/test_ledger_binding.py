@@ -15,19 +15,19 @@ from pathlib import Path
 
 import pytest
 
-from core.errors import PrivacyError
-from core.paths import Home
-from core.settings import load_settings
-from core.train.adapter_store import AdapterMeta, AdapterStore
-from core.train.ledger_binding import (
+from persona.core.errors import PrivacyError
+from persona.core.paths import Home
+from persona.core.settings import load_settings
+from persona.core.train.adapter_store import AdapterMeta, AdapterStore
+from persona.core.train.ledger_binding import (
     adapter_anchor_fields,
     bind_run,
     check_bindings,
     start_over,
     unaccounted,
 )
-from core.train.runner import TrainOptions, checkpoints_dir, run_training
-from privacy.ledger import Ledger
+from persona.core.train.runner import TrainOptions, checkpoints_dir, run_training
+from persona.privacy.ledger import Ledger
 
 ROOT = Path(__file__).resolve().parents[3]
 IDS = [f"r{i}" for i in range(20)]
@@ -150,7 +150,7 @@ def test_start_over_closes_runs_and_deletes_checkpoints(home):
 
 def test_persona_privacy_refuses_a_ledger_older_than_the_adapter(home):
     def privacy() -> subprocess.CompletedProcess:
-        return subprocess.run([sys.executable, "-m", "core.cli", "privacy", "--home",
+        return subprocess.run([sys.executable, "-m", "persona.core.cli", "privacy", "--home",
                                str(home.root)], cwd=ROOT, capture_output=True, text=True,
                               timeout=120)
 

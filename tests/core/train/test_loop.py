@@ -1,4 +1,4 @@
-"""The shared training loop (``core.train.loop.TrainLoop``) with a backend that learns nothing:
+"""The shared training loop (``persona.core.train.loop.TrainLoop``) with a backend that learns nothing:
 what it asks of a backend, its stops, checkpoints and resuming. No model, so it is fast; the
 real backends run it in test_dp_torch.py and test_dp_mlx.py."""
 
@@ -10,11 +10,11 @@ import random
 
 import pytest
 
-from core.train.checkpoint import load_checkpoint
-from core.train.config import TrainConfig
-from core.train.dataset import TrainingExample
-from core.train.loop import TrainLoop
-from privacy.rdp import default_delta, run_epsilon
+from persona.core.train.checkpoint import load_checkpoint
+from persona.core.train.config import TrainConfig
+from persona.core.train.dataset import TrainingExample
+from persona.core.train.loop import TrainLoop
+from persona.privacy.rdp import default_delta, run_epsilon
 
 
 class Tokenizer:

@@ -9,18 +9,18 @@ from __future__ import annotations
 
 import pytest
 
-from core.llm.mlx_blas import use_system_blas
+from persona.core.llm.mlx_blas import use_system_blas
 
 use_system_blas()  # must run before mlx.core is first imported (see core/llm/mlx_blas.py)
 
 import mlx.core as mx  # noqa: E402
 import numpy as np  # noqa: E402
 
-from core.train.config import LoRAConfig  # noqa: E402
-from core.train.dataset import TrainingExample  # noqa: E402
-from core.train.lora_mlx import apply_lora, load_base, lora_parameters  # noqa: E402
-from core.train.nll_mlx import example_grads, mean_nll  # noqa: E402
-from core.train.tokens import encode_examples  # noqa: E402
+from persona.core.train.config import LoRAConfig  # noqa: E402
+from persona.core.train.dataset import TrainingExample  # noqa: E402
+from persona.core.train.lora_mlx import apply_lora, load_base, lora_parameters  # noqa: E402
+from persona.core.train.nll_mlx import example_grads, mean_nll  # noqa: E402
+from persona.core.train.tokens import encode_examples  # noqa: E402
 from tests.core.llm.conftest import model_folder  # noqa: E402, F401
 
 pytest.importorskip("mlx_lm")
@@ -74,8 +74,8 @@ def test_padding_changes_nothing(lora_model):
 
 
 def test_mlx_scores_heldout_text_as_torch_does(model_folder):  # noqa: F811
-    from core.train.dp_mlx import heldout_loss_mlx
-    from core.train.dp_torch import heldout_loss_torch
+    from persona.core.train.dp_mlx import heldout_loss_mlx
+    from persona.core.train.dp_torch import heldout_loss_torch
 
     mlx_nll, mlx_tokens = heldout_loss_mlx(model_folder, None, EXAMPLES, max_seq_len=64)
     torch_nll, torch_tokens = heldout_loss_torch(model_folder, None, EXAMPLES, max_seq_len=64)
@@ -86,8 +86,8 @@ def test_mlx_scores_heldout_text_as_torch_does(model_folder):  # noqa: F811
 def test_a_torch_trained_adapter_scores_the_same_on_mlx(model_folder, tmp_path):  # noqa: F811
     """A peft adapter given to MLX is converted (core.llm.adapters.peft_to_mlx) and then
     computes what torch computes with it."""
-    from core.train.dp_mlx import heldout_loss_mlx
-    from core.train.dp_torch import heldout_loss_torch
+    from persona.core.train.dp_mlx import heldout_loss_mlx
+    from persona.core.train.dp_torch import heldout_loss_torch
     from tests.core.llm.conftest import make_peft_adapter
 
     adapter = make_peft_adapter(model_folder, tmp_path / "peft", layers=[28, 29])

@@ -20,12 +20,12 @@ from pathlib import Path
 
 import pytest
 
-from core.memory.schema import Memory
-from core.pipeline import Pipeline
-from core.settings import Settings, save_settings
-from core.train.adapter_store import AdapterStore
-from core.train.runner import checkpoints_dir
-from privacy.ledger import Ledger
+from persona.core.memory.schema import Memory
+from persona.core.pipeline import Pipeline
+from persona.core.settings import Settings, save_settings
+from persona.core.train.adapter_store import AdapterStore
+from persona.core.train.runner import checkpoints_dir
+from persona.privacy.ledger import Ledger
 from tests.core.llm.conftest import model_folder  # noqa: F401  (converts the model once)
 from tests.core.train.conftest import training_side_lines
 
@@ -36,7 +36,7 @@ N_LINES = 96
 
 
 def persona(home: Path, *args: str) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "core.cli", *args, "--home", str(home)],
+    return subprocess.Popen([sys.executable, "-m", "persona.core.cli", *args, "--home", str(home)],
                             cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True, env=dict(os.environ, PYTHONUNBUFFERED="1"))
 

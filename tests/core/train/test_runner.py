@@ -11,11 +11,11 @@ import math
 
 import pytest
 
-from core.memory.schema import Memory
-from core.pipeline import Pipeline
-from core.train.adapter_store import AdapterMeta, AdapterStore
-from core.train.runner import TrainOptions, run_training
-from privacy.ledger import Ledger
+from persona.core.memory.schema import Memory
+from persona.core.pipeline import Pipeline
+from persona.core.train.adapter_store import AdapterMeta, AdapterStore
+from persona.core.train.runner import TrainOptions, run_training
+from persona.privacy.ledger import Ledger
 from tests.core.llm.conftest import model_folder  # noqa: F401  (converts the model once)
 from tests.core.train.conftest import training_side_lines
 
@@ -94,9 +94,9 @@ def test_a_stopped_run_resumes_without_a_second_charge(home):
 def test_a_ledger_that_lost_the_adapters_run_is_refused_until_from_base(home):
     """Leak 4 of issue 8, end to end: the adapter in use was trained under a longer ledger;
     training refuses it, and `--from-base` trains (and judges) without it."""
-    from core.errors import PrivacyError
-    from core.train.ledger_binding import adapter_anchor_fields, check_bindings
-    from core.train.runner import checkpoints_dir
+    from persona.core.errors import PrivacyError
+    from persona.core.train.ledger_binding import adapter_anchor_fields, check_bindings
+    from persona.core.train.runner import checkpoints_dir
 
     settings = Pipeline(home).settings
     ledger, store = Ledger(home), AdapterStore(home)

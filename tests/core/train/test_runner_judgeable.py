@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import pytest
 
-from core.memory.schema import Memory
-from core.pipeline import Pipeline
-from core.train.heldout import is_heldout
-from core.train.runner import NothingToTrain, TrainOptions, run_training
-from privacy.ledger import Ledger
+from persona.core.memory.schema import Memory
+from persona.core.pipeline import Pipeline
+from persona.core.train.heldout import is_heldout
+from persona.core.train.runner import NothingToTrain, TrainOptions, run_training
+from persona.privacy.ledger import Ledger
 
 
 def _trainable_only(n: int) -> list[Memory]:

@@ -20,10 +20,10 @@ from pathlib import Path
 
 import pytest
 
-from core.errors import PersonaError
-from core.paths import REPO_ROOT, Home
-from core.settings import Settings
-from core.train.schedule import (
+from persona.core.errors import PersonaError
+from persona.core.paths import REPO_ROOT, Home
+from persona.core.settings import Settings
+from persona.core.train.schedule import (
     ScheduleError,
     install,
     log_file,
@@ -79,11 +79,11 @@ def test_systemd_units_say_what_they_must(tmp_path):
     service = unit_sections(files[f"persona-retrain-{sid}.service"])
     svc = service["Service"]
     assert svc["Type"] == "oneshot"
-    assert systemd_unquote(svc["ExecStart"]) == [PYTHON, "-m", "core.cli", "retrain", "--home",
+    assert systemd_unquote(svc["ExecStart"]) == [PYTHON, "-m", "persona.core.cli", "retrain", "--home",
                                                  str(home.root)]
     assert (svc["Nice"], svc["CPUSchedulingPolicy"], svc["IOSchedulingClass"]) == (
         "19", "idle", "idle")
-    assert svc["WorkingDirectory"] == str(REPO_ROOT)  # where `-m core.cli` is importable
+    assert svc["WorkingDirectory"] == str(REPO_ROOT)  # where `-m persona.core.cli` is importable
     assert "HF_HUB_OFFLINE=1" in svc["Environment"].split()
     log = str(log_file(home)).replace("%", "%%")
     assert svc["StandardOutput"] == svc["StandardError"] == f"append:{log}"
@@ -136,7 +136,7 @@ def test_launchd_plist_is_well_formed(tmp_path):
     assert name == f"com.persona.retrain.{sid}.plist"
     plist = plistlib.loads(text.encode("utf-8"))
     assert plist["Label"] == f"com.persona.retrain.{sid}"
-    assert plist["ProgramArguments"] == [PYTHON, "-m", "core.cli", "retrain", "--home",
+    assert plist["ProgramArguments"] == [PYTHON, "-m", "persona.core.cli", "retrain", "--home",
                                          str(home.root)]
     assert plist["StartCalendarInterval"] == {"Hour": 2, "Minute": 5}
     assert plist["Nice"] == 19 and plist["LowPriorityIO"] is True

@@ -13,9 +13,9 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from core.errors import DeviceError, SettingsError, TextError
-from core.settings import Settings
-from core.tts.pyttsx3_engine import Pyttsx3Speaker
+from persona.core.errors import DeviceError, SettingsError, TextError
+from persona.core.settings import Settings
+from persona.core.tts.pyttsx3_engine import Pyttsx3Speaker
 from tests.conftest import ROOT
 
 TEXT = "Remember to buy milk and bread on the way home tonight."
@@ -108,8 +108,8 @@ def test_missing_espeak_is_a_device_error_with_the_fix(tmp_path):
             return real(name)
         ctypes.cdll.LoadLibrary = hide
         sys.path.insert(0, {str(ROOT)!r})
-        from core.errors import DeviceError
-        from core.tts.pyttsx3_engine import Pyttsx3Speaker
+        from persona.core.errors import DeviceError
+        from persona.core.tts.pyttsx3_engine import Pyttsx3Speaker
         try:
             Pyttsx3Speaker().to_wav("hello", {str(tmp_path / "x.wav")!r})
         except DeviceError as exc:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from core.tts.sentences import SentenceSplitter, speakable, split_sentences
+from persona.core.tts.sentences import SentenceSplitter, speakable, split_sentences
 
 
 def pieces(text: str, size: int) -> list[str]:

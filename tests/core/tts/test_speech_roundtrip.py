@@ -14,9 +14,9 @@ import time
 import numpy as np
 import pytest
 
-from core.bundled import bundled_path
-from core.tts.pyttsx3_engine import Pyttsx3Speaker
-from core.tts.streaming import speak_stream
+from persona.core.bundled import bundled_path
+from persona.core.tts.pyttsx3_engine import Pyttsx3Speaker
+from persona.core.tts.streaming import speak_stream
 
 pytestmark = pytest.mark.slow
 

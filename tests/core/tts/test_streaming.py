@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from core.errors import SettingsError
-from core.tts.base import Speaker
-from core.tts.pyttsx3_engine import Pyttsx3Speaker
-from core.tts.streaming import SpeechStream, join_wavs, speak_stream
+from persona.core.errors import SettingsError
+from persona.core.tts.base import Speaker
+from persona.core.tts.pyttsx3_engine import Pyttsx3Speaker
+from persona.core.tts.streaming import SpeechStream, join_wavs, speak_stream
 from tests.conftest import espeak_wav
 
 REPLY = ("Of course I remember. Your cat hid under the sofa for three hours. "

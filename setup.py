@@ -1,0 +1,17 @@
+"""Installs the repository's folders under one `persona` package.
+
+The top level of the repository is fixed (core/, privacy/, desktop/, assets/, packaging/);
+installed, they become persona.core, persona.privacy, ... so site-packages gains no generic
+top-level names. Everything else about the project is in pyproject.toml.
+"""
+
+from setuptools import find_packages, setup
+
+CODE = ("core", "privacy", "desktop")
+DATA = ("assets", "packaging")  # package data only: style sheet, icons, sample persona, units
+
+packages = ["persona." + p for p in find_packages(include=[f"{c}*" for c in CODE])]
+packages += ["persona." + d for d in DATA]
+setup(packages=packages,
+      package_dir={f"persona.{top}": top for top in CODE + DATA},
+      package_data={f"persona.{d}": ["**/*"] for d in DATA})
