@@ -26,6 +26,11 @@ class LLMBackend(ABC):
         """Yield text pieces of the assistant's reply to ``messages``
         (a list of {"role": "system"|"user"|"assistant", "content": str})."""
 
+    def prefill(self, messages: list[dict[str, str]]) -> None:
+        """Read ``messages`` into the model's cache without generating, so a later prompt
+        that starts with them only has to read the rest (the live voice turn calls this
+        while the person is still speaking). Backends without a reusable cache do nothing."""
+
     def chat(self, messages: list[dict[str, str]],
              options: GenerationOptions | None = None) -> str:
         return "".join(self.stream_chat(messages, options))
