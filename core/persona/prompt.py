@@ -36,6 +36,9 @@ class PromptOptions:
     history_turns: int = 6  # messages, not pairs (Settings.history_turns)
     turn_chars: int = 400
     min_emotion_confidence: float = 0.3
+    # Memories in the order given, not best first: a live voice turn prefills them while the
+    # person speaks, and reordering would make the model read them all again.
+    keep_order: bool = False
 
 
 def describe_emotion(tag: EmotionTag) -> str:
@@ -110,11 +113,13 @@ def build_messages(profile: Profile, hits: list[Hit], history: list[dict[str, st
     # Best first, each memory once, only the person's own words (the assistant's earlier
     # replies could feed the model its own mistakes).
     seen, ranked = set(), []
-    for h in sorted(hits, key=lambda h: -h.score):
+    for h in (hits if opt.keep_order else sorted(hits, key=lambda h: -h.score)):
         if h.memory.speaker != "assistant" and h.memory.hash not in seen:
             seen.add(h.memory.hash)
             ranked.append(h)
     memories = [memory_line(h, opt.memory_chars, now.tzinfo) for h in ranked[: opt.max_memories]]
+    if opt.keep_order:
+        memories.reverse()  # _assemble lists them reversed; the budget drops the last given
     turns = [{"role": t["role"], "content": _cut(t["content"], opt.turn_chars)}
              for t in history[-opt.history_turns:] if opt.history_turns > 0]
     if text_hash(question) in {text_hash(t["content"]) for t in turns[-1:]}:
@@ -129,7 +134,8 @@ def build_messages(profile: Profile, hits: list[Hit], history: list[dict[str, st
         if _size(messages) <= opt.budget_chars:
             return messages
         if memories:
-            memories = memories[:-1]  # the least relevant (the list is best first)
+            # The least relevant (the list is best first), or the last given one.
+            memories = memories[1:] if opt.keep_order else memories[:-1]
         elif turns:
             turns = turns[2:] if len(turns) > 1 else []  # the oldest exchange
         elif lists > 1:
