@@ -8,10 +8,9 @@ top-level names. Everything else about the project is in pyproject.toml.
 from setuptools import find_packages, setup
 
 CODE = ("core", "privacy", "desktop")
-DATA = ("assets", "packaging")  # package data only: style sheet, icons, sample persona, units
+DATA = ("assets", "packaging")  # package data only, listed in pyproject.toml's package-data
 
 packages = ["persona." + p for p in find_packages(include=[f"{c}*" for c in CODE])]
 packages += ["persona." + d for d in DATA]
 setup(packages=packages,
-      package_dir={f"persona.{top}": top for top in CODE + DATA},
-      package_data={f"persona.{d}": ["**/*"] for d in DATA})
+      package_dir={f"persona.{top}": top for top in CODE + DATA})

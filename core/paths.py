@@ -14,8 +14,12 @@ from pathlib import Path
 import platformdirs
 
 APP_NAME = "persona"
-REPO_ROOT = Path(__file__).resolve().parents[1]
-ASSETS_DIR = REPO_ROOT / "assets"
+# The `persona` package's folder: site-packages/persona in an installed wheel, the checkout
+# itself in an editable install (setup.py maps persona.X to the checkout's X/). Package data
+# is found from here, never from a source tree, which an installed wheel does not have.
+PACKAGE_ROOT = Path(__file__).resolve().parents[1]
+ASSETS_DIR = PACKAGE_ROOT / "assets"  # persona.assets: style, icons, the sample persona
+PACKAGING_DIR = PACKAGE_ROOT / "packaging"  # persona.packaging: unit-file templates
 
 
 def default_home() -> Path:

@@ -18,9 +18,9 @@ from pathlib import Path
 from xml.sax.saxutils import escape as xml_escape
 
 from persona.core.errors import PersonaError
-from persona.core.paths import REPO_ROOT, Home
+from persona.core.paths import PACKAGING_DIR, Home
 
-TEMPLATES = REPO_ROOT / "packaging"
+TEMPLATES = PACKAGING_DIR
 LOG_NAME = "retrain.log"
 _PLACEHOLDER = re.compile(r"@[A-Z_]+@")
 
@@ -41,7 +41,12 @@ def log_file(home: Home | str | os.PathLike[str]) -> Path:
 
 def render(home: Home | str | os.PathLike[str], *, hour: int, minute: int, python: str,
            system: str | None = None) -> dict[str, str]:
-    """File name -> content of this home's unit files, from the packaging/ templates."""
+    """File name -> content of this home's unit files, from the packaging/ templates.
+
+    The job runs in the home (its working directory): `-m persona.core.cli` finds the
+    installed package wherever it is, and the source or site-packages folder must not be
+    the job's directory, where Python would put its core/, privacy/... first on sys.path.
+    """
     home, system = home_of(home), resolve_system(system)
     _check_time(hour, minute)
     python = _check_python(python)
@@ -51,12 +56,12 @@ def render(home: Home | str | os.PathLike[str], *, hour: int, minute: int, pytho
         argv = [python, "-m", "persona.core.cli", "retrain", "--home", str(home.root)]
         exec_line = " ".join([_sd_executable(python), *map(_sd_quote, argv[1:])])
         values = {"EXEC": exec_line, "HOME_TEXT": _sd(home.root),
-                  "WORKDIR": _sd(REPO_ROOT), "LOG": _sd(log), "SERVICE": service,
+                  "WORKDIR": _sd(home.root), "LOG": _sd(log), "SERVICE": service,
                   "HOUR": f"{hour:02d}", "MINUTE": f"{minute:02d}"}
         return {service: _fill("systemd/persona-retrain.service", values),
                 f"persona-retrain-{sid}.timer": _fill("systemd/persona-retrain.timer", values)}
     values = {"LABEL": label(home), "PYTHON": python,
-              "HOME": str(home.root), "WORKDIR": str(REPO_ROOT), "LOG": log,
+              "HOME": str(home.root), "WORKDIR": str(home.root), "LOG": log,
               "HOUR": str(hour), "MINUTE": str(minute)}
     values = {k: xml_escape(v) for k, v in values.items()}
     text = _fill("launchd/com.persona.retrain.plist", values)
@@ -130,8 +135,8 @@ def _fill(template: str, values: dict[str, str]) -> str:
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
-        raise ScheduleError(f"schedule template {path} is missing ({exc.strerror}); run Persona "
-                            f"from its source folder or an editable install") from exc
+        raise ScheduleError(f"schedule template {path} is missing ({exc.strerror}); the "
+                            f"installation is incomplete: reinstall Persona") from exc
     for key, value in values.items():
         text = text.replace(f"@{key}@", value)
     left = _PLACEHOLDER.findall(text)

@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from persona.core.errors import PersonaError
-from persona.core.paths import REPO_ROOT, Home
+from persona.core.paths import Home
 from persona.core.settings import Settings
 from persona.core.train.schedule import (
     ScheduleError,
@@ -83,7 +83,8 @@ def test_systemd_units_say_what_they_must(tmp_path):
                                                  str(home.root)]
     assert (svc["Nice"], svc["CPUSchedulingPolicy"], svc["IOSchedulingClass"]) == (
         "19", "idle", "idle")
-    assert svc["WorkingDirectory"] == str(REPO_ROOT)  # where `-m persona.core.cli` is importable
+    # The home, never the package's folder (its core/, privacy/ would shadow other modules).
+    assert svc["WorkingDirectory"] == str(home.root).replace("%", "%%")
     assert "HF_HUB_OFFLINE=1" in svc["Environment"].split()
     log = str(log_file(home)).replace("%", "%%")
     assert svc["StandardOutput"] == svc["StandardError"] == f"append:{log}"
@@ -142,7 +143,7 @@ def test_launchd_plist_is_well_formed(tmp_path):
     assert plist["Nice"] == 19 and plist["LowPriorityIO"] is True
     assert plist["ProcessType"] == "Background" and plist["RunAtLoad"] is False
     assert plist["StandardOutPath"] == plist["StandardErrorPath"] == str(log_file(home))
-    assert plist["WorkingDirectory"] == str(REPO_ROOT)
+    assert plist["WorkingDirectory"] == str(home.root)
     # Round trip: what plistlib writes back reads the same.
     assert plistlib.loads(plistlib.dumps(plist)) == plist
 
