@@ -15,7 +15,10 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import wait as wait_futures
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 from persona.core.asr.base import Transcript
@@ -53,6 +56,8 @@ class Reply:
     wav: Path | None = None
     first_token_s: float | None = None  # from the start of the reply
     first_audio_s: float | None = None  # from the start of the reply; None when not spoken
+    first_clause_s: float | None = None  # the first sentence or clause was complete
+    messages: list[dict[str, str]] = field(default_factory=list)  # the prompt it answered
     timings: Timings = field(default_factory=Timings)
 
 
@@ -90,6 +95,8 @@ class Pipeline:
         self.settings = settings or load_settings(self.home.settings_file)
         self._lock = threading.RLock()
         self._component_locks: dict[str, threading.Lock] = {}
+        self._writer: ThreadPoolExecutor | None = None  # see remember_soon
+        self._writes: list[Future] = []
 
     # ----------------------------------------------------------------- components
     @component
@@ -221,6 +228,27 @@ class Pipeline:
             return None, True
         return memory, False
 
+    def remember_soon(self, memory: Memory, *, audio: Utterance | None = None) -> Future:
+        """``_remember`` on the pipeline's writer thread, so a spoken turn is stored while its
+        reply is already streaming; the future gives (memory, was_duplicate) or the error.
+
+        Every read of the store that must see the turn (``search``, the next conversation)
+        waits for the pending writes first (``wait_for_writes``)."""
+        with self._lock:
+            if self._writer is None:
+                self._writer = ThreadPoolExecutor(1, thread_name_prefix="persona-store")
+            job = self._writer.submit(self._remember, memory, audio=audio)
+            self._writes = [f for f in self._writes if not f.done()] + [job]
+        return job
+
+    def wait_for_writes(self) -> None:
+        """Block until every ``remember_soon`` write has committed or failed (the turn that
+        asked for it reports a failure)."""
+        with self._lock:
+            pending = list(self._writes)
+        if pending:
+            wait_futures(pending)
+
     def _surely_not_stored(self, memory_id: str) -> bool:
         """True only when the store says it has no memory ``memory_id`` (if the store cannot
         be read, the memory may be there: its recording is kept)."""
@@ -282,6 +310,7 @@ class Pipeline:
                exclude_ids: Iterable[str] = ()) -> list[Hit]:
         """The person's own memories that best match ``query`` (the assistant's words are
         never evidence about the person)."""
+        self.wait_for_writes()
         return self.store.search(query, k=k or self.settings.retrieval_k, mode=mode,
                                  speaker="person", exclude_ids=list(exclude_ids))
 
@@ -304,16 +333,17 @@ class Pipeline:
               on_text: Callable[[str], None] | None = None, store_turns: bool = True,
               question_memory: Memory | None = None, conversation=None,
               timings: Timings | None = None, stop: threading.Event | None = None,
-              silence: threading.Event | None = None) -> Reply:
+              silence: threading.Event | None = None, hits: list[Hit] | None = None,
+              now: datetime | None = None) -> Reply:
         """Answer ``question`` from the profile and the memories, streaming into speech.
 
         With ``speak`` or ``wav`` each sentence is synthesised as soon as it is complete, so
         the first audio starts before the whole reply exists. Setting ``stop`` (from any
         thread) ends generation and speech; the reply keeps the text produced so far. Setting
-        ``silence`` ends only the speech: the text is still generated in full.
+        ``silence`` ends only the speech: the text is still generated in full. Given ``hits``
+        (the live turn's), they are not retrieved again and keep their order in the prompt.
         """
         from persona.core.conversation import Conversation
-        from persona.core.persona.prompt import PromptOptions, build_messages
 
         question = question.strip()
         if not question:
@@ -321,6 +351,7 @@ class Pipeline:
 
             raise TextError("the question is empty; ask something.")
         t = timings if timings is not None else Timings()
+        self.wait_for_writes()  # the conversation so far includes the last turn
         conv = conversation or Conversation.current(self.store,
                                                     max_turns=self.settings.history_turns)
         person_turn = question_memory
@@ -331,12 +362,13 @@ class Pipeline:
                     text=question, source="chat", speaker="person",
                     conversation_id=conv.id, **_emotion_fields(tag)))
         exclude = [person_turn.id] if person_turn is not None else []
-        with t.stage("retrieve"):
-            hits = self.search(question, exclude_ids=exclude) if use_memory else []
+        keep_order = hits is not None
+        if hits is None:
+            with t.stage("retrieve"):
+                hits = self.search(question, exclude_ids=exclude) if use_memory else []
         with t.stage("prompt"):
-            messages = build_messages(
-                self.profile(), hits, conv.history, question, emotion=emotion,
-                options=PromptOptions(history_turns=self.settings.history_turns))
+            messages = self.prompt_messages(question, hits, conv.history, emotion=emotion,
+                                            now=now, keep_order=keep_order)
         options = GenerationOptions(max_new_tokens=self.settings.max_new_tokens,
                                     temperature=self.settings.temperature)
         start = time.perf_counter()
@@ -352,7 +384,7 @@ class Pipeline:
                     on_text(piece)
                 yield piece
 
-        out = Reply(question, "", hits, emotion, timings=t)
+        out = Reply(question, "", hits, emotion, timings=t, messages=messages)
         with t.stage("reply"):
             if speak or wav is not None:
                 from persona.core.tts.streaming import SpeechStream
@@ -361,6 +393,7 @@ class Pipeline:
                                       cancel_event=stop, silence_event=silence).run(pieces())
                 out.text, out.wav = result.text.strip(), result.wav_path
                 out.first_audio_s = result.first_audio_seconds
+                out.first_clause_s = next(iter(result.sentence_sent_seconds), None)
                 if result.error is not None:
                     log.warning("speech failed: %s", result.error)
             else:
@@ -372,37 +405,42 @@ class Pipeline:
                                       conversation_id=conv.id))
         return out
 
+    def prompt_messages(self, question: str, hits: list[Hit], history: list[dict[str, str]],
+                        *, emotion: EmotionTag | None = None, now: datetime | None = None,
+                        keep_order: bool = False, max_memories: int | None = None
+                        ) -> list[dict[str, str]]:
+        """The chat messages for ``question`` (``persona.core.persona.prompt``), the same for
+        a plain reply and a live turn's prefill."""
+        from persona.core.persona.prompt import PromptOptions, build_messages
+
+        options = PromptOptions(history_turns=self.settings.history_turns,
+                                keep_order=keep_order)
+        if max_memories is not None:
+            options.max_memories = max_memories
+        elif keep_order:
+            options.max_memories = max(options.max_memories, len(hits))
+        return build_messages(self.profile(), hits, history, question, emotion=emotion,
+                              now=now, options=options)
+
     def voice_turn(self, utterance: Utterance | str | Path, *, speak: bool = False,
                    wav: Path | None = None, use_memory: bool = True,
                    on_heard: Callable[[Heard], None] | None = None,
                    on_text: Callable[[str], None] | None = None,
                    stop: threading.Event | None = None,
                    silence: threading.Event | None = None) -> tuple[Heard, Reply]:
-        """One spoken question, end to end: hear it, remember it, answer it aloud.
+        """One spoken question, end to end: hear it, answer it aloud, remember it.
 
         ``on_heard`` gets the transcript and emotion as soon as they exist (before the reply);
-        ``on_text``, ``stop`` and ``silence`` are as in :meth:`reply`.
+        ``on_text``, ``stop`` and ``silence`` are as in :meth:`reply`. This is a
+        ``LiveTurn`` that was given no audio while the key was held (the app and
+        ``persona listen`` feed theirs as it is recorded): the person's turn is stored beside
+        the first words of the reply, and committed before this returns.
         """
-        from persona.core.conversation import Conversation
+        from persona.core.live_turn import LiveTurn
 
-        t = Timings()
-        if not isinstance(utterance, Utterance):
-            with t.stage("load"):
-                utterance = load_utterance(utterance, limits=self.audio_limits)
-        heard = self.hear(utterance, store=False, timings=t)
-
-        conv = Conversation.current(self.store, max_turns=self.settings.history_turns)
-        with t.stage("memory"):
-            turn = Memory(text=heard.transcript.text, source="chat", speaker="person",
-                          conversation_id=conv.id, **_emotion_fields(heard.emotion))
-            heard.memory, heard.duplicate = self._remember(turn, audio=utterance)
-        if on_heard is not None:
-            on_heard(heard)
-        reply = self.reply(heard.transcript.text, emotion=heard.emotion, speak=speak, wav=wav,
-                           use_memory=use_memory, question_memory=heard.memory or turn,
-                           conversation=conv, timings=t, on_text=on_text, stop=stop,
-                           silence=silence)
-        return heard, reply
+        return LiveTurn(self, use_memory=use_memory).finish(
+            utterance, speak=speak, wav=wav, on_heard=on_heard, on_text=on_text, stop=stop,
+            silence=silence)
 
 
 def _emotion_fields(tag: EmotionTag) -> dict:

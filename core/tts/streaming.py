@@ -44,6 +44,7 @@ class StreamResult:
     total_seconds: float = 0.0  # start of run -> all audio written or played
     error: PersonaError | None = None  # a speech failure; the text is still complete
     sentence_ready_seconds: list[float] = field(default_factory=list)
+    sentence_sent_seconds: list[float] = field(default_factory=list)  # complete, to synthesis
 
 
 class SpeechStream:
@@ -99,6 +100,7 @@ class SpeechStream:
         with tempfile.TemporaryDirectory(prefix="persona-stream-") as tmp:
             def submit(sentence: str) -> None:
                 res.sentences.append(sentence)
+                res.sentence_sent_seconds.append(time.monotonic() - t0)
                 if self.on_sentence:
                     self.on_sentence(sentence)
                 if res.error is not None or not speakable(sentence):

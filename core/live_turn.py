@@ -1,0 +1,265 @@
+"""A push-to-talk turn that starts working while the person is still speaking.
+
+    key held:  audio ─► about every second, one pass at a time on a worker thread:
+               partial transcript ─► retrieve ─► prefill system prompt + history + memories
+    released:  final transcript ─► emotion ─► retrieve again ─► the prompt, which starts with
+               what was prefilled (those memories keep their place, new ones come after)
+               ─► streamed reply ─► speech; the person's turn is stored once the first
+               words of the reply exist, in parallel with them
+
+After the key is released the model only reads the memories found since the last pass and
+the question, which on 2 cores decides the time to first audio (a 470-token prompt takes
+~2 s to read; its last ~40 tokens ~0.2 s). With no pass at all (``Pipeline.voice_turn``)
+the same code gives the plain turn with the plain prompt.
+
+A pass never blocks the audio: ``feed`` only appends the block and, when a pass is due and
+none is running, hands a snapshot to the worker. A pass that fails is logged and forgotten;
+the release path does everything again from the full recording.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+
+from persona.core.audio.io import load_utterance, resample, to_mono
+from persona.core.audio.utterance import SAMPLE_RATE, Utterance
+from persona.core.errors import AudioError, PersonaError
+from persona.core.memory.schema import Hit, Memory
+from persona.core.timing import Timings
+
+log = logging.getLogger(__name__)
+
+_MARK = "<<question>>"  # stands for the question while the prefix is built
+
+
+@dataclass
+class LiveOptions:
+    interval_seconds: float = 1.0  # a pass about this often while the key is held
+    min_audio_seconds: float = 1.0  # no pass before this much audio (too few words to search)
+    max_memories: int = 8  # prefilled and newly found together, in the final prompt
+
+
+@dataclass
+class Pass:
+    """What one speculative pass did (for the benchmark and the tests)."""
+
+    audio_seconds: float
+    text: str
+    memory_ids: list[str]
+    seconds: dict[str, float] = field(default_factory=dict)
+
+
+class TurnCancelled(PersonaError):
+    """``finish`` after ``cancel``: the turn was discarded."""
+
+
+class LiveTurn:
+    """One push-to-talk turn: ``feed`` audio while the key is held, then ``finish``."""
+
+    def __init__(self, pipe, options: LiveOptions | None = None, *,
+                 use_memory: bool = True) -> None:
+        self.pipe = pipe
+        self.options = options or LiveOptions()
+        self.use_memory = use_memory
+        self.now = datetime.now(timezone.utc)  # one date for the prefix and the final prompt
+        self.order: list[Hit] = []  # the memories in the last prefilled prompt, in order
+        self.prefilled: list[dict[str, str]] | None = None  # the messages last prefilled
+        self.passes: list[Pass] = []
+        self._chunks: list[np.ndarray] = []
+        self._rate = SAMPLE_RATE
+        self._frames = 0
+        self._last_pass_frames = 0
+        self._lock = threading.Lock()
+        self._busy = False
+        self._closed = False  # released or cancelled: no new pass
+        self._stop_pass = threading.Event()  # the pass in flight stops at its next step
+        self._cancelled = False
+        self._job: Future | None = None
+        self._exec: ThreadPoolExecutor | None = None
+        self._conv = None
+
+    # ------------------------------------------------------------------ while speaking
+    def feed(self, block: np.ndarray, rate: int = SAMPLE_RATE) -> None:
+        """One block of the recording (any rate and channel count), from the recorder's
+        gathering thread; starts a pass when one is due and none is running."""
+        with self._lock:
+            if self._closed:
+                return
+            self._chunks.append(block)
+            self._rate = rate
+            self._frames += len(block)
+            o = self.options
+            if (self._busy or self._frames < o.min_audio_seconds * rate
+                    or self._frames - self._last_pass_frames < o.interval_seconds * rate):
+                return
+            self._busy, self._last_pass_frames = True, self._frames
+            if self._exec is None:
+                self._exec = ThreadPoolExecutor(1, thread_name_prefix="persona-live")
+            self._job = self._exec.submit(self._pass, list(self._chunks), rate)
+
+    def cancel(self) -> None:
+        """Discard the turn (the person cancelled, or spoke again): the pass in flight stops
+        at its next step, no other starts, and ``finish`` refuses. What the model cached
+        stays harmless: the next prompt reuses only what it shares."""
+        with self._lock:
+            self._closed = self._cancelled = True
+            self._stop_pass.set()
+        self._shutdown()
+
+    @property
+    def busy(self) -> bool:
+        return self._busy
+
+    def _pass(self, chunks: list[np.ndarray], rate: int) -> None:
+        t0 = time.perf_counter()
+        seconds: dict[str, float] = {}
+        try:
+            audio = resample(to_mono(np.concatenate(chunks)), rate, SAMPLE_RATE)
+            try:
+                text = self.pipe.transcriber.transcribe(Utterance(audio)).text
+            except AudioError:
+                return  # nothing intelligible yet
+            seconds["asr"] = time.perf_counter() - t0
+            if self._stop_pass.is_set():
+                return
+            self._context()
+            hits = self.pipe.search(text) if self.use_memory else []
+            order = self._merge(hits, keep_all=False)
+            messages = self._prefix(order)
+            seconds["retrieve"] = time.perf_counter() - t0 - seconds["asr"]
+            if self._stop_pass.is_set():
+                return
+            self.pipe.llm.prefill(messages)
+            seconds["prefill"] = time.perf_counter() - t0 - sum(seconds.values())
+            with self._lock:
+                self.order, self.prefilled = order, messages
+            self.passes.append(Pass(len(audio) / SAMPLE_RATE, text,
+                                    [h.memory.id for h in order], seconds))
+        except Exception:  # noqa: BLE001 - the release path does it all again
+            log.exception("a speculative pass failed; the turn goes on without it")
+        finally:
+            with self._lock:
+                self._busy = False
+
+    def _context(self) -> None:
+        """The conversation the turn belongs to, read once (after the last turn's writes)."""
+        if self._conv is None:
+            from persona.core.conversation import Conversation
+
+            self.pipe.wait_for_writes()
+            self._conv = Conversation.current(self.pipe.store,
+                                              max_turns=self.pipe.settings.history_turns)
+
+    def _merge(self, hits: list[Hit], *, keep_all: bool) -> list[Hit]:
+        """The memories for the next prompt: the prefilled ones in their places (between
+        passes only those still found; at the end all of them), then the new ones, least
+        relevant first so the best sits right before the question, as in the plain prompt."""
+        fresh = {h.memory.id: h for h in hits}
+        kept = [fresh.get(h.memory.id, h) for h in self.order
+                if keep_all or h.memory.id in fresh]
+        have = {h.memory.id for h in kept}
+        new = [h for h in sorted(hits, key=lambda h: h.score) if h.memory.id not in have]
+        while len(kept) + len(new) > self.options.max_memories:
+            stale = [i for i, h in enumerate(kept) if h.memory.id not in fresh]
+            if stale:
+                del kept[stale[-1]]  # the latest prefilled one no longer found: cheapest
+            elif new:
+                del new[0]
+            else:
+                del kept[-1]
+        return kept + new
+
+    def _prefix(self, order: list[Hit]) -> list[dict[str, str]]:
+        """The prompt up to (not including) the question."""
+        messages = self.pipe.prompt_messages(_MARK, order, self._conv.history, now=self.now,
+                                             keep_order=True)
+        last = messages[-1]
+        head = last["content"][: last["content"].index(_MARK)]
+        return messages[:-1] + [{"role": last["role"], "content": head}]
+
+    # ------------------------------------------------------------------ released
+    def finish(self, utterance: Utterance | str | Path, *, speak: bool = False,
+               wav: Path | None = None,
+               on_heard: Callable | None = None,
+               on_text: Callable[[str], None] | None = None,
+               stop: threading.Event | None = None,
+               silence: threading.Event | None = None):
+        """The key was released: hear the whole ``utterance``, answer it; returns
+        (Heard, Reply) as ``Pipeline.voice_turn``. The person's turn is stored in parallel
+        with the reply and committed before this returns (a failure raises here)."""
+        from persona.core.pipeline import Heard, _emotion_fields
+
+        pipe = self.pipe
+        t = Timings()
+        with self._lock:
+            if self._cancelled:
+                raise TurnCancelled("this turn was cancelled; start a new one")
+            self._closed = True
+            self._stop_pass.set()
+            job = self._job
+        try:
+            if not isinstance(utterance, Utterance):
+                with t.stage("load"):
+                    utterance = load_utterance(utterance, limits=pipe.audio_limits)
+            if job is not None:
+                with t.stage("wait for pass"):  # its prefill is mostly work needed anyway
+                    job.result()
+            heard: Heard = pipe.hear(utterance, store=False, timings=t)
+            self._context()
+            text = heard.transcript.text
+            turn = Memory(text=text, source="chat", speaker="person",
+                          conversation_id=self._conv.id, **_emotion_fields(heard.emotion))
+            if on_heard is not None:
+                on_heard(heard)
+            with t.stage("retrieve"):
+                hits = pipe.search(text, exclude_ids=[turn.id]) if self.use_memory else []
+                order = self._merge(hits, keep_all=True)
+            stored: list[Future] = []
+
+            def first_words(piece: str) -> None:
+                if not stored:  # off the critical path: beside the first words
+                    stored.append(pipe.remember_soon(turn, audio=utterance))
+                if on_text is not None:
+                    on_text(piece)
+
+            reply = pipe.reply(text, emotion=heard.emotion, speak=speak, wav=wav,
+                               use_memory=self.use_memory, question_memory=turn,
+                               conversation=self._conv, timings=t, on_text=first_words,
+                               stop=stop, silence=silence, hits=order, now=self.now)
+            if not stored:
+                stored.append(pipe.remember_soon(turn, audio=utterance))
+            with t.stage("store turn"):
+                heard.memory, heard.duplicate = stored[0].result()
+            return heard, reply
+        finally:
+            self._shutdown()
+
+    def _shutdown(self) -> None:
+        if self._exec is not None:
+            self._exec.shutdown(wait=False, cancel_futures=True)
+
+
+def feed_in_real_time(live: LiveTurn, utterance: Utterance, *, block_seconds: float = 0.05,
+                      speed: float = 1.0) -> None:
+    """Hand ``utterance`` to ``live`` block by block at the pace of speech, as the recorder
+    does while the key is held (the benchmark and the tests speak through this)."""
+    block = max(1, int(utterance.sample_rate * block_seconds))
+    start = time.perf_counter()
+    for i in range(0, len(utterance.audio), block):
+        due = start + i / utterance.sample_rate / speed
+        delay = due - time.perf_counter()
+        if delay > 0:
+            time.sleep(delay)
+        live.feed(utterance.audio[i:i + block], utterance.sample_rate)
+    end = start + len(utterance.audio) / utterance.sample_rate / speed
+    if end > time.perf_counter():
+        time.sleep(end - time.perf_counter())
