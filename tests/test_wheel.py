@@ -166,6 +166,15 @@ def test_schedule_install_renders_the_installed_templates(installed, tmp_path):
     assert not any(units.iterdir())
 
 
+def test_desktop_entry_from_the_installed_script(installed):
+    script = installed.site / "persona" / "packaging" / "linux" / "install-desktop-entry.sh"
+    done = installed.run(["bash", str(script)])
+    assert done.returncode == 0, done.stderr
+    entry = Path(installed.env()["HOME"]) / ".local/share/applications/persona.desktop"
+    assert f"Exec={installed.bin}/persona-desktop\n" in entry.read_text(encoding="utf-8")
+    assert (entry.parents[1] / "icons/hicolor/scalable/apps/persona.svg").is_file()
+
+
 def test_demo(installed):
     person = installed.base / "sandbox" / "person"  # set, and left alone by the demo
     env = installed.env(PERSONA_HOME=str(person))

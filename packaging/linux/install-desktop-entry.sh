@@ -4,10 +4,10 @@
 #   bash packaging/linux/install-desktop-entry.sh --remove   # remove
 # It writes ~/.local/share/applications/persona.desktop and the icon under
 # ~/.local/share/icons/hicolor, pointing at the persona-desktop of this checkout's .venv
-# (or of $PERSONA_VENV).
+# (or of $PERSONA_VENV). Installed from a wheel, the script sits in site-packages/persona/
+# packaging/linux (run it with bash) and uses the persona-desktop found on PATH.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
-VENV="${PERSONA_VENV:-$ROOT/.venv}"
 DATA="${XDG_DATA_HOME:-$HOME/.local/share}"
 APPS="$DATA/applications"
 ICONS="$DATA/icons/hicolor/scalable/apps"
@@ -17,7 +17,10 @@ if [[ "${1:-}" == "--remove" ]]; then
   echo "Removed Persona from the application menu."
   exit 0
 fi
-EXEC="$VENV/bin/persona-desktop"
+EXEC="${PERSONA_VENV:-$ROOT/.venv}/bin/persona-desktop"
+if [[ -z "${PERSONA_VENV:-}" && ! -x "$EXEC" ]] && command -v persona-desktop >/dev/null; then
+  EXEC="$(command -v persona-desktop)"
+fi
 if [[ ! -x "$EXEC" ]]; then
   echo "error: $EXEC is missing; run 'bash scripts/setup.sh' first." >&2
   exit 1
