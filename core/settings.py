@@ -6,6 +6,7 @@ package (see ``core/llm/models.py``, ``core/asr/whisper.py``, ``core/memory/embe
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Literal
 
@@ -21,17 +22,23 @@ from pydantic import (
 
 from persona.core.atomic import atomic_write_text
 from persona.core.errors import SettingsError
+from persona.core.models.catalog import DEFAULT_ASR, DEFAULT_LLM
 
 
 class Settings(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
-    # Models: None = the bundled default.
+    # Models by catalog name (`persona models list`; core/models/catalog.py).
+    llm: str = Field(DEFAULT_LLM, description="The language model, by catalog name")
+    asr: str = Field(DEFAULT_ASR, description="The speech-to-text model, by catalog name")
+    asr_language: str = Field(
+        "en", description="The language you speak (a Whisper code such as en, de, nb), or "
+                          "auto to detect it; English-only models accept only en or auto")
+    # Folder overrides: None = the catalog model above (or the bundled embedding model).
     asr_model: str | None = Field(None, description="Folder of a CTranslate2 Whisper model")
     embed_model: str | None = Field(None, description="Folder of a sentence-transformers model")
     llm_model: str | None = Field(None, description="Folder of a Hugging Face or MLX model")
-    llm_backend: Literal["auto", "torch", "mlx"] = "auto"
-    language: str = "en"
+    llm_backend: Literal["auto", "llamacpp", "torch", "mlx"] = "auto"
 
     # Audio in.
     microphone: str | None = Field(None, description="Input device name or index; None = default")
@@ -89,6 +96,26 @@ class Settings(BaseModel):
     # Nightly retrain (core/train/schedule.py): local time of the systemd timer / launchd agent.
     retrain_hour: int = Field(3, ge=0, le=23, description="Hour of the nightly retrain, 0-23")
     retrain_minute: int = Field(0, ge=0, le=59, description="Minute of the nightly retrain, 0-59")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _old_language(cls, data):
+        # Before issue 9 the speech language was `language`; an older settings.yaml keeps it.
+        if isinstance(data, dict) and "language" in data:
+            data = dict(data)
+            language = data.pop("language")
+            # It was passed to Whisper as `language or None`: empty meant detect.
+            data.setdefault("asr_language", language or "auto")
+        return data
+
+    @field_validator("asr_language")
+    @classmethod
+    def _check_language(cls, value: str) -> str:
+        value = value.strip().lower()
+        if not re.fullmatch(r"auto|[a-z]{2,3}", value):
+            raise ValueError(f"asr_language {value!r} is not a language code; write e.g. en, "
+                             f"de or nb, or auto to detect it")
+        return value
 
     @model_validator(mode="before")
     @classmethod

@@ -18,8 +18,9 @@ ROOT = Path(__file__).resolve().parents[1]
 DATA = Path(__file__).resolve().parent / "data"
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-# Converting the bundled GGUF takes a while: every test home shares one converted copy.
-os.environ.setdefault("PERSONA_MODEL_CACHE", str(ROOT / ".pytest_cache" / "persona-models"))
+# One model cache (joined files, conversions) for every test, inside the repository: tests
+# never write into the person's own cache, and a conversion is made once for all test runs.
+os.environ.setdefault("PERSONA_CACHE", str(ROOT / ".pytest_cache" / "persona-cache"))
 
 # MLX binds its BLAS when first imported, which collection may do: give it the system's
 # OpenBLAS first, as the app does (core/llm/mlx_blas.py; ~15x faster on Linux).

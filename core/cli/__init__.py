@@ -90,6 +90,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     _training_parsers(sub)
     _bundle_parsers(sub)
+    _models_parsers(sub)
 
     p = sub.add_parser("devices", help="list microphones")
     _common(p, json_flag=True)
@@ -152,6 +153,24 @@ def _memories_parsers(sub) -> None:
     _common(q, json_flag=True)
     q.add_argument("names", nargs="+", metavar="NAME")
     _common(nsub.add_parser("list", help="the names redaction replaces"), json_flag=True)
+
+
+def _models_parsers(sub) -> None:
+    p = sub.add_parser("models", help="the language and speech models: list, use, import, info")
+    msub = p.add_subparsers(dest="action", required=True, metavar="ACTION")
+    _common(msub.add_parser("list", help="every model: size, RAM, licence, installed, in use"),
+            json_flag=True)
+    q = msub.add_parser("info", help="one model in full (source, sha256, how to install)")
+    _common(q, json_flag=True)
+    q.add_argument("name")
+    q = msub.add_parser("use", help="make NAME the language or speech-to-text model")
+    _common(q, json_flag=True)
+    q.add_argument("name")
+    q = msub.add_parser("import", help="copy a chat GGUF into the model cache and list it")
+    _common(q, json_flag=True)
+    q.add_argument("file", metavar="FILE.gguf")
+    q.add_argument("--name", help="its name in the catalog (default: from the file)")
+    q.add_argument("--sha256", metavar="HEX", help="refuse the file unless it has this sha256")
 
 
 def _bundle_parsers(sub) -> None:
@@ -265,6 +284,7 @@ def main(argv: list[str] | None = None) -> int:
         commands_bundle,
         commands_forget,
         commands_memories,
+        commands_models,
         commands_train,
     )
 
@@ -272,7 +292,7 @@ def main(argv: list[str] | None = None) -> int:
     name = "cmd_" + "_".join(x for x in (args.command, getattr(args, "action", None)) if x)
     handler = (getattr(commands, name, None) or getattr(commands_memories, name, None)
                or getattr(commands_bundle, name, None) or getattr(commands_forget, name, None)
-               or getattr(commands_train, name))
+               or getattr(commands_models, name, None) or getattr(commands_train, name))
     try:
         return handler(args) or 0
     except PersonaError as exc:

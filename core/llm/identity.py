@@ -2,7 +2,8 @@
 
 An adapter only makes sense on the base model it was trained on, so a persona bundle
 records this identity and import refuses a bundle whose model is not the one this machine
-would load. The bundled model is named by its GGUF's SHA-256; a model folder from the
+would load. A catalog model is named by its GGUF's SHA-256 (pinned in the catalog and
+checked on first use, so nothing is hashed here); a model folder from the
 ``llm_model`` setting by one SHA-256 over its files' names and contents.
 """
 
@@ -12,8 +13,8 @@ import functools
 import hashlib
 from pathlib import Path
 
-from persona.core.bundled import bundled_path
 from persona.core.llm.models import validate_model_folder
+from persona.core.models.files import llm_file, selected_llm
 from persona.core.settings import Settings
 
 _BLOCK = 1024 * 1024
@@ -51,5 +52,9 @@ def base_model_identity(settings: Settings) -> dict[str, str]:
         folder = validate_model_folder(settings.llm_model)
         return {"kind": "folder", "name": folder.name,
                 "sha256": _cached(str(folder), "folder", _stamp(folder))}
-    gguf = bundled_path("llm")
-    return {"kind": "gguf", "name": gguf.name, "sha256": _cached(str(gguf), "gguf", _stamp(gguf))}
+    spec = selected_llm(settings)
+    gguf = llm_file(spec)  # verified against spec.sha256
+    # The file's name as before issue 9 (SmolLM2's bundles keep matching); a joined file is
+    # named by its hash in the cache, so its catalog name stands in.
+    name = gguf.name if len(spec.parts) == 1 else f"{spec.name}.gguf"
+    return {"kind": "gguf", "name": name, "sha256": spec.sha256}

@@ -31,11 +31,13 @@ LAYOUT: dict[str, tuple[str, str, str, dict]] = {
     "tts_voice": ("Voice", "Voice", "voice", {}),
     "tts_rate": ("Speaking rate", "Voice", "int", {"suffix": " words/min"}),
     "tts_volume": ("Volume", "Voice", "float", {}),
-    "asr_model": ("Speech-to-text model", "Models", "folder", {}),
+    "llm": ("Language model", "Models", "choice", {}),
+    "asr": ("Speech-to-text model", "Models", "choice", {}),
+    "asr_language": ("Speech language", "Models", "text", {}),
+    "asr_model": ("Speech-to-text model folder", "Models", "folder", {}),
     "embed_model": ("Embedding model", "Models", "folder", {}),
-    "llm_model": ("Language model", "Models", "folder", {}),
+    "llm_model": ("Language model folder", "Models", "folder", {}),
     "llm_backend": ("Language-model backend", "Models", "choice", {}),
-    "language": ("Language", "Models", "text", {}),
     "redact_names": ("Names to redact", "Privacy", "text", {}),
     "privacy_budget": ("Lifetime privacy budget (ε)", "Privacy", "float",
                        {"note": BUDGET_NOTE}),
@@ -67,8 +69,13 @@ TIPS = {
     "redact_names": "Comma-separated names replaced by [NAME] before any text reaches "
                     "training, e.g. Anna, Bob Smith",
     "llm_backend": "auto: MLX on Apple Silicon, torch elsewhere",
-    "language": "The language you speak, e.g. en (needs a multilingual speech model "
-                "for others)",
+    "llm": "The language model, from the catalog (`persona models list`: size, RAM, licence)",
+    "asr": "The speech-to-text model: whisper-base (multilingual) or whisper-tiny.en (faster, "
+           "English only)",
+    "asr_language": "The language you speak, e.g. en, de, nb; auto: detect it (needs a "
+                    "multilingual speech model for anything but en)",
+    "llm_model": "A Hugging Face or MLX folder used instead of the catalog model",
+    "asr_model": "A CTranslate2 Whisper folder used instead of the catalog model",
     "tts_volume": "0 (silent) to 1 (full)",
     "train_epsilon": "What one training run may spend per record; inf: not private",
 }
@@ -96,6 +103,13 @@ def _generic_kind(annotation: Any) -> str:
     return {bool: "bool", int: "int", float: "float"}.get(annotation, "text")
 
 
+def _catalog_choices(role: str) -> tuple[str, ...]:
+    """The installed catalog models of ``role`` (built-in and imported)."""
+    from persona.core.models.catalog import all_models, is_installed
+
+    return tuple(n for n, m in all_models().items() if m.role == role and is_installed(m))
+
+
 def specs() -> list[SettingSpec]:
     """One SettingSpec per setting, grouped in GROUP_ORDER."""
     out = []
@@ -104,7 +118,8 @@ def specs() -> list[SettingSpec]:
             key, (key.replace("_", " ").capitalize(), "Other", "", {}))
         kind = kind or _generic_kind(info.annotation)
         lo, hi = _bounds(info, 1 if kind == "int" else 10 ** -extra.get("decimals", 2))
-        choices = typing.get_args(info.annotation) if kind == "choice" else ()
+        choices = (_catalog_choices(key) if key in ("llm", "asr") else
+                   typing.get_args(info.annotation) if kind == "choice" else ())
         tip = TIPS.get(key) or (info.description or label)
         if kind == "optional":
             tip += f" (leave empty for the default: {info.default})"

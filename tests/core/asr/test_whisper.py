@@ -1,4 +1,5 @@
-"""The bundled Whisper tiny.en transcribing real espeak-ng speech, on the CPU, offline."""
+"""The default Whisper (base, from the catalog) transcribing real espeak-ng speech, on the
+CPU, offline; tiny.en where the English-only rules are tested."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from persona.core.asr.whisper import WhisperOptions, WhisperTranscriber
 from persona.core.audio.io import load_utterance, resample
 from persona.core.audio.utterance import SAMPLE_RATE, Utterance
 from persona.core.errors import AudioError, ModelError
+from persona.core.models.cache import models_cache
 from persona.core.settings import Settings
 from tests.core.asr.textmatch import word_error_rate, words
 
@@ -128,6 +130,21 @@ def test_folder_without_a_model_is_a_model_error(tmp_path):
 
 
 def test_english_only_model_with_another_language_is_a_model_error():
-    t = WhisperTranscriber.from_settings(Settings(language="de"))
-    with pytest.raises(ModelError, match="English-only but the language setting is 'de'"):
+    t = WhisperTranscriber.from_settings(Settings(asr="whisper-tiny.en", asr_language="de"))
+    with pytest.raises(ModelError, match="whisper-tiny.en is English-only but the "
+                                         "asr_language setting is 'de'"):
         t.load()
+
+
+def test_english_only_model_with_auto_hears_english(speak):
+    t = WhisperTranscriber.from_settings(Settings(asr="whisper-tiny.en", asr_language="auto"))
+    assert t.spec.name == "whisper-tiny.en" and t.options.language is None
+    tr = t.transcribe(load_utterance(speak(SENTENCE)))
+    assert tr.language == "en" and word_error_rate(tr.text, SENTENCE) <= 0.2, tr.text
+
+
+def test_default_is_whisper_base_from_the_cache():
+    t = WhisperTranscriber.from_settings(Settings())
+    assert t.spec.name == "whisper-base" and t.options.language == "en"
+    assert (t.model_dir / "model.bin").stat().st_size == t.spec.size
+    assert t.model_dir.parent.parent == models_cache()
