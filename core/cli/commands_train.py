@@ -181,13 +181,13 @@ def _anything_new(home: Home, settings) -> bool:
 
 def cmd_eval(args: Namespace) -> int:
     from persona.core.llm.adapters import find_adapter
-    from persona.core.llm.models import default_backend_name, ensure_model_folder
+    from persona.core.llm.models import ensure_model_folder
     from persona.core.train.adapter_store import AdapterStore
     from persona.core.train.dataset import heldout_from_files
-    from persona.core.train.runner import evaluate, load_dataset, trainer
+    from persona.core.train.runner import evaluate, load_dataset, trainer, training_backend
 
     home, settings = _home_settings(args)
-    backend = args.backend or default_backend_name(settings)
+    backend = args.backend or training_backend(settings)
     _, loss_fn, fmt = trainer(backend)
     examples = (heldout_from_files([Path(p) for p in args.heldout], names=settings.redact_names)
                 .heldout if args.heldout else load_dataset(home, settings).heldout)

@@ -63,6 +63,26 @@ def find_adapter(adapter_dir: Path | None, fmt: AdapterFormat) -> Path | None:
     return None
 
 
+def plain_lora(src: Path, target: str) -> tuple[int, float]:
+    """``(rank, scale)`` of the plain peft LoRA adapter in ``src`` (its update is
+    ``scale * B(A(x))``); ModelError when it is missing or uses what ``target`` (the format
+    it is converted to) cannot express."""
+    if adapter_format(src) != "peft":
+        raise ModelError(f"{src} holds no peft adapter (adapter_config.json with peft_type "
+                         "and adapter_model.safetensors); train one first.")
+    config = json.loads((src / CONFIG).read_text(encoding="utf-8"))
+    unsupported = [k for k in ("use_dora", "rank_pattern", "alpha_pattern") if config.get(k)]
+    if config.get("bias", "none") != "none":
+        unsupported.append("bias")
+    if config.get("peft_type") != "LORA" or unsupported:
+        raise ModelError(f"{src} uses {config.get('peft_type')} {unsupported or ''}, which "
+                         f"{target} adapters cannot express; train plain LoRA (no DoRA, bias "
+                         "or per-layer ranks).")
+    r = int(config["r"])
+    alpha = float(config.get("lora_alpha", r))
+    return r, alpha / (r ** 0.5 if config.get("use_rslora") else r)
+
+
 def peft_to_mlx(src: Path, dest: Path, *, num_hidden_layers: int) -> Path:
     """Write the peft LoRA adapter in ``src`` as an mlx-lm adapter in ``dest``.
 
@@ -74,21 +94,7 @@ def peft_to_mlx(src: Path, dest: Path, *, num_hidden_layers: int) -> Path:
     from safetensors.numpy import load_file, save_file
 
     src, dest = Path(src), Path(dest)
-    if adapter_format(src) != "peft":
-        raise ModelError(f"{src} holds no peft adapter (adapter_config.json with peft_type "
-                         "and adapter_model.safetensors); train one first.")
-    config = json.loads((src / CONFIG).read_text(encoding="utf-8"))
-    unsupported = [k for k in ("use_dora", "rank_pattern", "alpha_pattern") if config.get(k)]
-    if config.get("bias", "none") != "none":
-        unsupported.append("bias")
-    if config.get("peft_type") != "LORA" or unsupported:
-        raise ModelError(f"{src} uses {config.get('peft_type')} {unsupported or ''}, which "
-                         "mlx-lm adapters cannot express; train plain LoRA (no DoRA, bias or "
-                         "per-layer ranks).")
-    r = int(config["r"])
-    alpha = float(config.get("lora_alpha", r))
-    scale = alpha / (r ** 0.5 if config.get("use_rslora") else r)
-
+    r, scale = plain_lora(src, "mlx-lm")
     weights, layers, keys = {}, set(), set()
     for name, w in load_file(str(src / "adapter_model.safetensors")).items():
         # "base_model.model.model.layers.3.self_attn.q_proj.lora_A.weight"

@@ -2,23 +2,58 @@
 
 from __future__ import annotations
 
+import logging
+
 from persona.core.errors import ModelError, SettingsError
 from persona.core.llm.backend import LLMBackend
 from persona.core.llm.convert import Progress
-from persona.core.llm.models import BACKENDS, default_backend_name, ensure_model_folder
+from persona.core.llm.models import (
+    BACKENDS,
+    default_backend_name,
+    ensure_model_folder,
+    model_gguf,
+)
 from persona.core.paths import Home
 from persona.core.settings import Settings
 
+log = logging.getLogger(__name__)
 
-def load_backend(settings: Settings, home: Home, name: str | None = None, *,
-                 progress: Progress | None = None) -> LLMBackend:
-    """The backend ``name`` ("torch" or "mlx"; None = from the settings and the platform)
-    with the model folder from the settings (the bundled model is converted on first use)
-    and the person's adapter from ``home.adapter_dir``, if one has been trained."""
+
+def backend_name(settings: Settings, name: str | None = None) -> str:
+    """The backend that will run: ``name``, else the setting, else the platform's.
+
+    llama.cpp runs GGUF files only: with ``llm_model`` set to a Hugging Face folder, "auto"
+    means torch (logged), and an explicit "llamacpp" is a SettingsError.
+    """
+    if name is None and settings.llm_backend == "auto" and settings.llm_model:
+        chosen = default_backend_name(settings)
+        if chosen == "llamacpp":
+            log.info("llm_model is the folder %s, which llama.cpp cannot run (it runs GGUF "
+                     "files); using torch.", settings.llm_model)
+            return "torch"
+        return chosen
     name = name or default_backend_name(settings)
     if name not in BACKENDS:
         raise SettingsError(f"The language-model backend {name!r} is unknown; use one of "
                             f"{', '.join(BACKENDS)} (or 'auto').")
+    if name == "llamacpp" and settings.llm_model:
+        raise SettingsError(f"llm_model is the folder {settings.llm_model}, but llama.cpp runs "
+                            "GGUF files only; set llm_backend to 'torch' (or 'auto'), or remove "
+                            "llm_model to run the catalog model.")
+    return name
+
+
+def load_backend(settings: Settings, home: Home, name: str | None = None, *,
+                 progress: Progress | None = None) -> LLMBackend:
+    """The backend ``name`` ("llamacpp", "torch" or "mlx"; None = from the settings and the
+    platform) with the model from the settings (a GGUF for llama.cpp, run as it is; a model
+    folder for torch and MLX, the bundled GGUF converted on first use) and the person's
+    adapter from ``home.adapter_dir``, if one has been trained."""
+    name = backend_name(settings, name)
+    if name == "llamacpp":
+        from persona.core.llm.llamacpp_backend import LlamaCppBackend
+
+        return LlamaCppBackend(model_gguf(settings, home), home.adapter_dir)
     folder = ensure_model_folder(settings, home, progress)
     if name == "torch":
         from persona.core.llm.torch_backend import TorchBackend
@@ -28,7 +63,8 @@ def load_backend(settings: Settings, home: Home, name: str | None = None, *,
         import mlx_lm  # noqa: F401
     except ImportError as exc:
         raise ModelError("The MLX backend needs mlx and mlx-lm: `pip install mlx-lm` "
-                         "(and `mlx[cpu]` on Linux), or set llm_backend to 'torch'.") from exc
+                         "(and `mlx[cpu]` on Linux), or set llm_backend to 'llamacpp' or "
+                         "'torch'.") from exc
     from persona.core.llm.mlx_backend import MLXBackend
 
     return MLXBackend(folder, home.adapter_dir)

@@ -5,6 +5,7 @@ Pure Python, no model: the backends feed it their streamed text pieces.
 
 from __future__ import annotations
 
+import os
 from abc import abstractmethod
 from collections.abc import Iterator
 
@@ -47,6 +48,15 @@ def check_options(options: GenerationOptions | None) -> GenerationOptions:
     if any(not isinstance(s, str) or not s for s in o.stop):
         raise SettingsError(f"stop is {o.stop!r}; every stop string must be non-empty text.")
     return o
+
+
+def default_threads() -> int:
+    """One compute thread per core, less one for audio and the UI, at most 8.
+
+    On 2 busy cores one torch thread is about 3x faster than two (measured here: 7 vs 2.3
+    tokens/s): OpenMP threads wait on each other whenever one of them is descheduled.
+    """
+    return max(1, min(8, (os.cpu_count() or 2) - 1))
 
 
 def check_length(prompt_tokens: int, options: GenerationOptions, context: int | None) -> None:

@@ -30,17 +30,18 @@ from persona.core.settings import Settings
 log = logging.getLogger(__name__)
 
 BUNDLED_NAME = "smollm2-135m-instruct"
-BACKENDS = ("torch", "mlx")
+BACKENDS = ("torch", "mlx", "llamacpp")
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer.model", "tokenizer_config.json")
 
 
 def default_backend_name(settings: Settings | None = None) -> str:
-    """``settings.llm_backend`` unless it is "auto"; then "mlx" on Apple Silicon, else "torch"."""
+    """``settings.llm_backend`` unless it is "auto"; then "mlx" on Apple Silicon, else
+    "llamacpp" (it runs the quantized GGUF directly, 4-7x faster than torch float32 here)."""
     choice = settings.llm_backend if settings is not None else "auto"
     if choice != "auto":
         return choice
     apple_silicon = sys.platform == "darwin" and platform.machine() == "arm64"
-    return "mlx" if apple_silicon else "torch"
+    return "mlx" if apple_silicon else "llamacpp"
 
 
 def validate_model_folder(path: str | os.PathLike[str]) -> Path:
@@ -194,3 +195,8 @@ else:
 
     def _unlock(f) -> None:
         fcntl.flock(f.fileno(), fcntl.LOCK_UN)
+
+
+def model_gguf(settings: Settings, home: Home) -> Path:
+    """The GGUF file the llama.cpp backend runs (memory-mapped, as it is, never converted)."""
+    return bundled_path("llm")

@@ -10,7 +10,6 @@ from __future__ import annotations
 import copy
 import json
 import logging
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -24,6 +23,7 @@ from persona.core.llm.generation import (
     PromptCheckedBackend,
     StopFilter,
     check_messages,
+    default_threads,
 )
 from persona.core.llm.models import validate_model_folder
 
@@ -143,15 +143,6 @@ class TorchBackend(PromptCheckedBackend):
         if extra:
             cache.crop(-extra)  # transformers 5: a negative count of tokens to drop
         return cache, n
-
-
-def default_threads() -> int:
-    """One torch thread per core, less one for audio and the UI, at most 8.
-
-    On 2 busy cores one thread is about 3x faster than two (measured here: 7 vs 2.3
-    tokens/s): OpenMP threads wait on each other whenever one of them is descheduled.
-    """
-    return max(1, min(8, (os.cpu_count() or 2) - 1))
 
 
 MIN_REUSE_TOKENS = 16  # below this, copying the cache saves nothing

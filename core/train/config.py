@@ -81,7 +81,7 @@ class TrainResult:
 def train_threads() -> int:
     """Threads for training and its evaluation: every core, at most 8.
 
-    Unlike chat (``persona.core.llm.torch_backend.default_threads`` leaves a core for audio and the
+    Unlike chat (``persona.core.llm.generation.default_threads`` leaves a core for audio and the
     UI), training is a batch job: the nightly one runs at idle priority, which gives way to
     anything else. On 2 idle cores, 2 threads train ~1.4x faster than 1 (measured: 74 vs 55
     tokens/s).

