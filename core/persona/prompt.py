@@ -117,9 +117,7 @@ def build_messages(profile: Profile, hits: list[Hit], history: list[dict[str, st
         if h.memory.speaker != "assistant" and h.memory.hash not in seen:
             seen.add(h.memory.hash)
             ranked.append(h)
-    memories = [memory_line(h, opt.memory_chars, now.tzinfo) for h in ranked[: opt.max_memories]]
-    if opt.keep_order:
-        memories.reverse()  # _assemble lists them reversed; the budget drops the last given
+    kept = ranked[: opt.max_memories]
     turns = [{"role": t["role"], "content": _cut(t["content"], opt.turn_chars)}
              for t in history[-opt.history_turns:] if opt.history_turns > 0]
     if text_hash(question) in {text_hash(t["content"]) for t in turns[-1:]}:
@@ -129,13 +127,17 @@ def build_messages(profile: Profile, hits: list[Hit], history: list[dict[str, st
 
     lists = 5
     while True:
+        memories = [memory_line(h, opt.memory_chars, now.tzinfo) for h in kept]
+        if opt.keep_order:
+            memories.reverse()  # _assemble lists them reversed
         messages = _assemble(system_prompt(profile, now, lists=lists), turns, memories,
                              feeling, question)
         if _size(messages) <= opt.budget_chars:
             return messages
-        if memories:
-            # The least relevant (the list is best first), or the last given one.
-            memories = memories[1:] if opt.keep_order else memories[:-1]
+        if kept:
+            # The least relevant: the last of the best-first list, or the lowest score.
+            del kept[min(range(len(kept)), key=lambda i: kept[i].score)
+                     if opt.keep_order else -1]
         elif turns:
             turns = turns[2:] if len(turns) > 1 else []  # the oldest exchange
         elif lists > 1:
