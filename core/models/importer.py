@@ -29,12 +29,14 @@ def default_name(info_name: str, path: Path) -> str:
 
 
 def check_name(name: str, sha256: str | None = None) -> None:
+    """A usable new name; with ``sha256``, also not taken by another imported file (the same
+    file imported again keeps its name)."""
     if not _NAME.match(name):
         raise ModelError(f"{name!r} cannot name a model: use lower-case letters, digits, "
                          "'.', '_' or '-' (up to 64), e.g. --name my-model.")
     if name in BUILTIN:
         raise ModelError(f"{name!r} is a built-in model; choose another --name.")
-    taken = imported_models().get(name)
+    taken = imported_models().get(name) if sha256 else None
     if taken is not None and taken.sha256 != sha256:
         raise ModelError(f"{name!r} already names another imported model ({taken.imported_from});"
                          f" choose another --name.")
