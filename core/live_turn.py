@@ -183,7 +183,8 @@ class LiveTurn:
         messages = self.pipe.prompt_messages(_MARK, order, self._conv.history, now=self.now,
                                              keep_order=True)
         last = messages[-1]
-        head = last["content"][: last["content"].index(_MARK)]
+        # Without the blank line before the question: more memories may follow first.
+        head = last["content"][: last["content"].index(_MARK)].rstrip()
         return messages[:-1] + [{"role": last["role"], "content": head}]
 
     # ------------------------------------------------------------------ released
