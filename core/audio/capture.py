@@ -131,12 +131,16 @@ class Recorder:
 
     ``on_level(dbfs)`` is called from a worker thread about 20 times a second with the
     level of the last block; ``on_limit()`` when ``max_seconds`` stopped the recording.
+    ``on_audio(block, rate)`` gets every block as recorded, on the same thread (a
+    ``LiveTurn`` works on the speech while the key is still held); it may change between
+    recordings.
     The utterance is not checked for silence here: pass it to ``check_utterance``.
     """
 
     def __init__(self, device: str | int | None = None, *, max_seconds: float = 120.0,
                  on_level: Callable[[float], None] | None = None,
                  on_limit: Callable[[], None] | None = None,
+                 on_audio: Callable[[np.ndarray, int], None] | None = None,
                  block_seconds: float = 0.05, device_rate: int | None = None) -> None:
         if max_seconds <= 0:
             raise DeviceError(f"max_seconds must be positive; got {max_seconds}")
@@ -144,6 +148,7 @@ class Recorder:
         self.max_seconds = float(max_seconds)
         self.on_level = on_level
         self.on_limit = on_limit
+        self.on_audio = on_audio
         self.block_seconds = block_seconds
         self.device_rate = device_rate  # None: 16 kHz if the device takes it, else its own
         self.device: InputDevice | None = None
@@ -271,6 +276,8 @@ class Recorder:
             if chunk is _END:
                 break
             self._chunks.append(chunk)
+            if self.on_audio is not None:
+                self._call(self.on_audio, chunk, self.rate)
             if self.on_level is not None:
                 self._call(self.on_level, rms_dbfs(chunk))
         if self.stopped_by_limit and self.on_limit is not None:

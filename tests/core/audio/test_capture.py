@@ -191,3 +191,13 @@ def test_no_microphone_at_all_is_a_clear_device_error(mic, monkeypatch, tmp_path
         monkeypatch.undo()
         refresh_devices()
     assert list_input_devices(), "the PulseAudio monitor should be back after the re-scan"
+
+
+def test_on_audio_gets_every_block_as_it_is_recorded(mic, speak):
+    # What a LiveTurn is fed while the key is held: the same samples the utterance holds.
+    blocks: list[tuple[np.ndarray, int]] = []
+    utt, _ = record_while_playing(mic, speak("Testing one two"),
+                                  on_audio=lambda b, r: blocks.append((b, r)))
+    assert blocks and all(r == SAMPLE_RATE for _, r in blocks)
+    fed = np.concatenate([b for b, _ in blocks])[:, 0]
+    assert np.array_equal(fed, utt.audio)
