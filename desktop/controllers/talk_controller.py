@@ -1,9 +1,10 @@
 """Wires the Talk view to the core: push-to-talk, typed questions, streamed and spoken replies.
 
 Space (held while no text field has focus) and the microphone button record through
-``RecordingWorker``; the utterance then goes through ``Pipeline.voice_turn`` on a turn thread:
-the transcript and its emotion appear as soon as they exist, the reply streams in as text while
-it is spoken. One turn runs at a time; talking again while Persona speaks stops it (barge-in).
+``RecordingWorker``, which feeds a ``LiveTurn`` while the key is held (partial transcripts,
+memories and the prompt's prefix are worked on before release, on its own worker); at release
+the turn finishes on a turn thread: the transcript and its emotion appear as soon as they
+exist, the reply streams in as text while it is spoken. One turn runs at a time; talking again while Persona speaks stops it (barge-in).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from PySide6.QtWidgets import (
     QTextEdit,
 )
 
+from persona.core.live_turn import LiveTurn
 from persona.desktop.views.sources_dialog import SourcesDialog
 from persona.desktop.views.talk_view import IDLE_HINT, TalkView
 from persona.desktop.workers.recording import RecordingWorker
@@ -48,6 +50,7 @@ class TalkController(QObject):
         self._turns = QThreadPool(self)  # one turn at a time, in order
         self._turns.setMaxThreadCount(1)
         self._stop: threading.Event | None = None
+        self.live: LiveTurn | None = None  # the turn being recorded (or the last one)
         self._busy = 0
         self._history_loaded = False
         self._silence = threading.Event()  # set while muted: speech stops, text goes on
@@ -115,9 +118,12 @@ class TalkController(QObject):
         if self.recorder.recording:
             return
         self.stop_speaking()  # talking over Persona interrupts it
+        if self.live is not None:
+            self.live.cancel()  # a turn never sent (a failed recording) is discarded
+        self.live = LiveTurn(self.ctx.pipeline)
         self.view.set_recording(True)
         self.view.set_state("● Recording — release to send")
-        self.recorder.start()
+        self.recorder.start(on_audio=self.live.feed)
 
     def stop_recording(self) -> None:
         if not self.recorder.recording:
@@ -144,6 +150,8 @@ class TalkController(QObject):
 
     def _recording_failed(self, message: str) -> None:
         self._clock.stop()
+        if self.live is not None:
+            self.live.cancel()
         self.view.set_recording(False)
         self.view.set_state(IDLE_HINT)
         self.ctx.show_error(message, "The microphone could not be used")
@@ -153,8 +161,8 @@ class TalkController(QObject):
 
     # ------------------------------------------------------------------ turns
     def _utterance_ready(self, utterance) -> None:
-        pipe = self.ctx.pipeline
-        self._run_turn("Answering", lambda stop, sig: pipe.voice_turn(
+        live = self.live or LiveTurn(self.ctx.pipeline)
+        self._run_turn("Answering", lambda stop, sig: live.finish(
             utterance, speak=not self.muted, on_heard=sig.heard.emit, on_text=sig.piece.emit,
             stop=stop, silence=self._silence))
 

@@ -48,10 +48,12 @@ class RecordingWorker(QObject):
     def elapsed(self) -> float:
         return self.recorder.elapsed if self._recording else 0.0
 
-    def start(self) -> None:
+    def start(self, on_audio=None) -> None:
+        """Record; ``on_audio(block, rate)`` gets each block (a ``LiveTurn``'s ``feed``)."""
         if self._recording:
             return
         self._recording = True
+        self.recorder.on_audio = on_audio
         self._exec.submit(self._start)
 
     def stop(self) -> None:

@@ -108,6 +108,7 @@ def test_push_to_talk_end_to_end(pulse, sample_home, make_window, qtbot, speak):
     reply = done.args[0]
     assert reply.text and view.turns()[1].text == reply.text
     assert reply.first_audio_s is not None  # the reply was spoken (played to the sink)
+    assert controller.live.passes  # worked on while the key was held
     store = _store(sample_home)
     assert store.count() == before + 2
     spoken = [m for m in store.list(limit=5) if m.audio_path]
