@@ -16,7 +16,8 @@ import traceback
 
 from benchmarks.table import Row, format_table
 
-BENCHES = ("asr", "voice_turn", "memory", "grounded", "emotion", "llm", "demo_memory", "train",
+BENCHES = ("asr", "asr_models", "voice_turn", "memory", "grounded", "emotion", "llm",
+           "demo_memory", "train",
            "desktop", "desktop_memories", "desktop_training", "csprng", "redaction", "forget",
            "bundle")
 

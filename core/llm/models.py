@@ -1,7 +1,13 @@
 """Which language-model folder to load, and which backend runs it.
 
 The person may point ``settings.llm_model`` at any local Hugging Face or MLX folder. Without
-it, the bundled GGUF is converted once into ``Home.models_dir / "smollm2-135m-instruct"``.
+it, the catalog model the ``llm`` setting names (core/models/catalog.py) is used: llama.cpp
+runs its GGUF as it is (``model_gguf``); torch and MLX need it converted once to a float32
+folder, kept in the per-user cache keyed by the GGUF's sha256
+(``core.models.cache.hf_dir(sha256) / "model"``), so every home on the machine shares one
+conversion and a new home converts nothing. (Before issue 9 each home had its own copy in
+``Home.models_dir``; that old folder is no longer read, and is left alone:
+``persona models list`` says how big it is and that it may be deleted.)
 The conversion is crash-safe: it is built in a hidden temporary folder that is renamed into
 place only when complete (a half-written folder is never used), and a lock file stops two
 processes from converting at the same time.
@@ -21,15 +27,16 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from persona.core.bundled import bundled_path
 from persona.core.errors import ModelError
 from persona.core.llm.convert import SOURCE_FILE, Progress, convert_gguf, source_info
+from persona.core.models.cache import hf_dir
+from persona.core.models.files import llm_file, selected_llm
 from persona.core.paths import Home
 from persona.core.settings import Settings
 
 log = logging.getLogger(__name__)
 
-BUNDLED_NAME = "smollm2-135m-instruct"
+CONVERTED_NAME = "model"  # the finished folder inside hf_dir(sha256)
 BACKENDS = ("torch", "mlx", "llamacpp")
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer.model", "tokenizer_config.json")
 
@@ -67,7 +74,7 @@ def converted_folder(models_dir: Path, gguf: Path | None = None) -> Path | None:
     A folder counts only when it carries the source record written last by the converter
     (and, given ``gguf``, was made from that same file). Temporary folders never count.
     """
-    folder = models_dir / BUNDLED_NAME
+    folder = models_dir / CONVERTED_NAME
     record = folder / SOURCE_FILE
     if not record.is_file():
         return None
@@ -82,17 +89,18 @@ def converted_folder(models_dir: Path, gguf: Path | None = None) -> Path | None:
 
 def ensure_model_folder(settings: Settings, home: Home,
                         progress: Progress | None = None) -> Path:
-    """The folder of the language model to load: the setting's, else the bundled one,
-    converted on first use (which takes about a minute)."""
+    """The folder of the language model to load: the setting's, else the catalog model's,
+    converted on first use on this machine (about a minute for SmolLM2) into the cache."""
     if settings.llm_model:
         return validate_model_folder(settings.llm_model)
-    gguf = bundled_path("llm")
-    models_dir = home.models_dir
-    folder = converted_folder(models_dir, gguf)
-    if folder is not None:
-        _clean_leftovers_if_idle(models_dir)
-        return folder
+    spec = selected_llm(settings)
+    models_dir = hf_dir(spec.sha256)
     try:
+        gguf = llm_file(spec, progress)
+        folder = converted_folder(models_dir, gguf)
+        if folder is not None:
+            _clean_leftovers_if_idle(models_dir)
+            return folder
         with conversion_lock(models_dir, progress):
             # Another process may have finished the conversion while we waited for the lock.
             folder = converted_folder(models_dir, gguf)
@@ -101,18 +109,20 @@ def ensure_model_folder(settings: Settings, home: Home,
             _remove_leftovers(models_dir)
             return _convert_into_place(gguf, models_dir, progress)
     except OSError as exc:  # disk full, read-only or permission denied
+        need = spec.params * 4 / 1e9  # float32
         raise ModelError(f"Cannot write the converted language model into {models_dir} "
-                         f"({exc}); free about 600 MB there or fix its permissions.") from exc
+                         f"({exc}); free about {need:.1f} GB there or fix its permissions "
+                         f"(PERSONA_CACHE moves the cache).") from exc
 
 
 def _convert_into_place(gguf: Path, models_dir: Path, progress: Progress | None) -> Path:
-    final = models_dir / BUNDLED_NAME
-    tmp = Path(tempfile.mkdtemp(prefix=f".{BUNDLED_NAME}.tmp-", dir=models_dir))
+    final = models_dir / CONVERTED_NAME
+    tmp = Path(tempfile.mkdtemp(prefix=f".{CONVERTED_NAME}.tmp-", dir=models_dir))
     try:
         convert_gguf(gguf, tmp, progress)
         if final.exists():  # an outdated or unfinished conversion: move it aside first
-            old = Path(tempfile.mkdtemp(prefix=f".{BUNDLED_NAME}.old-", dir=models_dir))
-            os.replace(final, old / BUNDLED_NAME)
+            old = Path(tempfile.mkdtemp(prefix=f".{CONVERTED_NAME}.old-", dir=models_dir))
+            os.replace(final, old / CONVERTED_NAME)
             shutil.rmtree(old, ignore_errors=True)
         os.replace(tmp, final)
     except BaseException:
@@ -123,7 +133,7 @@ def _convert_into_place(gguf: Path, models_dir: Path, progress: Progress | None)
 
 def leftovers(models_dir: Path) -> list[Path]:
     """Temporary folders that an interrupted conversion left behind."""
-    return sorted(p for p in models_dir.glob(f".{BUNDLED_NAME}.*-*") if p.is_dir())
+    return sorted(p for p in models_dir.glob(f".{CONVERTED_NAME}.*-*") if p.is_dir())
 
 
 def _remove_leftovers(models_dir: Path) -> None:
@@ -146,8 +156,8 @@ def conversion_lock(models_dir: Path, progress: Progress | None = None, *,
                     blocking: bool = True) -> Iterator[bool]:
     """Hold the conversion lock of ``models_dir``; yields False if ``blocking`` is False and
     another process holds it. The OS drops the lock when its process dies (no stale locks)."""
-    models_dir.mkdir(parents=True, exist_ok=True)
-    path = models_dir / f".{BUNDLED_NAME}.lock"
+    models_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    path = models_dir / f".{CONVERTED_NAME}.lock"
     with open(path, "a+b") as f:
         got = _try_lock(f)
         if not got and blocking:
@@ -198,5 +208,6 @@ else:
 
 
 def model_gguf(settings: Settings, home: Home) -> Path:
-    """The GGUF file the llama.cpp backend runs (memory-mapped, as it is, never converted)."""
-    return bundled_path("llm")
+    """The GGUF file the llama.cpp backend runs (memory-mapped, as it is, never converted):
+    the catalog model the ``llm`` setting names, joined and checked on first use."""
+    return llm_file(selected_llm(settings))

@@ -1,6 +1,6 @@
 """Shared by the language-model tests: the converted bundled model and small adapters.
 
-The conversion runs once for all test runs (PERSONA_MODEL_CACHE, set in tests/conftest.py);
+The conversion runs once for all test runs (the PERSONA_CACHE of tests/conftest.py);
 the adapters are made with the libraries' own LoRA code on a model of the real shapes.
 """
 

@@ -17,7 +17,7 @@ from persona.core.errors import ModelError
 from persona.core.llm import models
 from persona.core.llm.convert import SOURCE_FILE, source_info
 from persona.core.llm.models import (
-    BUNDLED_NAME,
+    CONVERTED_NAME,
     conversion_lock,
     converted_folder,
     default_backend_name,
@@ -25,6 +25,8 @@ from persona.core.llm.models import (
     leftovers,
     validate_model_folder,
 )
+from persona.core.models.cache import hf_dir
+from persona.core.models.catalog import DEFAULT_LLM, get_model
 from persona.core.paths import Home
 from persona.core.settings import Settings
 from tests.conftest import ROOT
@@ -78,7 +80,12 @@ def test_missing_own_folder(tmp_path, home):
         ensure_model_folder(Settings(llm_model=str(tmp_path / "nope")), Home.resolve(home))
 
 
-# ---- the bundled model, converted once -------------------------------------------------
+# ---- the catalog model, converted once into the per-user cache --------------------------
+
+
+def _hf() -> Path:
+    """Where the default model's conversion lives in the cache PERSONA_CACHE names."""
+    return hf_dir(get_model(DEFAULT_LLM).sha256)
 
 
 def test_converted_folder_is_complete(model_folder):
@@ -107,7 +114,7 @@ def test_second_call_reuses_the_conversion(model_folder, home, monkeypatch):
 
 def _shared_copy(model_folder: Path, models_dir: Path) -> Path:
     """A cheap copy of the finished conversion (symlinked files) in another models dir."""
-    copy = models_dir / BUNDLED_NAME
+    copy = models_dir / CONVERTED_NAME
     copy.mkdir(parents=True)
     for f in model_folder.iterdir():
         (copy / f.name).symlink_to(f)
@@ -115,12 +122,12 @@ def _shared_copy(model_folder: Path, models_dir: Path) -> Path:
 
 
 def test_leftover_temp_folders_are_ignored_and_cleaned(model_folder, tmp_path, monkeypatch):
-    monkeypatch.setenv("PERSONA_MODEL_CACHE", str(tmp_path / "cache"))
-    final = _shared_copy(model_folder, tmp_path / "cache")
-    left = tmp_path / "cache" / f".{BUNDLED_NAME}.tmp-crashed"
+    monkeypatch.setenv("PERSONA_CACHE", str(tmp_path / "cache"))
+    final = _shared_copy(model_folder, _hf())
+    left = _hf() / f".{CONVERTED_NAME}.tmp-crashed"
     left.mkdir()
     (left / "config.json").write_text("{}")  # looks like a model, half-written
-    assert leftovers(tmp_path / "cache") == [left]
+    assert leftovers(_hf()) == [left]
     assert ensure_model_folder(Settings(), Home.resolve(tmp_path / "h")) == final
     assert not left.exists()
 
@@ -149,9 +156,10 @@ ensure_model_folder(Settings(), Home.resolve(sys.argv[1]))
 
 
 @pytest.mark.slow
-def test_killed_conversion_leaves_no_model_and_no_lock(tmp_path):
-    cache = tmp_path / "cache"
-    env = dict(os.environ, PERSONA_MODEL_CACHE=str(cache), PYTHONPATH=str(ROOT))
+def test_killed_conversion_leaves_no_model_and_no_lock(tmp_path, monkeypatch):
+    monkeypatch.setenv("PERSONA_CACHE", str(tmp_path / "cache"))
+    cache = _hf()
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
     proc = subprocess.Popen([sys.executable, "-c", CONVERT, str(tmp_path / "home")], env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
@@ -167,7 +175,7 @@ def test_killed_conversion_leaves_no_model_and_no_lock(tmp_path):
         proc.send_signal(signal.SIGKILL)
         proc.wait()
     assert converted_folder(cache) is None
-    assert not (cache / BUNDLED_NAME).exists()
+    assert not (cache / CONVERTED_NAME).exists()
     assert leftovers(cache)  # the half-made folder stays hidden until the next conversion
     with conversion_lock(cache, blocking=False) as got:
         assert got  # the OS released the dead process's lock
@@ -199,6 +207,15 @@ def test_converted_model_generates_what_the_gguf_generates(model_folder):
 def test_unwritable_model_cache_is_a_clear_error(tmp_path, monkeypatch):
     blocker = tmp_path / "not-a-folder"
     blocker.write_text("a file where the model cache should be")
-    monkeypatch.setenv("PERSONA_MODEL_CACHE", str(blocker / "models"))
-    with pytest.raises(ModelError, match=f"{blocker / 'models'}.*free about 600 MB"):
+    monkeypatch.setenv("PERSONA_CACHE", str(blocker / "cache"))
+    with pytest.raises(ModelError, match=f"{blocker / 'cache'}.*free about 0.5 GB"):
         ensure_model_folder(Settings(), Home.resolve(tmp_path / "h"))
+
+
+def test_every_home_shares_one_conversion_in_the_cache(model_folder, tmp_path):
+    # Issue 9: a new home converts nothing and holds no model; the cache is keyed by the
+    # GGUF's sha256.
+    assert model_folder == _hf() / CONVERTED_NAME
+    a, b = Home.resolve(tmp_path / "a"), Home.resolve(tmp_path / "b")
+    assert ensure_model_folder(Settings(), a) == ensure_model_folder(Settings(), b) == model_folder
+    assert not (a.root / "models").exists() and not (b.root / "models").exists()
