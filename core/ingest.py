@@ -1,9 +1,10 @@
 """Batch import of files into memory: text and Markdown notes, and audio recordings.
 
 Text files are chunked by ``core.memory`` (dates in diary headings become the memories'
-times); audio files are transcribed, split at sentence ends into memory-sized pieces, and
-each piece is tagged from its own slice of the recording. A bad file is reported and
-skipped; the others still go in. Progress is reported per file.
+times), tagged, and stored in batches of whole files (``persona.core.memory.batch``); audio
+files are transcribed, split at sentence ends into memory-sized pieces, and each piece is
+tagged from its own slice of the recording. A bad file is reported and skipped; the others
+still go in. Progress is reported in files; a cancelled import keeps what was committed.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from persona.core.audio.io import SUFFIXES as AUDIO_SUFFIXES
 from persona.core.audio.io import load_utterance
 from persona.core.audio.utterance import Utterance
 from persona.core.errors import PersonaError
+from persona.core.memory.batch import BATCH_SIZE, FIRST_BATCH, BatchWriter
 from persona.core.memory.ingest import TEXT_SUFFIXES, read_text_memories
 from persona.core.memory.schema import Memory
 
@@ -32,7 +34,7 @@ class IngestSummary:
     errors: list[tuple[str, str]] = field(default_factory=list)  # (file, what was wrong)
     imported: list[str] = field(default_factory=list)  # files read without error, in order
     stopped: bool = False  # should_stop() ended the import early
-    skipped: int = 0  # files not looked at because of the stop
+    skipped: int = 0  # files left out by the stop (not read, or read but not yet written)
 
     def describe(self) -> str:
         head = (f"Imported {self.files} file(s): {self.stored} memories stored, "
@@ -74,36 +76,58 @@ def _importable(path: Path) -> bool:
 
 def ingest_paths(pipe, paths: list[Path], *,
                  progress: Callable[[int, int], None] | None = None,
-                 should_stop: Callable[[], bool] | None = None) -> IngestSummary:
+                 should_stop: Callable[[], bool] | None = None,
+                 batch_size: int = BATCH_SIZE) -> IngestSummary:
     """Import ``paths`` through ``pipe`` (a core.pipeline.Pipeline).
 
-    ``should_stop()`` is asked before each file; when it says True the import ends there
-    (each file goes in whole or not at all) and the summary says what was imported.
+    Text files go into the store in batches of whole files (``persona.core.memory.batch``:
+    one embedding call, one duplicate query and one commit per batch); audio files are
+    transcribed and stored one by one. ``progress(done, total)`` counts files.
+    ``should_stop()`` is asked before each file and before each batch is written; once it
+    says True the import ends: every batch already committed stays, each file is in whole
+    or not at all, and the summary says how many files were not imported.
     """
     files, refused = expand(paths)
     summary = IngestSummary(errors=list(refused))
-    for i, path in enumerate(files):
-        if should_stop is not None and should_stop():
-            summary.stopped, summary.skipped = True, len(files) - i
+    elsewhere: list[Path] = []  # done outside the batches: unreadable, or audio
+    audio_in: set[Path] = set()
+
+    def tick(out=None) -> None:
+        if progress is not None:
+            out = out or writer.outcome
+            progress(len(elsewhere) + len(out.committed) + len(out.failed), len(files))
+
+    writer = BatchWriter(pipe.store, annotate=lambda m: _tagged(pipe, m),
+                         should_stop=should_stop, on_commit=tick,
+                         first=min(FIRST_BATCH, batch_size), most=batch_size)
+    stopped = False
+    for path in files:
+        if writer.outcome.cancelled or (should_stop is not None and should_stop()):
+            stopped = True
             break
         try:
             if path.suffix.lower() in TEXT_SUFFIXES:
-                memories = [_tagged(pipe, m) for m in read_text_memories(path)]
-                result = pipe.store.add(memories, compact=False)
-                summary.stored += len(result.ids)
-                summary.duplicates += len(result.duplicates)
-            else:
-                stored, dupes = _ingest_audio(pipe, path)
-                summary.stored += stored
-                summary.duplicates += dupes
-            summary.files += 1
-            summary.imported.append(str(path))
+                writer.add(path, read_text_memories(path))
+                continue
+            stored, dupes = _ingest_audio(pipe, path)
+            summary.stored += stored
+            summary.duplicates += dupes
+            audio_in.add(path)
         except PersonaError as exc:
             summary.errors.append((str(path), str(exc)))
-        if progress is not None:
-            progress(i + 1, len(files))
-    if summary.stored:
-        pipe.store.compact()
+        elsewhere.append(path)
+        tick()
+    out = writer.close(compact=bool(summary.stored) or None)
+    summary.stored += out.stored
+    summary.duplicates += out.duplicates
+    summary.errors += [(str(f), why) for f, why in out.failed]
+    done = audio_in | set(out.committed)
+    summary.imported = [str(p) for p in files if p in done]
+    summary.files = len(summary.imported)
+    summary.stopped = stopped or out.cancelled
+    if summary.stopped:
+        finished = out.finished() | set(elsewhere)
+        summary.skipped = sum(p not in finished for p in files)
     return summary
 
 

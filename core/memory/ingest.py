@@ -9,21 +9,18 @@ here: the pipeline transcribes them and stores the text itself.
 
 from __future__ import annotations
 
-import logging
 import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from persona.core.errors import PersonaError, TextError
+from persona.core.errors import TextError
+from persona.core.memory.batch import BATCH_SIZE, FIRST_BATCH, BatchWriter
 from persona.core.memory.chunking import chunk_text
 from persona.core.memory.schema import Memory
 
 TEXT_SUFFIXES = (".txt", ".md", ".markdown")
 MARKDOWN_SUFFIXES = (".md", ".markdown")
-log = logging.getLogger(__name__)
-
-BATCH_SIZE = 256  # memories per commit: big enough to embed efficiently, small for progress
 
 Progress = Callable[[int, int], None]  # (done, total) memories
 
@@ -42,6 +39,8 @@ class IngestReport:
     duplicates: int = 0  # already stored (or repeated), so skipped
     errors: list[FileError] = field(default_factory=list)
     ids: list[str] = field(default_factory=list)  # of the stored memories
+    cancelled: bool = False  # should_stop() ended the import early
+    not_stored: list[str] = field(default_factory=list)  # files left out by the cancel
 
 
 def read_text(path: str | os.PathLike[str]) -> str:
@@ -113,48 +112,46 @@ def text_files(paths: Iterable[str | os.PathLike[str]]) -> tuple[list[Path], lis
 def ingest_text_files(store, paths: Iterable[str | os.PathLike[str]], *,
                       progress: Progress | None = None, skip_bad: bool = True,
                       annotate: Callable[[Memory], Memory] | None = None,
-                      batch_size: int = BATCH_SIZE) -> IngestReport:
+                      batch_size: int = BATCH_SIZE,
+                      should_stop: Callable[[], bool] | None = None) -> IngestReport:
     """Read, chunk and store text files; returns what happened.
 
     Every file is read first, so the progress total (in memories) is known before the slow
     part, embedding, starts. ``annotate`` may fill in each memory before it is stored (the
-    pipeline tags emotion there). Each batch is one commit; the store is compacted once at
-    the end. A bad file is reported in ``errors`` and skipped, unless ``skip_bad`` is false,
-    in which case its ``TextError`` is raised before anything is stored.
+    pipeline tags emotion there). The memories go in batches of whole files
+    (``persona.core.memory.batch``), one commit each; the store is compacted once at the
+    end. A bad file is reported in ``errors`` and skipped, unless ``skip_bad`` is false, in
+    which case its ``TextError`` is raised before anything is stored. ``should_stop()`` is
+    asked before each batch is written: once it says True the rest is not stored
+    (``cancelled``; the files not stored are in ``not_stored``).
     """
     files, errors = text_files(paths)
     if errors and not skip_bad:
         raise TextError(f"{errors[0].path}: {errors[0].error}")
     report = IngestReport(errors=errors)
-    pending: list[Memory] = []
+    read: list[tuple[Path, list[Memory]]] = []
     for path in files:
         try:
-            memories = read_text_memories(path)
+            read.append((path, read_text_memories(path)))
         except TextError as exc:
             if not skip_bad:
                 raise
             report.errors.append(FileError(str(path), str(exc)))
-            continue
-        report.files += 1
-        pending += memories
-    report.chunks = len(pending)
+    report.files = len(read)
+    report.chunks = total = sum(len(m) for _, m in read)
     if progress is not None:
-        progress(0, len(pending))
-    try:
-        for start in range(0, len(pending), batch_size):
-            batch = pending[start:start + batch_size]
-            if annotate is not None:
-                batch = [annotate(m) for m in batch]
-            result = store.add(batch, compact=False)
-            report.stored += len(result.ids)
-            report.duplicates += len(result.duplicates)
-            report.ids += result.ids
-            if progress is not None:
-                progress(start + len(batch), len(pending))
-    finally:
-        if report.stored:
-            try:
-                store.compact()
-            except PersonaError as exc:  # the memories are stored; tidying up can wait
-                log.warning("could not compact the memory store after the import: %s", exc)
+        progress(0, total)
+    writer = BatchWriter(store, annotate=annotate, should_stop=should_stop,
+                         on_commit=None if progress is None
+                         else lambda out: progress(out.done, total),
+                         first=min(FIRST_BATCH, batch_size), most=batch_size)
+    for path, memories in read:
+        writer.add(path, memories)
+        if writer.outcome.cancelled:
+            break
+    out = writer.close()
+    report.stored, report.duplicates, report.ids = out.stored, out.duplicates, out.ids
+    report.errors += [FileError(str(f), why) for f, why in out.failed]
+    report.cancelled = out.cancelled
+    report.not_stored = [str(p) for p, _ in read if p not in out.finished()]
     return report

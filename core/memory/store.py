@@ -15,6 +15,7 @@ import contextlib
 import logging
 import os
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
@@ -46,6 +47,7 @@ class Duplicate:
 class AddResult:
     ids: list[str] = field(default_factory=list)  # newly stored memories, in input order
     duplicates: list[Duplicate] = field(default_factory=list)
+    cancelled: bool = False  # ``proceed()`` said no after embedding: nothing was written
 
 
 class MemoryStore:
@@ -121,12 +123,15 @@ class MemoryStore:
                 f"store folder away and re-import.")
 
     # ------------------------------------------------------------------ writing
-    def add(self, memories: Memory | list[Memory], *, compact: bool = True) -> AddResult:
+    def add(self, memories: Memory | list[Memory], *, compact: bool = True,
+            proceed: Callable[[], bool] | None = None) -> AddResult:
         """Embed and store ``memories`` in one commit; returns the new ids and the duplicates.
 
         A text already stored (or repeated within the batch) is skipped and reported. An
         empty text raises ``TextError`` and nothing of the batch is stored. With ``compact``
         the table is tidied up when enough writes have piled up (see ``StoreOptions``).
+        ``proceed()`` is asked once the batch is embedded, just before the write: False
+        writes nothing and returns ``cancelled`` (a long import's Cancel stops there).
         """
         items = [memories] if isinstance(memories, Memory) else list(memories)
         for i, m in enumerate(items):
@@ -142,6 +147,8 @@ class MemoryStore:
             if not fresh:
                 return AddResult(duplicates=dupes)
             vectors = self.embedder.encode([items[i].text for i in fresh])  # before any write
+            if proceed is not None and not proceed():
+                return AddResult(cancelled=True)
             row_of = {i: k for k, i in enumerate(fresh)}
             with self._write_lock():
                 # Another process may have stored some of them meanwhile: decide again on the
