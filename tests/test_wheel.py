@@ -74,10 +74,10 @@ class Installed:
         env.update(HOME=str(sandbox / "home"), PERSONA_HOME=str(sandbox / "data"),
                    QT_QPA_PLATFORM="offscreen", HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1",
                    PATH=f"{self.bin}{os.pathsep}{env.get('PATH', '')}")
-        # Only the converted model is shared with the other tests (a conversion takes ~30 s);
-        # it is a cache of the bundled model, not something the wheel has to provide.
-        if "PERSONA_MODEL_CACHE" in os.environ:
-            env["PERSONA_MODEL_CACHE"] = os.environ["PERSONA_MODEL_CACHE"]
+        # Only the model cache (joined and converted models) is shared with the other tests
+        # (a conversion takes ~30 s); it is a per-user cache, not something the wheel provides.
+        if "PERSONA_CACHE" in os.environ:
+            env["PERSONA_CACHE"] = os.environ["PERSONA_CACHE"]
         env.update(extra)
         return env
 
