@@ -300,7 +300,7 @@ class Pipeline:
                progress: Callable[[int, int], None] | None = None,
                should_stop: Callable[[], bool] | None = None):
         """Batch import of text, Markdown and audio files (see core.ingest); ``should_stop``
-        is asked between files."""
+        is asked between files and before each batch is written."""
         from persona.core.ingest import ingest_paths
 
         return ingest_paths(self, [Path(p) for p in paths], progress=progress,

@@ -52,11 +52,12 @@ def cmd_ingest(args: Namespace) -> int:
     stop = threading.Event()
 
     def interrupted(_signum, _frame) -> None:
-        # The first Ctrl+C stops between files, so every file is in whole or not at all.
+        # The first Ctrl+C stops before the next batch is written: what is committed stays,
+        # every file is in whole or not at all.
         if stop.is_set():
             raise KeyboardInterrupt
         stop.set()
-        info("Stopping after this file (Ctrl+C again to quit at once) …")
+        info("Stopping before the next batch is written (Ctrl+C again to quit at once) …")
 
     previous = signal.signal(signal.SIGINT, interrupted)
     try:

@@ -2,7 +2,7 @@
 marks the home as onboarded.
 
 The import runs ``Pipeline.ingest`` on a worker with progress and Cancel (it stops between
-files, so each file is in whole or not at all). It only ever imports what the person
+files or batches, so each file is in whole or not at all). It only ever imports what the person
 chose: the sample persona never enters their data folder.
 """
 
@@ -76,7 +76,7 @@ class OnboardingController:
         if self.task is not None:
             self.task.cancel()
             self.view.cancel_import.setEnabled(False)
-            self.view.result.setText("Stopping after the current file …")
+            self.view.result.setText("Stopping; what is stored stays …")
 
     def _imported(self, summary: IngestSummary) -> None:
         self.summary = summary
@@ -140,5 +140,5 @@ class OnboardingController:
     def _closed(self) -> None:
         self.mic.shutdown()
         if self.task is not None:
-            self.task.cancel()  # stops between files; what is in stays in
+            self.task.cancel()  # stops before the next write; what is in stays in
         mark_onboarded(self.ctx)
