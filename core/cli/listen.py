@@ -1,4 +1,7 @@
-"""Push-to-talk from a terminal: Enter starts recording, Enter stops it."""
+"""Push-to-talk from a terminal: Enter starts recording, Enter stops it.
+
+With ``reply`` the recording feeds a ``LiveTurn``, as in the app: the question is worked on
+while it is spoken, and the answer starts soon after Enter."""
 
 from __future__ import annotations
 
@@ -9,6 +12,7 @@ from collections.abc import Callable, Iterator
 from persona.core.audio.capture import Recorder
 from persona.core.audio.io import meter_fraction
 from persona.core.errors import AudioError
+from persona.core.live_turn import LiveTurn
 from persona.core.pipeline import Heard, Pipeline, Reply
 
 
@@ -36,6 +40,8 @@ def listen_loop(pipe: Pipeline, *, once: bool = False, reply: bool = False,
         if not line or line.strip().lower() == "q":
             return
         limit_hit.clear()
+        live = LiveTurn(pipe) if reply else None
+        recorder.on_audio = live.feed if live is not None else None
         recorder.start()
         log("Listening ... press Enter to stop.")
         read_line()
@@ -44,8 +50,8 @@ def listen_loop(pipe: Pipeline, *, once: bool = False, reply: bool = False,
         if limit_hit.is_set():
             log(f"(stopped at the {pipe.settings.max_record_seconds:.0f} s limit)")
         try:
-            if reply:
-                heard, answer = pipe.voice_turn(utterance, speak=True)
+            if live is not None:
+                heard, answer = live.finish(utterance, speak=True)
             else:
                 heard, answer = pipe.hear(utterance), None
         except AudioError as exc:

@@ -71,3 +71,23 @@ def test_a_silent_press_is_reported_and_stores_nothing(pulse, pipe, tmp_path):
     assert list(listen_loop(pipe, read_line=read_line, log=messages.append)) == []
     assert any(m.startswith("Nothing stored:") and "silent" in m for m in messages)
     assert pipe.store.count() == before
+
+
+def test_with_reply_the_recording_feeds_a_live_turn_that_answers(pulse, pipe, speak):
+    wav = speak("What did I plant in the garden this morning?")
+    lines = iter(["\n", "STOP"])
+
+    def read_line() -> str:
+        line = next(lines)
+        if line == "STOP":
+            time.sleep(0.3)
+            assert pulse.play(wav).wait(timeout=30) == 0
+            time.sleep(0.4)
+            return "\n"
+        return line
+
+    [(heard, reply)] = list(listen_loop(pipe, once=True, reply=True, read_line=read_line,
+                                        log=lambda _m: None))
+    assert "morning" in heard.transcript.text.casefold()  # espeak through a sink: not exact
+    assert reply is not None and reply.text
+    assert heard.memory is not None and pipe.store.get(heard.memory.id).speaker == "person"
