@@ -1,4 +1,5 @@
-"""Shared test set-up: no network, offscreen Qt, one model cache, real audio helpers.
+"""Shared test set-up: no network, no file read from outside the repository, offscreen Qt,
+one model cache, real audio helpers.
 
 Every test runs with Internet sockets made to fail, so a test that tries to reach the
 network fails instead of quietly downloading something.
@@ -27,6 +28,23 @@ os.environ.setdefault("PERSONA_CACHE", str(ROOT / ".pytest_cache" / "persona-cac
 from persona.core.llm.mlx_blas import use_system_blas  # noqa: E402
 
 use_system_blas()
+
+# Every file a test opens must be one a fresh clone has (tests/outside_reads.py).
+from tests.outside_reads import OutsideReads  # noqa: E402
+
+OUTSIDE = OutsideReads.install(ROOT)
+
+
+@pytest.fixture(autouse=True)
+def reads_nothing_outside():
+    """Fail a test that opened a file outside the repository, the environment, tmp, the
+    per-user cache and the system's folders: a fresh clone has no ../shared."""
+    OUTSIDE.take()
+    yield
+    outside = OUTSIDE.take()
+    if outside:
+        pytest.fail(f"the test opened files outside the repository: {sorted(set(outside))}; "
+                    "ship, generate or install (PyPI) what it needs instead", pytrace=False)
 
 
 class NetworkBlocked(RuntimeError):
