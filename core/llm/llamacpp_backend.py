@@ -43,6 +43,11 @@ log = logging.getLogger(__name__)
 
 N_CTX = 2048  # the persona's prompts (system, memories, a few turns) fit with room to reply
 GGUF_MAGIC = b"GGUF"
+# Prompt tokens always read anew, even when all are cached. llama.cpp computes a batch of one
+# token with other kernels than a longer batch (logits differ by ~0.1 here), so re-reading
+# just the last token could change a greedy reply; batches of 2 or more give the same bits
+# whatever their size, so a reused prefix then answers exactly as a fresh model.
+MIN_READ = 2
 
 
 @dataclass
@@ -125,6 +130,7 @@ class LlamaCppBackend(PromptCheckedBackend):
         self._vocab = self.llm._model.vocab
         self._lock = threading.Lock()  # one reader of the context at a time
         self.last_stats = GenerationStats()
+        self._prefilled: list[int] | None = None  # the prompt prefill() read last
         self.adapter_path = gguf_adapter(adapter_dir,
                                          BaseModel.from_metadata(self.llm.metadata, self.path))
         if self.adapter_path is not None:
@@ -148,7 +154,7 @@ class LlamaCppBackend(PromptCheckedBackend):
         import llama_cpp
 
         adapter = llama_cpp.llama_adapter_lora_init(self.llm.model, str(path).encode())
-        if adapter is None:
+        if not adapter:  # a NULL pointer (not None) when llama.cpp refuses the file
             raise ModelError(f"llama.cpp cannot load the adapter {path} (it does not fit the "
                              f"model {self.path.name}); delete {path.parent} to convert it "
                              "again, or train again.")
@@ -176,20 +182,24 @@ class LlamaCppBackend(PromptCheckedBackend):
         ids = self.encode(messages)
         with self._lock:
             llm = self.llm
-            held = llm.n_tokens
-            keep = _common_prefix(llm.input_ids[:held], ids)
-            if keep == len(ids) == held:
+            if self._prefilled == ids and llm.n_tokens == len(ids):
                 return 0
-            # Drop what follows the shared prefix and read the rest. Keep one token to read
-            # when the prompt is all cached, so that its last logits are fresh.
-            keep = min(keep, len(ids) - 1)
-            if keep <= 0 or not llm._ctx.kv_cache_seq_rm(-1, keep, -1):
-                llm.reset()
-                keep = 0
-            llm.n_tokens = keep
+            keep = self._drop_after_shared_prefix(ids)
             before = llm.evaluated
             llm.eval(ids[keep:])
+            self._prefilled = ids
             return llm.evaluated - before
+
+    def _drop_after_shared_prefix(self, ids: list[int]) -> int:
+        """Keep the cached tokens ``ids`` starts with (at most all but MIN_READ of them) and
+        drop the rest; returns how many are kept."""
+        llm = self.llm
+        keep = min(_common_prefix(llm.input_ids[:llm.n_tokens], ids), len(ids) - MIN_READ)
+        if keep <= 0 or not llm._ctx.kv_cache_seq_rm(-1, keep, -1):
+            llm.reset()
+            keep = 0
+        llm.n_tokens = keep
+        return keep
 
     def _generate(self, ids: list[int], options: GenerationOptions) -> Iterator[str]:
         import llama_cpp
@@ -200,6 +210,10 @@ class LlamaCppBackend(PromptCheckedBackend):
             llm = self.llm
             stats = self.last_stats = GenerationStats(prompt_tokens=len(ids))
             before, t0 = llm.evaluated, time.perf_counter()
+            # A prompt prefilled just now is read already: generate() samples at once.
+            if not (self._prefilled == ids and llm.n_tokens == len(ids)):
+                self._drop_after_shared_prefix(ids)
+            self._prefilled = None
             tokens = llm.generate(ids, temp=options.temperature, top_p=options.top_p,
                                   top_k=0, min_p=0.0, repeat_penalty=1.0)
             try:
@@ -231,6 +245,7 @@ class LlamaCppBackend(PromptCheckedBackend):
         if not 1 < len(ids) <= self.context:
             raise ModelError(f"token_nll takes 2 to {self.context} tokens, not {len(ids)}.")
         with self._lock:
+            self._prefilled = None
             self.llm.reset()
             self.llm.eval(list(ids))
             logits = np.asarray(self.llm.scores[:len(ids) - 1], dtype=np.float64)

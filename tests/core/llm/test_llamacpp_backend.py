@@ -1,0 +1,260 @@
+"""The llama.cpp backend on the real SmolLM2 GGUF: streaming, the prefix cache, the person's
+adapter (against torch on the same adapter), broken files.
+
+Nothing is mocked. The adapter tests train or make real peft adapters and compare llama.cpp's
+held-out loss with torch's on the float32 conversion of the same GGUF.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from persona.core.bundled import bundled_path
+from persona.core.errors import ModelError, SettingsError
+from persona.core.llm.backend import GenerationOptions
+from persona.core.llm.factory import backend_name, load_backend
+from persona.core.llm.llamacpp_backend import LlamaCppBackend
+from persona.core.llm.lora_gguf import ADAPTER_FILE, GGUF_FOLDER, permute_rows
+from persona.core.llm.models import ensure_model_folder
+from persona.core.paths import Home
+from persona.core.settings import Settings
+
+PERSONA = {"role": "system", "content": (
+    "You are Persona, the private assistant of Ada Lind. Ada lives in Oslo, works as a "
+    "marine biologist and has a grey whippet called Oskar. Answer in one short sentence, "
+    "from what you know about Ada; say you do not know when you do not.")}
+Q1 = [PERSONA, {"role": "user", "content": "What is my dog's name?"}]
+Q2 = [PERSONA, {"role": "user", "content": "Where do I live?"}]
+GREEDY = GenerationOptions(max_new_tokens=24)
+# Facts to train on, and the same facts in other words to judge the adapter by.
+TRAIN = ("My sister Ingrid lives in Bergen and works as a nurse at Haukeland hospital. "
+         "My dog Oskar is a grey whippet.")
+HELD_OUT = ("Ingrid, my sister, is a nurse at Haukeland hospital in Bergen, and Oskar, my "
+            "dog, is a grey whippet.")
+
+
+@pytest.fixture(scope="module")
+def gguf() -> Path:
+    return bundled_path("llm")
+
+
+@pytest.fixture(scope="module")
+def backend(gguf) -> LlamaCppBackend:
+    return LlamaCppBackend(gguf)
+
+
+def test_streams_pieces_that_join_to_the_reply_and_greedy_repeats(backend):
+    pieces = list(backend.stream_chat(Q1, GREEDY))
+    assert len(pieces) > 3 and all(isinstance(p, str) and p for p in pieces)
+    assert "".join(pieces) == backend.chat(Q1, GREEDY)  # greedy: the same reply again
+    assert 0 < backend.last_stats.generated_tokens <= GREEDY.max_new_tokens
+
+
+def test_stop_strings_and_max_new_tokens(backend):
+    full = backend.chat(Q1, GREEDY)
+    cut = full.split(" ")[2]  # a word inside the reply
+    stopped = backend.chat(Q1, GenerationOptions(max_new_tokens=24, stop=[cut]))
+    assert full.startswith(stopped) and cut not in stopped
+    backend.chat(Q1, GenerationOptions(max_new_tokens=3))
+    assert backend.last_stats.generated_tokens == 3
+
+
+def test_second_question_reuses_the_persona_prefix_and_answers_as_a_fresh_model(gguf):
+    backend = LlamaCppBackend(gguf)
+    backend.chat(Q1, GREEDY)
+    first = backend.last_stats
+    assert first.evaluated_tokens == first.prompt_tokens  # a new prompt: all read
+    second_reply = backend.chat(Q2, GREEDY)
+    second = backend.last_stats
+    # Only what follows the system prompt is read again.
+    assert second.evaluated_tokens < second.prompt_tokens / 3, second
+    assert second.reused_tokens >= len(backend.encode([PERSONA])) - 2
+    fresh = LlamaCppBackend(gguf)
+    assert fresh.chat(Q2, GREEDY) == second_reply  # the cache changes nothing but the time
+    assert fresh.last_stats.evaluated_tokens == fresh.last_stats.prompt_tokens
+
+
+def test_prefill_reads_the_prompt_before_the_question_is_asked(backend):
+    backend.chat(Q1, GREEDY)
+    want = backend.chat(Q2, GREEDY)
+    backend.chat(Q1, GREEDY)  # the cache holds Q1 and its reply again
+    read = backend.prefill(Q2)
+    assert 0 < read < len(backend.encode(Q2))
+    assert backend.prefill(Q2) == 0  # already there
+    assert backend.chat(Q2, GREEDY) == want
+    assert backend.last_stats.evaluated_tokens == 0
+
+
+@pytest.mark.parametrize("damage", ["truncated", "random", "empty"])
+def test_a_broken_gguf_is_a_model_error_naming_the_file(tmp_path, gguf, damage):
+    bad = tmp_path / "model.gguf"
+    if damage == "truncated":
+        with open(gguf, "rb") as f:
+            bad.write_bytes(f.read(3_000_000))  # the header and part of the weights
+    elif damage == "random":
+        bad.write_bytes(np.random.default_rng(0).bytes(1_000_000))
+    else:
+        bad.write_bytes(b"")
+    with pytest.raises(ModelError, match=str(bad)):
+        LlamaCppBackend(bad)
+
+
+def test_missing_gguf_is_a_model_error(tmp_path):
+    with pytest.raises(ModelError, match="does not exist"):
+        LlamaCppBackend(tmp_path / "nope.gguf")
+
+
+def test_auto_runs_a_model_folder_on_torch_and_llamacpp_refuses_it(tmp_path):
+    folder = str(tmp_path)  # only the setting's value matters here
+    if backend_name(Settings()) == "llamacpp":  # not on Apple Silicon
+        assert backend_name(Settings(llm_model=folder)) == "torch"
+    with pytest.raises(SettingsError, match="GGUF files only.*llm_backend to 'torch'"):
+        backend_name(Settings(llm_backend="llamacpp", llm_model=folder))
+
+
+def test_load_backend_builds_llamacpp(home):
+    b = load_backend(Settings(llm_backend="llamacpp"), Home.resolve(home))
+    assert b.name == "llamacpp" and not b.adapter_loaded
+
+
+def test_permute_rows_matches_llama_cpp_convert():
+    # convert_hf_to_gguf.LlamaModel.permute on a [heads * head_dim, r] matrix: per head,
+    # the even rows (first rotary half) then the odd ones become interleaved halves.
+    b = np.arange(8 * 2).reshape(8, 2)  # 2 heads of 4 rows
+    got = permute_rows(b, heads=2)
+    assert got[:, 0].tolist() == [0, 4, 2, 6, 8, 12, 10, 14]
+
+
+# ---- the person's adapter -----------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    # On 2 shared cores one torch thread trains ~10x faster than two (8 steps: 8 s vs 90 s).
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def smol_folder(tmp_path_factory, one_torch_thread) -> Path:
+    """SmolLM2 as a float32 HF folder (the shared test cache's conversion of the GGUF)."""
+    home = Home.resolve(tmp_path_factory.mktemp("smol-home"))
+    return ensure_model_folder(Settings(llm="smollm2-135m"), home)
+
+
+@pytest.mark.slow
+def test_prompt_is_the_ggufs_chat_template(backend, smol_folder):
+    # The tokens transformers' apply_chat_template gives with the GGUF's tokenizer and
+    # template (saved into the converted folder), which the torch backend reads.
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(smol_folder)
+    for messages in (Q1, [{"role": "user", "content": "Hi"}]):  # with and without system
+        want = tok.apply_chat_template(messages, add_generation_prompt=True, return_dict=True)
+        assert backend.encode(messages) == list(want["input_ids"])
+
+
+def _torch_nll(model, ids: list[int]) -> np.ndarray:
+    import torch
+
+    with torch.inference_mode():
+        logits = model(input_ids=torch.tensor([ids])).logits[0, :-1].double()
+    picked = logits[torch.arange(len(ids) - 1), torch.tensor(ids[1:])]
+    return (torch.logsumexp(logits, -1) - picked).numpy()
+
+
+def _deltas(folder: Path, gguf: Path, peft_model, adapter_dir: Path, ids: list[int]):
+    """Per-token change of the held-out NLL by the adapter: (torch, llama.cpp)."""
+    peft_model.eval()
+    with peft_model.disable_adapter():
+        torch_base = _torch_nll(peft_model, ids)
+    torch_adapted = _torch_nll(peft_model, ids)
+    base = LlamaCppBackend(gguf, n_ctx=256, logits_all=True).token_nll(ids)
+    adapted = LlamaCppBackend(gguf, adapter_dir, n_ctx=256, logits_all=True)
+    assert adapted.adapter_loaded
+    return torch_adapted - torch_base, adapted.token_nll(ids) - base
+
+
+@pytest.mark.slow
+def test_trained_adapter_moves_llamacpp_heldout_loss_as_it_moves_torchs(smol_folder, gguf,
+                                                                         tmp_path):
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    # A few non-private Adam steps on every projection: the adapter learns the facts, so it
+    # lowers the loss of the same facts in other words by about a nat.
+    torch.manual_seed(0)
+    tok = AutoTokenizer.from_pretrained(smol_folder)
+    model = get_peft_model(
+        AutoModelForCausalLM.from_pretrained(smol_folder, dtype=torch.float32),
+        LoraConfig(r=8, lora_alpha=16, lora_dropout=0.0,
+                   target_modules=["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj",
+                                   "up_proj", "down_proj"]))
+    opt = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=1e-3)
+    train = torch.tensor([tok(TRAIN)["input_ids"]])
+    for _ in range(8):
+        loss = model(input_ids=train, labels=train).loss
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    adapter_dir = tmp_path / "adapter"
+    model.save_pretrained(adapter_dir / "peft")  # as promoted before llama.cpp: peft only
+
+    d_torch, d_llama = _deltas(smol_folder, gguf, model, adapter_dir, tok(HELD_OUT)["input_ids"])
+    assert (adapter_dir / GGUF_FOLDER / ADAPTER_FILE).is_file()  # converted on first load
+    t, c = float(d_torch.mean()), float(d_llama.mean())
+    assert t < -0.3, f"the adapter should have learned the facts (torch moved {t:+.3f})"
+    assert c < 0 and abs(c - t) <= max(0.05, 0.25 * abs(t)), (t, c)
+
+
+@pytest.mark.slow
+def test_query_and_key_adapters_are_permuted_for_llama(smol_folder, gguf, tmp_path):
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    # Random LoRA on q and k only, B scaled up so it moves the loss by ~0.4 nats. Without
+    # the RoPE row permutation llama.cpp's change follows torch's poorly (measured:
+    # correlation 0.36 per token, +0.07 vs +0.42 nats); with it, 0.99.
+    torch.manual_seed(0)
+    model = get_peft_model(
+        AutoModelForCausalLM.from_pretrained(smol_folder, dtype=torch.float32),
+        LoraConfig(r=4, lora_alpha=8, lora_dropout=0.0, target_modules=["q_proj", "k_proj"],
+                   init_lora_weights=False))
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if "lora_B" in name:
+                p.mul_(3.0)
+    adapter_dir = tmp_path / "adapter"
+    model.save_pretrained(adapter_dir / "peft")
+    ids = AutoTokenizer.from_pretrained(smol_folder)(HELD_OUT)["input_ids"]
+    d_torch, d_llama = _deltas(smol_folder, gguf, model, adapter_dir, ids)
+    t, c = float(d_torch.mean()), float(d_llama.mean())
+    assert abs(t) > 0.2 and np.sign(c) == np.sign(t) and abs(c - t) <= 0.25 * abs(t), (t, c)
+    assert np.corrcoef(d_torch, d_llama)[0, 1] > 0.9
+
+
+@pytest.mark.slow
+def test_promoted_adapter_carries_its_gguf_and_a_bad_one_is_a_model_error(smol_folder, gguf,
+                                                                         tmp_path):
+    from persona.core.llm.lora_gguf import BaseModel, write_gguf_adapter
+    from tests.core.llm.conftest import make_peft_adapter
+
+    version = tmp_path / "versions" / "v1"
+    make_peft_adapter(smol_folder, version / "peft", layers=[28, 29])
+    made = write_gguf_adapter(version, BaseModel.from_file(gguf))
+    assert made == version / GGUF_FOLDER / ADAPTER_FILE and made.is_file()
+    assert LlamaCppBackend(gguf, version).adapter_path == made
+    made.write_bytes(made.read_bytes()[:1000])  # damaged after promotion
+    with pytest.raises(ModelError, match=f"{made}.*delete"):
+        LlamaCppBackend(gguf, version)
+    shutil.rmtree(version / GGUF_FOLDER)  # deleting it, as the message says, converts again
+    assert LlamaCppBackend(gguf, version).adapter_loaded
