@@ -11,8 +11,6 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 import numpy as np
-import scipy.fft as sfft
-from scipy.signal import find_peaks, medfilt, resample_poly
 
 from persona.core.errors import AudioError
 
@@ -104,6 +102,8 @@ def pitch_track(audio: np.ndarray, sample_rate: int, *, fmin: float = FMIN, fmax
     # Speaking F0 stays below 500 Hz: analysing at 8 kHz gives the same answer 4x faster.
     factor = sample_rate // ANALYSIS_RATE
     if factor >= 2:
+        from scipy.signal import resample_poly  # scipy.signal: ~1 s to import; voice only
+
         x = resample_poly(x, 1, factor)
         sample_rate = sample_rate / factor
     w = int(frame_s * sample_rate)
@@ -135,6 +135,8 @@ def _yin_lags(fr: np.ndarray, w: int, tau_min: int, tau_max: int,
     # window starts the frame, so a circular FFT correlation of frame length has no wrap-around
     # for lags up to tau_max: one batched FFT gives r for every frame and lag.
     nfft = 1 << int(np.ceil(np.log2(w + tau_max)))
+    import scipy.fft as sfft
+
     spec_full = sfft.rfft(fr, nfft, axis=1)
     spec_win = sfft.rfft(fr[:, :w], nfft, axis=1)
     r = sfft.irfft(spec_full * np.conj(spec_win), nfft, axis=1)[:, : tau_max + 1]
@@ -183,6 +185,8 @@ def _clean(f0: np.ndarray) -> np.ndarray:
         # Speech F0 glides; a frame more than half an octave off its neighbours' median is a
         # doubling or tripling error of the period pick.
         f = out[idx]
+        from scipy.signal import medfilt
+
         ref = medfilt(f, 7)
         out[idx[np.abs(12.0 * np.log2(f / ref)) > MAX_JUMP_ST]] = 0.0
     return out
@@ -215,6 +219,8 @@ def estimate_syllable_rate(audio: np.ndarray, sample_rate: int) -> float | None:
         return None
     k = np.hanning(7)  # ~50 ms of smoothing, so one syllable makes one hump
     env = np.convolve(e, k / k.sum(), mode="same")
+    from scipy.signal import find_peaks
+
     peaks, _ = find_peaks(env, prominence=2.0, distance=5)
     peaks = peaks[act[peaks]]
     span = (idx[-1] - idx[0] + 1) * HOP_S
