@@ -68,7 +68,7 @@ TIPS = {
                              "are always kept",
     "redact_names": "Comma-separated names replaced by [NAME] before any text reaches "
                     "training, e.g. Anna, Bob Smith",
-    "llm_backend": "auto: MLX on Apple Silicon, torch elsewhere",
+    "llm_backend": "auto: MLX on Apple Silicon, llama.cpp elsewhere (torch still trains)",
     "llm": "The language model, from the catalog (`persona models list`: size, RAM, licence)",
     "asr": "The speech-to-text model: whisper-base (multilingual) or whisper-tiny.en (faster, "
            "English only)",
