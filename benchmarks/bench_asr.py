@@ -1,4 +1,6 @@
-"""Speech-to-text speed and accuracy: the bundled Whisper tiny.en on espeak-ng speech.
+"""Speech-to-text speed and accuracy: the default speech-to-text model (Whisper base,
+multilingual, ``catalog.DEFAULT_ASR``) on espeak-ng speech; tiny.en against base is
+benchmarks/bench_asr_models.py.
 
     python -m benchmarks.bench_asr            # full (a few minutes on 2 cores)
     python -m benchmarks.bench_asr --quick    # smoke run, well under a minute

@@ -9,7 +9,6 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchmarks.common import CACHE
 from benchmarks.table import Row, format_table
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -17,8 +16,9 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def run(quick: bool = False) -> list[Row]:
     home = tempfile.mkdtemp(prefix="persona-demo-")
-    env = {**os.environ, "PERSONA_MODEL_CACHE": os.environ.get(
-        "PERSONA_MODEL_CACHE", str(CACHE / "models"))}
+    # The demo's fresh home converts nothing: model files and conversions are in the
+    # per-user cache (PERSONA_CACHE, if set, is inherited), shared by every home.
+    env = dict(os.environ)
     # A wrapper process whose only child is the demo, so that the children's peak RSS is
     # the demo's and not that of another benchmark's child run in this process before.
     wrapper = ("import resource, subprocess, sys\n"

@@ -19,7 +19,6 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchmarks.common import CACHE
 from benchmarks.table import Row, format_table
 
 STALL_MS = 50.0
@@ -102,7 +101,6 @@ def _import_stall(window, tmp: Path, n: int) -> tuple[float, float, int]:
 
 def run(quick: bool = False) -> list[Row]:
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-    os.environ.setdefault("PERSONA_MODEL_CACHE", str(CACHE / "models"))
     from benchmarks.common import sample_pipeline
 
     tmp = Path(tempfile.mkdtemp(prefix="persona-desktop-"))

@@ -15,7 +15,6 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchmarks.common import CACHE
 from benchmarks.table import Row, format_table
 
 STALL_MS = 50.0
@@ -77,7 +76,6 @@ def _train_in_window(home: Path) -> tuple[float, int, float, int, int]:
 
 def run(quick: bool = False) -> list[Row]:
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-    os.environ.setdefault("PERSONA_MODEL_CACHE", str(CACHE / "models"))
     root = Path(tempfile.mkdtemp(prefix="persona-desktop-train-")) / "home"
     # Quick: 2 steps of short sequences; full: 5 steps of up to 128 tokens.
     home = _home(root, batch=10 if quick else 4, seq=32 if quick else 128)

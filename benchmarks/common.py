@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import tempfile
 from pathlib import Path
 
@@ -17,8 +16,8 @@ CACHE = Path(__file__).resolve().parent / ".cache"
 
 def sample_pipeline(root: Path | None = None) -> Pipeline:
     """A pipeline over a fresh home holding the sample persona, models loaded and warm."""
-    # Share the converted language model with the tests and earlier runs.
-    os.environ.setdefault("PERSONA_MODEL_CACHE", str(CACHE / "models"))
+    # Model files and conversions live in the per-user cache (core/models/cache.py), shared
+    # by every home: a fresh home converts nothing.
     root = root or Path(tempfile.mkdtemp(prefix="persona-bench-"))
     pipe = Pipeline(Home.resolve(root))
     load_sample_persona(pipe)

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import resource
 import sys
 import tempfile
@@ -90,8 +89,8 @@ def nightly(spec: dict) -> dict:
     from persona.core.settings import Settings
     from persona.core.train.runner import TrainOptions, run_training
 
-    # The fresh home must find the model already converted, not convert it again.
-    os.environ.setdefault("PERSONA_MODEL_CACHE", str(Path(model_folder()).parent))
+    # The fresh home finds the model already converted: conversions live in the per-user
+    # cache keyed by the GGUF's sha256, shared by every home (core/models/cache.py).
     home = Home.resolve(Path(tempfile.mkdtemp(prefix="persona-bench-nightly-")))
     settings = Settings()
     tokenizer = _tokenizer()
