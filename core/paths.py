@@ -1,8 +1,10 @@
 """Where Persona keeps a person's data.
 
-One folder, the *home*, holds everything: settings, profile, the memory database, audio
-clips, converted models and logs. It defaults to the platform's user-data folder and is
-overridden by ``--home DIR`` on every command or by ``PERSONA_HOME``.
+One folder, the *home*, holds the person's data: settings, profile, the memory database,
+audio clips, adapters, the privacy ledger and logs. Model files are not in it: they live in
+the per-user cache shared by every home (core/models/cache.py). The home defaults to the
+platform's user-data folder and is overridden by ``--home DIR`` on every command or by
+``PERSONA_HOME``.
 """
 
 from __future__ import annotations
@@ -71,13 +73,6 @@ class Home:
     @property
     def logs_dir(self) -> Path:
         return self.root / "logs"
-
-    @property
-    def models_dir(self) -> Path:
-        """Converted models (the bundled GGUF as a normal folder). ``PERSONA_MODEL_CACHE``
-        points it elsewhere, so that many test homes share one conversion."""
-        env = os.environ.get("PERSONA_MODEL_CACHE")
-        return Path(env).expanduser() if env else self.root / "models"
 
     @property
     def adapters_dir(self) -> Path:
