@@ -6,7 +6,7 @@ runs its GGUF as it is (``model_gguf``); torch and MLX need it converted once to
 folder, kept in the per-user cache keyed by the GGUF's sha256
 (``core.models.cache.hf_dir(sha256) / "model"``), so every home on the machine shares one
 conversion and a new home converts nothing. (Before issue 9 each home had its own copy in
-``Home.models_dir``; that old folder is no longer read, and is left alone:
+``HOME/models``; that old folder is no longer read, and is left alone:
 ``persona models list`` says how big it is and that it may be deleted.)
 The conversion is crash-safe: it is built in a hidden temporary folder that is renamed into
 place only when complete (a half-written folder is never used), and a lock file stops two
