@@ -45,7 +45,7 @@ def change_budget(home: Home, *, budget: float, confirmed: bool, reason: str = "
         raise PrivacyError(f"The lifetime privacy budget must be a finite ε > 0, not {budget!r};"
                            " the default is 8.")
     settings = settings or load_settings(home.settings_file)
-    ledger = Ledger.from_settings(home, settings)
+    ledger = Ledger(home.ledger_file, budget=settings.privacy_budget)
     previous = ledger.budget
     if budget > previous and not confirmed:
         raise PrivacyError(

@@ -87,3 +87,8 @@ class Home:
     def privacy_dir(self) -> Path:
         """The privacy ledger (append-only; never deleted by Persona)."""
         return self.root / "privacy"
+
+    @property
+    def ledger_file(self) -> Path:
+        """This home's privacy ledger, ``persona.privacy.ledger.Ledger(home.ledger_file)``."""
+        return self.privacy_dir / "ledger.jsonl"

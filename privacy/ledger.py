@@ -12,20 +12,22 @@ Per record: a record's RDP curve is the sum of the curves of every run it took p
 run may only include records whose ε after the run stays within it (``affordable``,
 ``plan_run`` in ``privacy/plan.py``).
 
-Events live in ``<home>/privacy/ledger.jsonl`` (see ``privacy/journal.py`` for the format).
+A ledger is one file, the path its caller gives (a home's is ``Home.ledger_file``,
+``<home>/privacy/ledger.jsonl``; see ``privacy/journal.py`` for the format). Plans and reports
+are functions over a ledger (``privacy.plan.plan_run``, ``privacy.report.build_summary``):
+this module imports neither, so privacy/ has no import cycle and nothing of core/ but errors.
 """
 
 from __future__ import annotations
 
 import math
+import os
 import uuid
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from persona.core.errors import PrivacyError
-from persona.core.paths import Home
 from persona.privacy.journal import Journal
 from persona.privacy.ledger_state import LedgerState, Run, enc, fold, now
 from persona.privacy.rdp import (
@@ -38,23 +40,21 @@ from persona.privacy.rdp import (
     rdp_curve,
 )
 
-if TYPE_CHECKING:
-    from persona.core.settings import Settings
-    from persona.privacy.plan import RunPlan
-
-LEDGER_FILE = "ledger.jsonl"
 DEFAULT_BUDGET = 8.0  # lifetime ε per record, at the ledger's δ
 OUTCOMES = ("finished", "stopped", "failed")
 
 
 class Ledger:
-    """The append-only privacy ledger of one home folder."""
+    """The append-only privacy ledger in the file ``path`` (a home's: ``Home.ledger_file``)."""
 
-    def __init__(self, home: Home | Path | str, *, budget: float = DEFAULT_BUDGET) -> None:
+    def __init__(self, path: str | os.PathLike[str], *, budget: float = DEFAULT_BUDGET) -> None:
         if not (isinstance(budget, (int, float)) and budget > 0):
             raise PrivacyError(f"the lifetime privacy budget must be an ε > 0, not {budget!r}.")
-        privacy_dir = home.privacy_dir if isinstance(home, Home) else Home.resolve(home).privacy_dir
-        self.path = privacy_dir / LEDGER_FILE
+        if not isinstance(path, (str, os.PathLike)) or Path(path).is_dir():
+            raise PrivacyError(f"a privacy ledger is a file, not {path!r}: pass the ledger's "
+                               f"path, for a home folder Home.ledger_file "
+                               f"(<home>/privacy/ledger.jsonl).")
+        self.path = Path(path).expanduser().absolute()
         self.journal = Journal(self.path)
         # The person's setting: it becomes the ledger's pinned budget at the first run, and
         # decides nothing after that (``budget``; changes go through ``set_budget``).
@@ -67,12 +67,6 @@ class Ledger:
 
     def budget_of(self, state: LedgerState) -> float:
         return self.setting_budget if state.budget is None else state.budget
-
-    @classmethod
-    def from_settings(cls, home: Home | Path | str, settings: Settings) -> Ledger:
-        """The ledger with the person's budget. Pass ``settings.privacy_delta`` (or
-        ``--delta``) as ``delta`` to ``plan_run``: None lets the ledger decide."""
-        return cls(home, budget=settings.privacy_budget)
 
     # ---- reading -------------------------------------------------------------------------
 
@@ -132,18 +126,6 @@ class Ledger:
             state = LedgerState(delta=delta, orders=state.orders)
         over = state.unaffordable(ids, curve, self.budget_of(state))
         return [r for r in ids if r not in over], [r for r in ids if r in over]
-
-    def plan_run(self, candidate_ids: Sequence[str], **options) -> RunPlan:
-        """Plan a run over ``candidate_ids`` without writing anything (``privacy.plan``)."""
-        from persona.privacy.plan import plan_run
-
-        return plan_run(self, candidate_ids, **options)
-
-    def summary(self) -> dict:
-        """The data behind ``persona privacy`` (see ``privacy/report.py``)."""
-        from persona.privacy.report import build_summary
-
-        return build_summary(self)
 
     # ---- writing -------------------------------------------------------------------------
 

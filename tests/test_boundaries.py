@@ -58,3 +58,69 @@ def test_every_import_of_our_code_goes_through_the_persona_package():
             for p in sorted((ROOT / folder).rglob("*.py"))
             for n in _imports(p) if n.split(".")[0] in ("core", "privacy", "desktop")]
     assert bare == []
+
+
+# ---- privacy/ stands alone (DESIGN.md) ---------------------------------------------------
+# privacy/ depends on nothing in core/ but errors; a ledger takes a path, and plans and
+# reports are functions over a ledger, so no module of privacy/ imports its own importer.
+
+
+def _privacy_modules() -> dict[str, Path]:
+    return {".".join(("persona", *p.relative_to(ROOT).with_suffix("").parts))
+            .removesuffix(".__init__"): p for p in sorted((ROOT / "privacy").rglob("*.py"))}
+
+
+def _imported(module: str, path: Path) -> set[str]:
+    """Every module name ``module`` imports, anywhere in it (function bodies and
+    TYPE_CHECKING blocks too), ``from a import b`` giving both a and a.b."""
+    package = module if path.name == "__init__.py" else module.rpartition(".")[0]
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), filename=str(path))):
+        if isinstance(node, ast.Import):
+            names.update(a.name for a in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:  # relative: resolved against this module's package
+                parent = package.rsplit(".", node.level - 1)[0]
+                base = f"{parent}.{base}" if base else parent
+            names.add(base)
+            names.update(f"{base}.{a.name}" for a in node.names)
+    return names
+
+
+def test_privacy_imports_nothing_of_core_but_errors():
+    allowed = "persona.core.errors"
+    bad = sorted({f"{m}: {n}" for m, p in _privacy_modules().items() for n in _imported(m, p)
+                  if n.startswith("persona.core.")
+                  and not (n == allowed or n.startswith(allowed + "."))})
+    assert bad == [], f"privacy/ may import only {allowed} from core/: {bad}"
+
+
+def test_no_import_cycle_in_privacy():
+    modules = _privacy_modules()
+
+    def target(name: str) -> str | None:  # the privacy module a name lives in
+        while name and name not in modules:
+            name = name.rpartition(".")[0]
+        return name if name and name != "persona.privacy" else None
+
+    graph = {m: {t for n in _imported(m, p) if (t := target(n)) and t != m}
+             for m, p in modules.items()}
+    assert graph["persona.privacy.plan"] >= {"persona.privacy.ledger"}  # the graph is real
+    done: set[str] = set()
+
+    def visit(m: str, path: list[str]) -> list[str] | None:
+        if m in path:
+            return [*path[path.index(m):], m]
+        if m in done:
+            return None
+        for nxt in sorted(graph[m]):
+            cycle = visit(nxt, [*path, m])
+            if cycle:
+                return cycle
+        done.add(m)
+        return None
+
+    for m in sorted(graph):
+        cycle = visit(m, [])
+        assert cycle is None, "privacy/ import cycle: " + " -> ".join(cycle)

@@ -175,7 +175,8 @@ def _anything_new(home: Home, settings) -> bool:
     from persona.core.train.runner import load_dataset
     from persona.privacy.ledger import Ledger
 
-    seen = {rid for run in Ledger.from_settings(home, settings).runs() for rid in run.record_ids}
+    ledger = Ledger(home.ledger_file, budget=settings.privacy_budget)
+    seen = {rid for run in ledger.runs() for rid in run.record_ids}
     return any(ex.record_id not in seen for ex in load_dataset(home, settings).train)
 
 
@@ -230,13 +231,13 @@ def cmd_privacy(args: Namespace) -> int:
     from persona.core.train.ledger_binding import check_bindings
     from persona.core.train.runner import checkpoints_dir
     from persona.privacy.ledger import Ledger
-    from persona.privacy.report import report_json, report_lines
+    from persona.privacy.report import build_summary, report_json, report_lines
 
     home, settings = _home_settings(args)
-    ledger = Ledger.from_settings(home, settings)
+    ledger = Ledger(home.ledger_file, budget=settings.privacy_budget)
     # A report of a ledger that lost what the adapter spent would under-report: refuse it.
     check_bindings(AdapterStore(home), ledger, checkpoints_dir(home))
-    summary = ledger.summary()
+    summary = build_summary(ledger)
     # A run going in another process (the nightly job, or the app's Train now).
     running = summary["training_running"] = training_status(home)
     lines = report_lines(summary)

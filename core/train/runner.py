@@ -184,11 +184,13 @@ def _run_locked(home: Home, settings: Settings, options: TrainOptions, *,
     from persona.core.llm.adapters import find_adapter
     from persona.core.llm.models import ensure_model_folder
     from persona.privacy.ledger import Ledger
+    from persona.privacy.plan import plan_run
+    from persona.privacy.report import build_summary
 
     t0 = time.perf_counter()
     backend = options.backend or training_backend(settings)
     train_fn, loss_fn, fmt = trainer(backend)
-    ledger = Ledger.from_settings(home, settings)
+    ledger = Ledger(home.ledger_file, budget=settings.privacy_budget)
     store = AdapterStore(home)
     checkpoints = checkpoints_dir(home)
     if not options.from_base:
@@ -211,8 +213,8 @@ def _run_locked(home: Home, settings: Settings, options: TrainOptions, *,
             raise NothingToTrain("there is nothing to train on yet: no memories of your own "
                                  "words outside the held-out slice. Talk or import notes first.")
         _check_judgeable(dataset)
-        plan = ledger.plan_run(ids, target_epsilon=options.epsilon, delta=options.delta,
-                               batch_size=options.batch_size, epochs=options.epochs)
+        plan = plan_run(ledger, ids, target_epsilon=options.epsilon, delta=options.delta,
+                        batch_size=options.batch_size, epochs=options.epochs)
         examples = _select(dataset.train, plan.eligible_ids)
         config = TrainConfig(noise_multiplier=plan.noise_multiplier,
                              sample_rate=plan.sample_rate, steps=plan.steps,
@@ -278,7 +280,7 @@ def _run_locked(home: Home, settings: Settings, options: TrainOptions, *,
     elif outcome.evaluation.not_worse:
         _add_other_format(candidate, fmt, model_folder, log)
         _add_gguf(candidate, settings, home, log)
-        summary = ledger.summary()
+        summary = build_summary(ledger)
         ev = outcome.evaluation
         outcome.version = store.promote(candidate, AdapterMeta(
             version="", created=time.strftime("%Y-%m-%dT%H:%M:%S%z"), run_id=run_id,
@@ -357,8 +359,8 @@ def interrupted_run(home: Home, settings: Settings, backend: str | None = None):
     """The ledger's begun-but-unfinished run that the next run will resume, or None."""
     from persona.privacy.ledger import Ledger
 
-    return _resumable(Ledger.from_settings(home, settings), checkpoints_dir(home),
-                      backend or training_backend(settings))
+    return _resumable(Ledger(home.ledger_file, budget=settings.privacy_budget),
+                      checkpoints_dir(home), backend or training_backend(settings))
 
 
 def _resumable(ledger, checkpoints: Path, backend: str):

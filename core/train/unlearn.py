@@ -93,7 +93,7 @@ def training_trace(home: Home, settings: Settings, record_ids: list[str]) -> Tra
 
     version, lineage = _lineage(AdapterStore(home))
     try:
-        ledger = Ledger.from_settings(home, settings)
+        ledger = Ledger(home.ledger_file, budget=settings.privacy_budget)
         runs = ledger.runs()
         eps = ledger.record_epsilons(record_ids)
         delta = ledger.delta

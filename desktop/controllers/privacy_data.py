@@ -18,6 +18,7 @@ from persona.core.train.jobcontrol import training_status
 from persona.core.train.ledger_binding import check_bindings
 from persona.core.train.runner import checkpoints_dir
 from persona.privacy.ledger import Ledger
+from persona.privacy.report import build_summary
 
 
 @dataclass
@@ -42,7 +43,7 @@ def signature(home: Home, settings: Settings) -> tuple:
     except OSError:
         current = None
     running = training_status(home)
-    return (stamp(Ledger(home).path), current, running and running["pid"],
+    return (stamp(home.ledger_file), current, running and running["pid"],
             settings.privacy_budget)
 
 
@@ -53,10 +54,10 @@ def load_snapshot(home: Home, settings: Settings, *, unless: tuple | None = None
     if unless is not None and sig == unless:
         return None
     store = AdapterStore(home)
-    ledger = Ledger.from_settings(home, settings)
+    ledger = Ledger(home.ledger_file, budget=settings.privacy_budget)
     # As `persona privacy`: a ledger that lost what the adapter spent would under-report.
     check_bindings(store, ledger, checkpoints_dir(home))
     version = store.current_version()
-    return PrivacySnapshot(summary=ledger.summary(),
+    return PrivacySnapshot(summary=build_summary(ledger),
                            evaluation=store.meta(version) if version else None,
                            running=training_status(home), signature=sig)

@@ -20,8 +20,14 @@ def _run(capsys, *argv: str) -> tuple[int, str, str]:
     return code, out.out, out.err
 
 
+def _ledger(home) -> Ledger:
+    """The home's ledger with the budget its settings give (as the CLI opens it)."""
+    budget = load_settings(home / "settings.yaml").privacy_budget
+    return Ledger(Home.resolve(home).ledger_file, budget=budget)
+
+
 def _ledger_with_a_run(home) -> Ledger:
-    ledger = Ledger.from_settings(Home.resolve(home), load_settings(home / "settings.yaml"))
+    ledger = _ledger(home)
     run = ledger.begin_run(record_ids=["a", "b"], noise_multiplier=3.0, sample_rate=0.5,
                            steps=3, clip_norm=1.0, delta=1e-5, backend="torch", epochs=1.0)
     ledger.complete_run(run, steps_done=3)
@@ -29,7 +35,7 @@ def _ledger_with_a_run(home) -> Ledger:
 
 
 def _budget(home) -> float:
-    return Ledger.from_settings(Home.resolve(home), load_settings(home / "settings.yaml")).budget
+    return _ledger(home).budget
 
 
 def test_the_setting_no_longer_raises_the_budget_silently(home, capsys):

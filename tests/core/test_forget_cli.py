@@ -94,7 +94,7 @@ def test_nothing_to_forget_is_a_clear_error(home, capsys):
 
 def test_trace_names_records_that_trained_the_current_adapter(home):
     h = Home.resolve(home).ensure()
-    ledger = Ledger.from_settings(h, Settings())
+    ledger = Ledger(h.ledger_file, budget=Settings().privacy_budget)
     run_id = ledger.begin_run(record_ids=["a", "b"], noise_multiplier=2.0, sample_rate=0.1,
                               steps=10, clip_norm=1.0, delta=1e-5, backend="torch", epochs=1)
     ledger.complete_run(run_id, steps_done=10)

@@ -28,7 +28,7 @@ import torch
 from safetensors.torch import save_file
 
 home = Home.resolve(sys.argv[1]).ensure()
-ledger = Ledger(home)
+ledger = Ledger(home.ledger_file)
 run = ledger.begin_run(record_ids=["a", "b"], noise_multiplier=1.0, sample_rate=0.5, steps=2,
                        clip_norm=1.0, delta=1e-5, backend="torch", epochs=1.0)
 ledger.complete_run(run, steps_done=2)

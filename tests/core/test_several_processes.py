@@ -156,7 +156,7 @@ def training_elsewhere(tmp_path):
 def test_train_and_retrain_are_refused_while_another_process_trains(training_elsewhere):
     home, holder = training_elsewhere
     # An interrupted run that the other process began: retrain must not resume it.
-    ledger = Ledger(home)
+    ledger = Ledger(home.ledger_file)
     run_id = ledger.begin_run(record_ids=["a", "b"], noise_multiplier=1.0, sample_rate=0.5,
                               steps=4, clip_norm=1.0, delta=1e-5, backend="torch", epochs=1.0)
     (checkpoints_dir(home) / run_id).mkdir(parents=True)
@@ -166,8 +166,8 @@ def test_train_and_retrain_are_refused_while_another_process_trains(training_els
         _, err = proc.communicate(timeout=120)
         assert proc.returncode == 2 and busy in err, (args, err)
         assert "Traceback" not in err
-    assert [r.run_id for r in Ledger(home).pending_runs()] == [run_id]
-    assert len(Ledger(home).runs()) == 1 and (checkpoints_dir(home) / run_id).is_dir()
+    assert [r.run_id for r in Ledger(home.ledger_file).pending_runs()] == [run_id]
+    assert len(Ledger(home.ledger_file).runs()) == 1 and (checkpoints_dir(home) / run_id).is_dir()
 
     privacy = persona("privacy", "--json", "--home", str(home.root))
     running = json.loads(finish(privacy)[0])["training_running"]

@@ -19,6 +19,7 @@ from persona.core.settings import load_settings, save_settings
 from persona.core.train.adapter_store import AdapterStore
 from persona.desktop.workers.training_job import TrainingJob
 from persona.privacy.ledger import Ledger
+from persona.privacy.report import build_summary
 from tests.core.llm.conftest import model_folder  # noqa: F401  (converts the model once)
 
 TRAIN_TIMEOUT_MS = 240_000
@@ -97,7 +98,7 @@ def test_cancel_stops_the_run_and_the_ledger_keeps_the_charge(qtbot, make_window
 
     # The ledger keeps the whole run's charge (at least what was spent), and the adapter
     # (none yet: the base model) is untouched.
-    summary = Ledger(Home.resolve(train_home)).summary()
+    summary = build_summary(Ledger(Home.resolve(train_home).ledger_file))
     (run,) = summary["runs"]
     assert run["status"] == "begun" and run["epsilon"] >= spent > 0
     assert summary["max_record_epsilon"] == pytest.approx(run["epsilon"])
@@ -113,7 +114,7 @@ def test_train_now_shows_progress_completes_and_the_view_updates(qtbot, make_win
                                                                   train_home):
     window = make_window(train_home, "privacy")
     view, _ = window.page("privacy")
-    before = len(Ledger(Home.resolve(train_home)).runs())
+    before = len(Ledger(Home.resolve(train_home).ledger_file).runs())
     _press_train_now(qtbot, window)
     job = window.ctx.training_job
     steps = []
@@ -127,7 +128,7 @@ def test_train_now_shows_progress_completes_and_the_view_updates(qtbot, make_win
     assert steps and steps == sorted(steps) and steps[-1] == out["steps"]
     assert view.progress.value() == out["steps"]
 
-    runs = Ledger(Home.resolve(train_home)).summary()["runs"]
+    runs = build_summary(Ledger(Home.resolve(train_home).ledger_file))["runs"]
     # A cancelled run before it is resumed (same run, no second charge); alone, a new one.
     assert len(runs) == max(1, before) and runs[-1]["status"] == "completed"
     assert out["resumed"] == (before == 1)

@@ -12,7 +12,7 @@ from tests.core.train.test_ledger_binding import charge, promote
 
 def test_a_removed_ledger_is_reported_with_the_way_out(make_window, sample_home, qtbot):
     home = Home.resolve(sample_home)
-    ledger = Ledger(home)
+    ledger = Ledger(home.ledger_file)
     promote(home, ledger, charge(ledger))
     shutil.rmtree(home.privacy_dir)
     window = make_window(sample_home, "talk")

@@ -99,7 +99,7 @@ def test_lowering_the_budget_in_settings_is_a_ledger_event(make_window, sample_h
     from persona.core.paths import Home
     from persona.privacy.ledger import Ledger
 
-    ledger = Ledger(Home.resolve(sample_home))
+    ledger = Ledger(Home.resolve(sample_home).ledger_file)
     run = ledger.begin_run(record_ids=["a"], noise_multiplier=3.0, sample_rate=0.5, steps=2,
                            clip_norm=1.0, delta=1e-5, backend="torch", epochs=1.0)
     ledger.complete_run(run, steps_done=2)
@@ -107,8 +107,8 @@ def test_lowering_the_budget_in_settings_is_a_ledger_event(make_window, sample_h
     view.editors["privacy_budget"].setValue(5.0)
     with qtbot.waitSignal(window.ctx.settings_changed, timeout=10_000):
         qtbot.mouseClick(view.save, Qt.MouseButton.LeftButton)
-    assert Ledger(Home.resolve(sample_home)).budget == 5.0
-    changes = Ledger(Home.resolve(sample_home)).state().budget_changes
+    assert Ledger(Home.resolve(sample_home).ledger_file).budget == 5.0
+    changes = Ledger(Home.resolve(sample_home).ledger_file).state().budget_changes
     assert [(c["previous"], c["budget"], c["reason"]) for c in changes] == [
         (8.0, 5.0, "the app's Settings")]
     assert load_settings(sample_home / "settings.yaml").privacy_budget == 5.0

@@ -15,6 +15,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
+from persona.core.paths import Home  # noqa: E402
 from persona.privacy.ledger import Ledger  # noqa: E402
 
 
@@ -24,7 +25,7 @@ def say(line: str) -> None:
 
 def main(argv: list[str]) -> None:
     mode, home = argv[0], Path(argv[1])
-    ledger = Ledger(home)
+    ledger = Ledger(Home.resolve(home).ledger_file)
     if mode == "begin":
         n, sigma, q, steps = int(argv[2]), float(argv[3]), float(argv[4]), int(argv[5])
         run_id = ledger.begin_run(record_ids=[f"rec{i}" for i in range(n)],

@@ -18,11 +18,18 @@ from persona.core.errors import PrivacyError
 from persona.core.paths import Home
 from persona.privacy.journal import FORMAT, canonical, checksum
 from persona.privacy.ledger import Ledger
+from persona.privacy.plan import plan_run
 from persona.privacy.rdp import default_delta, ledger_delta, run_epsilon
+from persona.privacy.report import build_summary
 
 CHILD = Path(__file__).resolve().parent / "ledger_child.py"
 SIGMA, Q, STEPS, DELTA = 1.0, 0.05, 40, 1e-5
 RUN_EPS = run_epsilon(noise_multiplier=SIGMA, sample_rate=Q, steps=STEPS, delta=DELTA)
+
+
+def ledger_in(home: Path, **options) -> Ledger:
+    """The ledger of the home folder ``home``, where Persona keeps it."""
+    return Ledger(Home.resolve(home).ledger_file, **options)
 
 
 def ids(prefix: str, n: int) -> list[str]:
@@ -61,7 +68,7 @@ def wait_for(proc: subprocess.Popen, prefix: str) -> str:
 # ---- the file ----------------------------------------------------------------------------
 
 def test_round_trip_and_self_describing_lines(home):
-    ledger = Ledger(home)
+    ledger = ledger_in(home)
     assert not ledger.exists and ledger.delta is None and ledger.runs() == []
     run_id = begin(ledger, ids("a", 30), info={"adapter": "v1"})
     ledger.complete_run(run_id, steps_done=STEPS, info={"loss": 2.5})
@@ -74,7 +81,7 @@ def test_round_trip_and_self_describing_lines(home):
         assert event["checksum"] == checksum(event)
     assert events[1]["prev"] == events[0]["checksum"]
 
-    again = Ledger(home)  # a fresh reader sees exactly what was written
+    again = ledger_in(home)  # a fresh reader sees exactly what was written
     (run,) = again.runs()
     assert (run.run_id, run.status, run.outcome, run.steps_done) == (run_id, "completed",
                                                                     "finished", STEPS)
@@ -89,11 +96,11 @@ def test_round_trip_and_self_describing_lines(home):
 
 
 def test_begun_run_is_charged_in_full_before_training(home):
-    ledger = Ledger(home)
+    ledger = ledger_in(home)
     run_id = begin(ledger, ids("a", 10))
-    reader = Ledger(home)  # e.g. `persona privacy` while the run trains
+    reader = ledger_in(home)  # e.g. `persona privacy` while the run trains
     assert [r.run_id for r in reader.pending_runs()] == [run_id]
-    summary = reader.summary()
+    summary = build_summary(reader)
     assert summary["runs"][0]["status"] == "begun"
     assert summary["max_record_epsilon"] == pytest.approx(RUN_EPS, rel=1e-12)
     assert any("counted in full" in n for n in summary["notes"])
@@ -106,10 +113,10 @@ def test_kill_9_in_the_middle_of_a_run(home):
         time.sleep(0.2)  # it is "training" now
     finally:
         kill9(child)
-    ledger = Ledger(home)
+    ledger = ledger_in(home)
     (run,) = ledger.runs()
     assert run.run_id == run_id and run.status == "begun"
-    summary = ledger.summary()
+    summary = build_summary(ledger)
     # At least what was spent: the full planned run, for every record it could sample.
     assert summary["max_record_epsilon"] >= RUN_EPS * (1 - 1e-12)
     assert summary["records_tracked"] == 25
@@ -133,7 +140,7 @@ def test_kill_9_while_writing_loses_nothing_that_was_reported(home):
     finally:
         kill9(child)
     said += child.stdout.read().split("\n")
-    ledger = Ledger(home)
+    ledger = ledger_in(home)
     runs = {r.run_id: r for r in ledger.runs()}
     begun = {line.split()[1] for line in said if line.startswith("begun")}
     completed = {line.split()[1] for line in said if line.startswith("completed")}
@@ -142,17 +149,17 @@ def test_kill_9_while_writing_loses_nothing_that_was_reported(home):
     assert all(eps >= RUN_EPS * (1 - 1e-12) for eps in ledger.record_epsilons().values())
     begin(ledger, ids("after", 3))  # repairs a torn tail, if any, and appends cleanly
     assert ledger.path.read_bytes().endswith(b"\n")
-    assert len(Ledger(home).runs()) == len(runs) + 1
+    assert len(ledger_in(home).runs()) == len(runs) + 1
 
 
 def test_torn_last_line_is_tolerated_then_repaired(home):
-    ledger = Ledger(home)
+    ledger = ledger_in(home)
     begin(ledger, ids("a", 10))
-    before = ledger.summary()
+    before = build_summary(ledger)
     whole = lines(ledger)[-1]
     with open(ledger.path, "ab") as f:  # a crash half way through writing the next event
         f.write(whole[: len(whole) // 2])
-    assert Ledger(home).summary() == before
+    assert build_summary(ledger_in(home)) == before
 
     begin(ledger, ids("b", 5))
     assert len(lines(ledger)) == 3 and all(raw.endswith(b"\n") for raw in lines(ledger))
@@ -162,7 +169,7 @@ def test_torn_last_line_is_tolerated_then_repaired(home):
 
 
 def test_whole_last_line_without_newline_is_kept(home):
-    ledger = Ledger(home)
+    ledger = ledger_in(home)
     begin(ledger, ids("a", 4))
     ledger.path.write_bytes(ledger.path.read_bytes()[:-1])
     assert len(ledger.runs()) == 1
@@ -172,7 +179,7 @@ def test_whole_last_line_without_newline_is_kept(home):
 
 @pytest.mark.parametrize("damage", ["edit", "forge", "drop", "garbage-middle", "garbage-last"])
 def test_any_other_bad_line_is_a_clear_error(home, damage):
-    ledger = Ledger(home)
+    ledger = ledger_in(home)
     for prefix in "abc":
         begin(ledger, ids(prefix, 3))
     raw = lines(ledger)
@@ -191,14 +198,14 @@ def test_any_other_bad_line_is_a_clear_error(home, damage):
         raw.append(b"{not json\n")
     ledger.path.write_bytes(b"".join(raw))
     with pytest.raises(PrivacyError, match=r"damaged at line \d+.*restore"):
-        ledger.summary()
+        build_summary(ledger)
     with pytest.raises(PrivacyError, match="damaged"):
         begin(ledger, ids("d", 3))  # and nothing is appended to a damaged ledger
     assert b"".join(raw) == ledger.path.read_bytes()
 
 
 def test_lock_stops_a_concurrent_writer(home):
-    ledger = Ledger(home)
+    ledger = ledger_in(home)
     child = spawn("hold-lock", str(home))
     try:
         wait_for(child, "locked")
@@ -214,7 +221,7 @@ def test_lock_stops_a_concurrent_writer(home):
 # ---- accounting ----------------------------------------------------------------------------
 
 def test_records_compose_every_run_they_took_part_in(home):
-    ledger = Ledger(home)
+    ledger = ledger_in(home)
     steps = [40, 25, 60]
     begin(ledger, ids("old", 5) + ["x"], steps=steps[0])
     begin(ledger, ids("old", 5), steps=steps[1])
@@ -228,11 +235,11 @@ def test_records_compose_every_run_they_took_part_in(home):
     assert eps["new"] == pytest.approx(run_epsilon(noise_multiplier=SIGMA, sample_rate=Q,
                                                    steps=steps[2], delta=DELTA), rel=1e-12)
     assert eps["new"] < eps["x"] < eps["old0"] < sum(r.epsilon for r in ledger.runs())
-    assert ledger.summary()["max_record_epsilon"] == eps["old0"]
+    assert build_summary(ledger)["max_record_epsilon"] == eps["old0"]
 
 
 def test_completion_never_lowers_the_charge(home):
-    ledger = Ledger(home)
+    ledger = ledger_in(home)
     short = begin(ledger, ["a"])
     ledger.complete_run(short, steps_done=3, outcome="stopped")
     assert ledger.record_epsilons()["a"] == pytest.approx(RUN_EPS, rel=1e-12)
@@ -249,36 +256,36 @@ def test_completion_never_lowers_the_charge(home):
 
 
 def test_record_at_its_budget_is_never_eligible_again(home):
-    begin(Ledger(home), ids("a", 20))
-    spent = Ledger(home).record_epsilons()["a0"]
-    ledger = Ledger(home)
+    begin(ledger_in(home), ids("a", 20))
+    spent = ledger_in(home).record_epsilons()["a0"]
+    ledger = ledger_in(home)
     # The budget is pinned in the ledger: lowering it is a logged event (issue 8, leak 5).
     ledger.set_budget(budget=spent)  # these records are now exactly at their budget
     for sigma, q, steps in [(SIGMA, Q, STEPS), (50.0, 0.001, 1)]:  # even a negligible run
         eligible, excluded = ledger.affordable(ids("a", 20) + ["fresh"], noise_multiplier=sigma,
                                                sample_rate=q, steps=steps)
         assert eligible == ["fresh"] and excluded == ids("a", 20)
-    plan = ledger.plan_run(ids("a", 20) + ids("new", 5), target_epsilon=spent / 2,
+    plan = plan_run(ledger, ids("a", 20) + ids("new", 5), target_epsilon=spent / 2,
                            batch_size=5)
     assert plan.eligible_ids == ids("new", 5)
     assert plan.excluded == 20 and plan.exhausted == 20
-    tiny = ledger.plan_run(["a0", "new0"], target_epsilon=0.3, sample_rate=0.5)
+    tiny = plan_run(ledger, ["a0", "new0"], target_epsilon=0.3, sample_rate=0.5)
     assert tiny.eligible_ids == ["new0"] and tiny.exhausted == 1
     with pytest.raises(PrivacyError, match="1 of 2 records cannot afford"):
         begin(ledger, ["a3", "new0"], sigma=50.0, q=0.001, steps=1)
-    summary = ledger.summary()
+    summary = build_summary(ledger)
     assert summary["records_exhausted"] == 20
     assert summary["budget_left"]["most_spent_record"] == 0.0
 
 
 def test_nightly_runs_stop_at_the_budget_and_new_records_still_train(home):
-    ledger = Ledger(home, budget=3.0)
+    ledger = ledger_in(home, budget=3.0)
     candidates: list[str] = []
     eligible_per_night = []
     for night in range(5):
         candidates += ids(f"n{night}-", 20)
         # A fixed q keeps σ the same every night, so the composition below is exact.
-        plan = ledger.plan_run(candidates, target_epsilon=2.0, sample_rate=0.1, epochs=1,
+        plan = plan_run(ledger, candidates, target_epsilon=2.0, sample_rate=0.1, epochs=1,
                                delta=1e-4)
         assert set(plan.eligible_ids) | set(plan.excluded_ids) == set(candidates)
         assert set(ids(f"n{night}-", 20)) <= set(plan.eligible_ids)  # new records train
@@ -294,13 +301,13 @@ def test_nightly_runs_stop_at_the_budget_and_new_records_still_train(home):
     eps = ledger.record_epsilons()
     assert eps["n0-0"] == pytest.approx(run_epsilon(
         noise_multiplier=plan.noise_multiplier, sample_rate=0.1, steps=30, delta=1e-4))
-    assert ledger.summary()["records_tracked"] == 100
+    assert build_summary(ledger)["records_tracked"] == 100
 
 
 def test_plan_rechecked_under_the_lock(home):
-    ledger = Ledger(home, budget=2.0)
-    plan = ledger.plan_run(ids("a", 10), target_epsilon=2.0, sample_rate=0.1, delta=DELTA)
-    other = Ledger(home, budget=2.0)  # another process spends the budget first
+    ledger = ledger_in(home, budget=2.0)
+    plan = plan_run(ledger, ids("a", 10), target_epsilon=2.0, sample_rate=0.1, delta=DELTA)
+    other = ledger_in(home, budget=2.0)  # another process spends the budget first
     other.begin_run(**plan.begin_kwargs(), clip_norm=1.0, backend="torch")
     with pytest.raises(PrivacyError, match="10 of 10 records cannot afford"):
         ledger.begin_run(**plan.begin_kwargs(), clip_norm=1.0, backend="torch")
@@ -310,9 +317,9 @@ def test_plan_rechecked_under_the_lock(home):
 def test_non_private_runs_are_reported_plainly(home):
     from persona.privacy.report import report_json, report_lines
 
-    ledger = Ledger(home)
+    ledger = ledger_in(home)
     begin(ledger, ids("p", 5))
-    plan = ledger.plan_run(ids("np", 5), target_epsilon=math.inf, batch_size=2)
+    plan = plan_run(ledger, ids("np", 5), target_epsilon=math.inf, batch_size=2)
     assert plan.noise_multiplier == 0 and not plan.private and plan.eligible_ids == ids("np", 5)
     assert "non-private: no DP guarantee" in plan.notes[0]
     run_id = ledger.begin_run(**plan.begin_kwargs(), clip_norm=1.0, backend="torch")
@@ -322,7 +329,7 @@ def test_non_private_runs_are_reported_plainly(home):
     assert not run.private and run.epsilon == math.inf
     eps = ledger.record_epsilons()
     assert eps["np0"] == math.inf and math.isfinite(eps["p0"])
-    summary = ledger.summary()
+    summary = build_summary(ledger)
     assert [r["private"] for r in summary["runs"]] == [True, False]
     assert summary["max_record_epsilon"] == math.inf and summary["records_nonprivate"] == 5
     assert not summary["private"]
@@ -337,7 +344,7 @@ def test_non_private_runs_are_reported_plainly(home):
 
 
 def test_delta_is_fixed_when_the_ledger_is_created(home):
-    ledger = Ledger(home)
+    ledger = ledger_in(home)
     begin(ledger, ids("a", 200), delta=None)  # default 1/n**1.1, n at least 10000
     assert ledger.delta == pytest.approx(default_delta(10_000)) == ledger_delta(200)
     assert json.loads(lines(ledger)[0])["delta_source"] == \
@@ -345,7 +352,7 @@ def test_delta_is_fixed_when_the_ledger_is_created(home):
     with pytest.raises(PrivacyError, match=r"δ is 3\.98107e-05.*δ = 1e-05"):
         begin(ledger, ids("b", 5), delta=1e-5)
     with pytest.raises(PrivacyError, match="δ"):
-        ledger.plan_run(ids("b", 5), batch_size=2, delta=1e-6)
+        plan_run(ledger, ids("b", 5), batch_size=2, delta=1e-6)
     with pytest.raises(PrivacyError, match="δ"):
         ledger.affordable(["b"], noise_multiplier=1.0, sample_rate=0.1, steps=5, delta=1e-6)
     begin(ledger, ids("b", 5), delta=ledger_delta(200))  # the same δ, or none, is fine
@@ -354,7 +361,7 @@ def test_delta_is_fixed_when_the_ledger_is_created(home):
 
 
 def test_a_large_first_run_fixes_delta_from_its_own_n(home):
-    ledger = Ledger(home)
+    ledger = ledger_in(home)
     begin(ledger, ids("a", 12_000), delta=None)
     assert ledger.delta == pytest.approx(default_delta(12_000))
     assert ledger.delta < default_delta(10_000)
@@ -362,12 +369,12 @@ def test_a_large_first_run_fixes_delta_from_its_own_n(home):
 
 
 def test_dry_run_writes_nothing(home):
-    ledger = Ledger(home)
-    plan = ledger.plan_run(ids("a", 50), batch_size=10)
+    ledger = ledger_in(home)
+    plan = plan_run(ledger, ids("a", 50), batch_size=10)
     assert plan.new_ledger and plan.noise_multiplier > 0 and len(plan.eligible_ids) == 50
     ledger.begin_run(**plan.begin_kwargs(), clip_norm=1.0, backend="torch", dry_run=True)
     ledger.affordable(ids("a", 50), noise_multiplier=1.0, sample_rate=0.1, steps=10)
-    ledger.summary()
+    build_summary(ledger)
     assert list(Path(home).iterdir()) == []  # not even the privacy folder
 
     run_id = ledger.begin_run(**plan.begin_kwargs(), clip_norm=1.0, backend="torch")
@@ -377,7 +384,7 @@ def test_dry_run_writes_nothing(home):
     assert header["delta_source"] == "default 1/n**1.1 for n = 10000 (at least; 50 records)"
     snapshot = {p.name: (p.read_bytes(), p.stat().st_mtime_ns)
                 for p in ledger.path.parent.iterdir()}
-    again = ledger.plan_run(ids("a", 50) + ids("b", 10), batch_size=10)
+    again = plan_run(ledger, ids("a", 50) + ids("b", 10), batch_size=10)
     assert not again.new_ledger
     ledger.begin_run(**again.begin_kwargs(), clip_norm=1.0, backend="torch", dry_run=True)
     assert snapshot == {p.name: (p.read_bytes(), p.stat().st_mtime_ns)
@@ -399,7 +406,7 @@ def test_dry_run_writes_nothing(home):
     ({"delta": 1.0}, "delta"),
 ])
 def test_bad_run_is_refused_and_nothing_is_written(home, change, message):
-    ledger = Ledger(home)
+    ledger = ledger_in(home)
     args = {"record_ids": ["a", "b"], "noise_multiplier": SIGMA, "sample_rate": Q,
             "steps": STEPS, "clip_norm": 1.0, "delta": DELTA, "backend": "torch", "epochs": 1}
     with pytest.raises(PrivacyError, match=message):
@@ -407,20 +414,22 @@ def test_bad_run_is_refused_and_nothing_is_written(home, change, message):
     assert not ledger.exists
 
 
-def test_from_settings(home):
-    from persona.core.settings import Settings
-
-    assert Ledger.from_settings(home, Settings()).budget == 8.0
-    assert Ledger.from_settings(home, Settings(privacy_budget=3.0)).budget == 3.0
+def test_a_ledger_is_the_file_its_caller_names(home, tmp_path):
+    assert Ledger(tmp_path / "elsewhere.jsonl", budget=3.0).budget == 3.0
+    home.mkdir(exist_ok=True)
+    with pytest.raises(PrivacyError, match="a privacy ledger is a file"):
+        Ledger(home)  # a home folder, as callers passed before: refused, with the fix
+    with pytest.raises(PrivacyError, match="Home.ledger_file"):
+        Ledger(Home.resolve(home))
 
 
 def test_bad_budget_and_plans_are_clear_errors(home):
     with pytest.raises(PrivacyError, match="budget"):
-        Ledger(home, budget=0)
-    ledger = Ledger(home)
+        ledger_in(home, budget=0)
+    ledger = ledger_in(home)
     with pytest.raises(PrivacyError, match="above the lifetime budget"):
-        ledger.plan_run(["a"], target_epsilon=9.0, batch_size=1)
+        plan_run(ledger, ["a"], target_epsilon=9.0, batch_size=1)
     with pytest.raises(PrivacyError, match="exactly one"):
-        ledger.plan_run(["a"], batch_size=1, sample_rate=0.5)
+        plan_run(ledger, ["a"], batch_size=1, sample_rate=0.5)
     with pytest.raises(PrivacyError, match="epochs"):
-        ledger.plan_run(["a"], batch_size=1, epochs=0)
+        plan_run(ledger, ["a"], batch_size=1, epochs=0)

@@ -7,7 +7,9 @@ import math
 
 import pytest
 
+from persona.core.paths import Home
 from persona.privacy.ledger import Ledger
+from persona.privacy.plan import plan_run
 from persona.privacy.rdp import run_epsilon
 from persona.privacy.report import build_summary, plan_lines, report_json, report_lines
 
@@ -18,7 +20,7 @@ RUN_KEYS = {"date", "records", "steps", "sigma", "clip_norm", "sample_rate", "q"
 
 
 def test_empty_ledger(home):
-    summary = Ledger(home).summary()
+    summary = build_summary(Ledger(Home.resolve(home).ledger_file))
     assert summary.keys() >= KEYS
     assert summary["runs"] == [] and summary["max_record_epsilon"] == 0.0
     assert summary["delta"] is None and summary["budget"] == 8.0
@@ -28,7 +30,7 @@ def test_empty_ledger(home):
 
 
 def test_summary_of_several_runs(home):
-    ledger = Ledger(home, budget=4.0)
+    ledger = Ledger(Home.resolve(home).ledger_file, budget=4.0)
     a = ledger.begin_run(record_ids=[f"r{i}" for i in range(30)], noise_multiplier=1.0,
                          sample_rate=0.05, steps=40, clip_norm=0.5, delta=1e-5,
                          backend="torch", epochs=2)
@@ -37,7 +39,7 @@ def test_summary_of_several_runs(home):
                      sample_rate=0.05, steps=40, clip_norm=0.5, delta=1e-5, backend="mlx",
                      epochs=2)  # begun, never completed
     summary = build_summary(ledger)
-    assert summary == ledger.summary()
+    assert summary == build_summary(ledger)
     assert summary.keys() >= KEYS
     first, second = summary["runs"]
     assert first.keys() >= RUN_KEYS
@@ -69,9 +71,9 @@ def test_summary_of_several_runs(home):
 
 
 def test_plan_lines(home):
-    plan = Ledger(home).plan_run([f"r{i}" for i in range(40)], target_epsilon=2.0,
-                                 sample_rate=0.1, epochs=1, delta=1e-4)
+    plan = plan_run(Ledger(Home.resolve(home).ledger_file), [f"r{i}" for i in range(40)],
+                    target_epsilon=2.0, sample_rate=0.1, epochs=1, delta=1e-4)
     text = "\n".join(plan_lines(plan))
     assert f"ε = {plan.run_epsilon:.2f}" in text and "40 eligible, 0 left out" in text
     assert "creates the privacy ledger" in text
-    assert not Ledger(home).exists
+    assert not Ledger(Home.resolve(home).ledger_file).exists

@@ -54,7 +54,7 @@ def promote(home: Home, ledger: Ledger, run_id: str) -> str:
 def home(tmp_path) -> Home:
     """Two runs, each promoted; a copy of the ledger after the first is kept aside."""
     home = Home.resolve(tmp_path / "home").ensure()
-    ledger = Ledger(home)
+    ledger = Ledger(home.ledger_file)
     promote(home, ledger, charge(ledger))
     shutil.copy(ledger.path, tmp_path / "ledger-after-run-1.jsonl")
     promote(home, ledger, charge(ledger))
@@ -65,7 +65,7 @@ def home(tmp_path) -> Home:
 def refused(home: Home, match: str) -> None:
     """The check fails with ``match`` and the recovery, and a real training run is refused
     before it charges anything."""
-    ledger = Ledger(home)
+    ledger = Ledger(home.ledger_file)
     before = ledger.path.read_bytes() if ledger.path.exists() else None
     with pytest.raises(PrivacyError, match=match) as info:
         check_bindings(AdapterStore(home), ledger, checkpoints_dir(home))
@@ -79,14 +79,14 @@ def refused(home: Home, match: str) -> None:
 
 
 def test_a_ledger_with_its_tail_cut_is_detected(home):
-    path = Ledger(home).path
+    path = Ledger(home.ledger_file).path
     lines = path.read_bytes().splitlines(keepends=True)
     path.write_bytes(b"".join(lines[:-1]))  # the last run's "complete" line
     refused(home, "fewer than")
 
 
 def test_a_torn_tail_is_detected_too(home):
-    path = Ledger(home).path
+    path = Ledger(home.ledger_file).path
     data = path.read_bytes()
     path.write_bytes(data[:-40])  # a torn last line reads as absent
     refused(home, "fewer than")
@@ -98,15 +98,15 @@ def test_a_removed_privacy_folder_is_detected(home):
 
 
 def test_an_older_copy_restored_is_detected(home, tmp_path):
-    shutil.copy(tmp_path / "ledger-after-run-1.jsonl", Ledger(home).path)
+    shutil.copy(tmp_path / "ledger-after-run-1.jsonl", Ledger(home.ledger_file).path)
     refused(home, "fewer than")
 
 
 def test_another_ledger_of_the_same_length_is_detected(home, tmp_path):
     other = Home.resolve(tmp_path / "other").ensure()
     for _ in range(2):
-        charge(Ledger(other))
-    shutil.copy(Ledger(other).path, Ledger(home).path)
+        charge(Ledger(other.ledger_file))
+    shutil.copy(Ledger(other.ledger_file).path, Ledger(home.ledger_file).path)
     refused(home, "differs")
 
 
@@ -116,14 +116,14 @@ def test_an_adapter_from_before_anchors_needs_its_run_in_the_ledger(home):
     meta = json.loads(meta_path.read_text())
     meta.update(ledger_seq=None, ledger_head=None)
     meta_path.write_text(json.dumps(meta))
-    check_bindings(store, Ledger(home), checkpoints_dir(home))  # its run is there: fine
+    check_bindings(store, Ledger(home.ledger_file), checkpoints_dir(home))  # its run is there: fine
     meta["run_id"] = "a-run-the-ledger-never-saw"
     meta_path.write_text(json.dumps(meta))
     refused(home, "not in the privacy ledger")
 
 
 def test_a_checkpoint_whose_run_the_ledger_lost_is_detected(home):
-    ledger = Ledger(home)
+    ledger = Ledger(home.ledger_file)
     path = ledger.path
     kept = path.read_bytes()
     run_id = charge(ledger, complete=False)
@@ -139,7 +139,7 @@ def test_a_checkpoint_whose_run_the_ledger_lost_is_detected(home):
 
 
 def test_start_over_closes_runs_and_deletes_checkpoints(home):
-    ledger = Ledger(home)
+    ledger = Ledger(home.ledger_file)
     run_id = charge(ledger, complete=False)
     bind_run(checkpoints_dir(home) / run_id, ledger)
     start_over(AdapterStore(home), ledger, checkpoints_dir(home))
@@ -156,7 +156,7 @@ def test_persona_privacy_refuses_a_ledger_older_than_the_adapter(home):
 
     ok = privacy()
     assert ok.returncode == 0, ok.stderr
-    path = Ledger(home).path
+    path = Ledger(home.ledger_file).path
     path.write_bytes(b"".join(path.read_bytes().splitlines(keepends=True)[:-1]))
     bad = privacy()
     assert bad.returncode != 0

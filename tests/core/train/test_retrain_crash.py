@@ -26,6 +26,7 @@ from persona.core.settings import Settings, save_settings
 from persona.core.train.adapter_store import AdapterStore
 from persona.core.train.runner import checkpoints_dir
 from persona.privacy.ledger import Ledger
+from persona.privacy.report import build_summary
 from tests.core.llm.conftest import model_folder  # noqa: F401  (converts the model once)
 from tests.core.train.conftest import training_side_lines
 
@@ -73,7 +74,7 @@ def test_kill_9_mid_training_then_the_next_retrain_resumes_without_a_second_char
     assert proc.returncode == -signal.SIGKILL
 
     # The ledger reports the whole planned run as spent by every record it could sample.
-    ledger = Ledger(home)
+    ledger = Ledger(home.ledger_file)
     (run,) = ledger.runs()
     assert ledger.pending_runs() == [run] and run.private
     killed_at = json.loads(manifest.read_text())["step"]
@@ -95,9 +96,9 @@ def test_kill_9_mid_training_then_the_next_retrain_resumes_without_a_second_char
     assert outcome["steps_done"] == run.steps and not outcome["stopped"]
     assert outcome["resumed_from"] >= killed_at  # from the checkpoint, not from step 0
     assert outcome["candidate_perplexity"] is not None
-    after = Ledger(home)
+    after = Ledger(home.ledger_file)
     assert [r.run_id for r in after.runs()] == [run.run_id] and not after.pending_runs()
-    assert math.isclose(after.summary()["max_record_epsilon"], report["max_record_epsilon"])
+    assert math.isclose(build_summary(after)["max_record_epsilon"], report["max_record_epsilon"])
     log = (home.logs_dir / "retrain.log").read_text(encoding="utf-8")
     assert f"Resuming the interrupted run {run.run_id}" in log
     assert not list(checkpoints_dir(home).glob("*/step-*"))  # a finished run cleans up

@@ -16,6 +16,7 @@ from persona.core.pipeline import Pipeline
 from persona.core.train.adapter_store import AdapterMeta, AdapterStore
 from persona.core.train.runner import TrainOptions, run_training
 from persona.privacy.ledger import Ledger
+from persona.privacy.report import build_summary
 from tests.core.llm.conftest import model_folder  # noqa: F401  (converts the model once)
 from tests.core.train.conftest import training_side_lines
 
@@ -41,7 +42,7 @@ def home(tmp_path_factory, model_folder):  # noqa: F811
 def test_dry_run_spends_nothing(home):
     out = run_training(home, Pipeline(home).settings, _options(dry_run=True))
     assert out.plan.private and out.plan.run_epsilon <= 8.0 and out.result is None
-    assert not Ledger(home).exists
+    assert not Ledger(home.ledger_file).exists
 
 
 def test_runs_are_charged_judged_promoted_or_rejected_and_rolled_back(home):
@@ -54,6 +55,7 @@ def test_runs_are_charged_judged_promoted_or_rejected_and_rolled_back(home):
     assert good.promoted and store.current_version() == good.version
     assert (store.current_dir() / "peft" / "adapter_config.json").exists()
     assert (store.current_dir() / "mlx" / "adapters.safetensors").exists()  # for a Mac
+    assert (store.current_dir() / "gguf" / "adapter.gguf").is_file()  # for llama.cpp
 
     # A run that wrecks the model (an absurd learning rate) must not replace the good one.
     bad = run_training(home, settings, _options(epsilon=math.inf, learning_rate=50.0))
@@ -62,7 +64,7 @@ def test_runs_are_charged_judged_promoted_or_rejected_and_rolled_back(home):
     assert len(store.versions()) == 1  # the rejected candidate left nothing behind
 
     # Both runs are in the ledger, the second one reported as non-private.
-    summary = Ledger(home).summary()
+    summary = build_summary(Ledger(home.ledger_file))
     assert [r["private"] for r in summary["runs"]] == [True, False]
     assert math.isinf(summary["max_record_epsilon"])
 
@@ -74,7 +76,7 @@ def test_a_stopped_run_resumes_without_a_second_charge(home):
     # The records already took part in a non-private run above, so they can only be used
     # without DP from now on (ε = inf): this run is non-private too.
     settings = Pipeline(home).settings
-    ledger = Ledger(home)
+    ledger = Ledger(home.ledger_file)
     before = len(ledger.runs())
     calls = {"n": 0}
 
@@ -99,7 +101,7 @@ def test_a_ledger_that_lost_the_adapters_run_is_refused_until_from_base(home):
     from persona.core.train.runner import checkpoints_dir
 
     settings = Pipeline(home).settings
-    ledger, store = Ledger(home), AdapterStore(home)
+    ledger, store = Ledger(home.ledger_file), AdapterStore(home)
     # Stand-in weights: loading them would fail, so a run that used them could not pass.
     candidate = store.new_candidate("stand-in")
     (candidate / "peft").mkdir()

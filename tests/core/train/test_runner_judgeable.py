@@ -32,7 +32,7 @@ def test_no_heldout_records_refuses_and_charges_nothing(tmp_path):
                            backend="torch")
     with pytest.raises(NothingToTrain, match="nothing to judge a run by"):
         run_training(pipe.home, pipe.settings, options)
-    ledger = Ledger(pipe.home)
+    ledger = Ledger(pipe.home.ledger_file)
     assert not ledger.exists or ledger.runs() == []
     # A dry run says the same, so the app and `persona train --dry-run` never promise a run.
     with pytest.raises(NothingToTrain):
