@@ -5,20 +5,13 @@ from __future__ import annotations
 from argparse import Namespace
 
 from persona.core.cli.report import emit_json, info
-from persona.core.errors import ModelError
 from persona.core.models import cache
-from persona.core.models.catalog import ModelSpec, all_models, get_model, is_installed
+from persona.core.models.catalog import get_model
+from persona.core.models.status import ModelState, catalog_states, choose, state_of
 from persona.core.paths import Home
-from persona.core.settings import Settings, load_settings, save_settings
+from persona.core.settings import load_settings, save_settings
 
 OLD_CONVERSION = "smollm2-135m-instruct"  # the per-home copy made before issue 9
-
-
-def _in_use(spec: ModelSpec, settings: Settings) -> bool:
-    # A folder override (llm_model / asr_model) wins over the catalog name.
-    if spec.role == "llm":
-        return spec.name == settings.llm and not settings.llm_model
-    return spec.name == settings.asr and not settings.asr_model
 
 
 def _mb(n: int) -> str:
@@ -29,13 +22,19 @@ def _params(n: int) -> str:
     return f"{n / 1e9:.2f}B" if n >= 1e9 else f"{n / 1e6:.0f}M"
 
 
-def model_dict(spec: ModelSpec, settings: Settings) -> dict:
-    return {"name": spec.name, "role": spec.role, "title": spec.title, "params": spec.params,
-            "size_bytes": spec.size, "ram_bytes": spec.ram_bytes, "licence": spec.licence,
-            "source": spec.source, "sha256": spec.sha256, "languages": spec.languages,
-            "installed": is_installed(spec), "in_use": _in_use(spec, settings),
-            "install": None if is_installed(spec) else spec.install_hint(),
-            "note": spec.note or None}
+def model_dict(state: ModelState) -> dict:
+    """One row of `models list --json` (an orphaned selection has no catalog facts)."""
+    out = {"name": state.name, "role": state.role, "installed": state.installed,
+           "verified": state.verified, "selected": state.selected, "in_use": state.in_use,
+           "status": state.status, "orphan": state.orphan, "problem": state.problem}
+    spec = state.spec
+    if spec is not None:
+        out.update(title=spec.title, params=spec.params, size_bytes=spec.size,
+                   ram_bytes=spec.ram_bytes, licence=spec.licence, source=spec.source,
+                   sha256=spec.sha256, languages=spec.languages,
+                   install=None if state.installed else spec.install_hint(),
+                   note=spec.note or None)
+    return out
 
 
 def _old_copy(home: Home):
@@ -48,7 +47,7 @@ def _old_copy(home: Home):
 def cmd_models_list(args: Namespace) -> int:
     home = Home.resolve(args.home)
     settings = load_settings(home.settings_file)
-    rows = [model_dict(m, settings) for m in all_models().values()]
+    rows = [model_dict(s) for s in catalog_states(settings)]
     old = _old_copy(home)
     if args.json:
         emit_json({"models": rows, "cache": str(cache.models_cache()),
@@ -57,14 +56,20 @@ def cmd_models_list(args: Namespace) -> int:
     print(f"{'':2}{'NAME':<22} {'ROLE':<4} {'PARAMS':>6} {'SIZE':>9} {'RAM':>9}  "
           f"{'LICENCE':<22} STATUS")
     for r in rows:
-        status = "in use" if r["in_use"] else ("installed" if r["installed"] else "not installed")
-        print(f"{'*' if r['in_use'] else ' '} {r['name']:<22} {r['role']:<4} "
+        if r["orphan"]:  # selected, but no catalog entry says what it is
+            print(f"! {r['name']:<22} {r['role']:<4} {'?':>6} {'?':>9} {'?':>9}  "
+                  f"{'?':<22} {r['status']} (not in the catalog)")
+            continue
+        mark = "!" if r["problem"] else "*" if r["in_use"] else " "
+        print(f"{mark} {r['name']:<22} {r['role']:<4} "
               f"{_params(r['params']):>6} {_mb(r['size_bytes']):>9} {_mb(r['ram_bytes']):>9}  "
-              f"{r['licence']:<22} {status}")
+              f"{r['licence']:<22} {r['status']}")
     print(f"\nRAM is an estimate: the file, plus for a language model its KV cache for 4096 "
           f"tokens and 300 MB of working memory. Files are kept in {cache.models_cache()}.")
     for r in rows:
-        if not r["installed"]:
+        if r["problem"]:
+            print(f"! {r['problem']}")
+        elif not r["installed"]:
             print(f"{r['name']}: {r['install']}.")
     if settings.llm_model:
         print(f"The llm_model folder {settings.llm_model} is used instead of the catalog.")
@@ -77,7 +82,7 @@ def cmd_models_list(args: Namespace) -> int:
 def cmd_models_info(args: Namespace) -> int:
     settings = load_settings(Home.resolve(args.home).settings_file)
     spec = get_model(args.name)
-    d = model_dict(spec, settings)
+    d = model_dict(state_of(spec, settings))
     d.update(ram_estimate="file + f16 KV cache of 4096 tokens + 300 MB" if spec.role == "llm"
              else "file + 200 MB", packages=[f"{p}=={v}" for p, v in spec.packages],
              imported_from=spec.imported_from)
@@ -85,8 +90,8 @@ def cmd_models_info(args: Namespace) -> int:
         emit_json(d)
         return 0
     for key in ("name", "title", "role", "params", "size_bytes", "ram_bytes", "ram_estimate",
-                "licence", "languages", "source", "sha256", "installed", "in_use", "install",
-                "note"):
+                "licence", "languages", "source", "sha256", "installed", "verified", "in_use",
+                "install", "problem", "note"):
         if d.get(key) not in (None, "", []):
             print(f"{key:<12} {d[key]}")
     return 0
@@ -94,17 +99,7 @@ def cmd_models_info(args: Namespace) -> int:
 
 def cmd_models_use(args: Namespace) -> int:
     home = Home.resolve(args.home).ensure()
-    settings = load_settings(home.settings_file)
-    spec = get_model(args.name)
-    if not is_installed(spec):
-        raise ModelError(f"{spec.name} is not installed; {spec.install_hint()}, then run "
-                         f"`persona models use {spec.name}` again.")
-    if spec.role == "asr" and spec.languages == "en" and settings.asr_language not in (
-            "en", "auto"):
-        raise ModelError(f"{spec.name} understands English only, but asr_language is "
-                         f"{settings.asr_language!r}; run `persona settings set asr_language "
-                         f"en` first, or choose a multilingual model such as whisper-base.")
-    setattr(settings, spec.role, spec.name)
+    settings, spec = choose(load_settings(home.settings_file), args.name)
     save_settings(settings, home.settings_file)
     override = settings.llm_model if spec.role == "llm" else settings.asr_model
     if args.json:
@@ -119,12 +114,21 @@ def cmd_models_use(args: Namespace) -> int:
 
 
 def cmd_models_import(args: Namespace) -> int:
+    from persona.core.cli.commands_bundle import _progress
     from persona.core.models.importer import import_gguf
 
     info(f"Checking and copying {args.file} into {cache.models_cache()} ...")
-    spec = import_gguf(args.file, name=args.name, expected_sha256=args.sha256)
+    # A byte bar on stderr while the file is copied and hashed; Ctrl+C stops the copy and
+    # removes its temporary file (nothing is registered).
+    update, close = _progress("import", args.json)
+    try:
+        spec = import_gguf(args.file, name=args.name, expected_sha256=args.sha256,
+                           progress=update)
+    finally:
+        close()
     if args.json:
-        emit_json(model_dict(spec, load_settings(Home.resolve(args.home).settings_file)))
+        emit_json(model_dict(state_of(spec, load_settings(
+            Home.resolve(args.home).settings_file))))
     else:
         info(f"Imported {spec.name}: {spec.title}, {_params(spec.params)} parameters, "
              f"{_mb(spec.size)}, sha256 {spec.sha256}. Use it with "

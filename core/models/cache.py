@@ -22,6 +22,7 @@ import hashlib
 import json
 import os
 import tempfile
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
@@ -33,6 +34,11 @@ from persona.core.filelock import FileLock
 
 _BLOCK = 4 * 1024 * 1024
 Progress = Callable[[str], None]
+ByteProgress = Callable[[int, int], None]  # (bytes done, bytes in all)
+
+
+class CopyCancelled(ModelError):
+    """A copy stopped because its cancel event was set; nothing it wrote was kept."""
 
 
 def cache_root() -> Path:
@@ -139,19 +145,32 @@ def verify(path: Path, sha256: str, fix: str, progress: Progress | None = None) 
 # ---- joining parts ---------------------------------------------------------------------
 
 
-def copy_hashing(sources: list[Path], dest_dir: Path, prefix: str) -> tuple[Path, str]:
+def copy_hashing(sources: list[Path], dest_dir: Path, prefix: str, *,
+                 on_bytes: ByteProgress | None = None,
+                 cancel: threading.Event | None = None) -> tuple[Path, str]:
     """Concatenate ``sources`` into a new temporary file in ``dest_dir`` (synced to disk);
-    returns it and its sha256. The caller renames it into place or deletes it."""
+    returns it and its sha256. The caller renames it into place or deletes it.
+
+    ``on_bytes(done, total)`` hears of every block (a 1 GB file takes a while); a set
+    ``cancel`` stops between blocks with ``CopyCancelled``, the temporary file removed."""
     private_dir(dest_dir)
+    total = sum(Path(s).stat().st_size for s in sources)
     fd, tmp = tempfile.mkstemp(dir=dest_dir, prefix=f".{prefix}.", suffix=".tmp")
     h = hashlib.sha256()
+    done = 0
     try:
         with os.fdopen(fd, "wb") as out:
             for src in sources:
                 with open(src, "rb") as f:
                     while block := f.read(_BLOCK):
+                        if cancel is not None and cancel.is_set():
+                            raise CopyCancelled(f"Copying {Path(src).name} was cancelled; "
+                                                "nothing was kept.")
                         h.update(block)
                         out.write(block)
+                        done += len(block)
+                        if on_bytes is not None:
+                            on_bytes(done, total)
             out.flush()
             os.fsync(out.fileno())
     except BaseException:

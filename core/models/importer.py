@@ -4,12 +4,17 @@ Everything is checked before anything changes: the header is read and judged fir
 (``gguf_file.check_chat_model``), the copy is hashed while it is written to a temporary
 file, and only a file that passed (and matched ``--sha256``, if given) is renamed into the
 cache and added to the registry. A failure leaves the cache and the registry as they were.
+
+Copying and hashing a 1 GB file takes a while: ``progress(done, total)`` hears of the bytes
+copied (the CLI draws a bar, the app a progress bar) and a set ``cancel`` event stops the copy
+between blocks with ``CopyCancelled`` (a ModelError), leaving everything as it was.
 """
 
 from __future__ import annotations
 
 import os
 import re
+import threading
 from pathlib import Path
 
 from persona.core.errors import ModelError
@@ -43,8 +48,11 @@ def check_name(name: str, sha256: str | None = None) -> None:
 
 
 def import_gguf(path: str | os.PathLike[str], name: str | None = None,
-                expected_sha256: str | None = None) -> ModelSpec:
-    """Import the GGUF at ``path`` as ``name``; returns its catalog entry."""
+                expected_sha256: str | None = None, *,
+                progress: cache.ByteProgress | None = None,
+                cancel: threading.Event | None = None) -> ModelSpec:
+    """Import the GGUF at ``path`` as ``name``; returns its catalog entry (see the module
+    docstring for ``progress`` and ``cancel``)."""
     src = Path(path).expanduser().resolve()
     if not src.is_file():
         raise ModelError(f"{src} is not a file; give the path of a .gguf model file.")
@@ -58,7 +66,8 @@ def import_gguf(path: str | os.PathLike[str], name: str | None = None,
     check_name(name)
     files = cache.private_dir(cache.models_cache() / "files")
     with registry_lock():
-        tmp, got = cache.copy_hashing([src], files, src.name)
+        tmp, got = cache.copy_hashing([src], files, src.name, on_bytes=progress,
+                                      cancel=cancel)
         try:
             if expected_sha256 is not None and got != expected_sha256:
                 raise ModelError(f"{src} has sha256 {got}, not the expected {expected_sha256}; "
