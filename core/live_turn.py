@@ -98,8 +98,12 @@ class LiveTurn:
             self._rate = rate
             self._frames += len(block)
             o = self.options
-            if (self._busy or self._frames < o.min_audio_seconds * rate
-                    or self._frames - self._last_pass_frames < o.interval_seconds * rate):
+            # The first block starts a pass at once: with too little audio to transcribe, it
+            # reads the conversation so far (it changed with the last reply) into the cache.
+            first = self._job is None
+            if not first and (self._busy or self._frames < o.min_audio_seconds * rate
+                              or self._frames - self._last_pass_frames
+                              < o.interval_seconds * rate):
                 return
             self._busy, self._last_pass_frames = True, self._frames
             if self._exec is None:
@@ -124,16 +128,19 @@ class LiveTurn:
         seconds: dict[str, float] = {}
         try:
             audio = resample(to_mono(np.concatenate(chunks)), rate, SAMPLE_RATE)
-            try:
-                text = self.pipe.transcriber.transcribe(Utterance(audio)).text
-            except AudioError:
-                return  # nothing intelligible yet
+            text, hits = "", None
+            if len(audio) >= self.options.min_audio_seconds * SAMPLE_RATE:
+                try:
+                    text = self.pipe.transcriber.transcribe(Utterance(audio)).text
+                except AudioError:
+                    return  # nothing intelligible yet
             seconds["asr"] = time.perf_counter() - t0
             if self._stop_pass.is_set():
                 return
             self._context()
-            hits = self.pipe.search(text) if self.use_memory else []
-            order = self._merge(hits, keep_all=False)
+            if text:
+                hits = self.pipe.search(text) if self.use_memory else []
+            order = self.order if hits is None else self._merge(hits, keep_all=False)
             messages = self._prefix(order)
             seconds["retrieve"] = time.perf_counter() - t0 - seconds["asr"]
             if self._stop_pass.is_set():
@@ -179,13 +186,21 @@ class LiveTurn:
         return kept + new
 
     def _prefix(self, order: list[Hit]) -> list[dict[str, str]]:
-        """The prompt up to (not including) the question."""
-        messages = self.pipe.prompt_messages(_MARK, order, self._conv.history, now=self.now,
+        """The prompt up to where a memory found later would go: what it shares with the
+        same prompt given one more memory (so it holds whatever the prompt's layout puts
+        between the memories and the question)."""
+        def build(hits):
+            return self.pipe.prompt_messages(_MARK, hits, self._conv.history, now=self.now,
                                              keep_order=True)
-        last = messages[-1]
-        # Without the blank line before the question: more memories may follow first.
-        head = last["content"][: last["content"].index(_MARK)].rstrip()
-        return messages[:-1] + [{"role": last["role"], "content": head}]
+
+        messages = build(order)
+        more = build([*order, Hit(Memory(text="\u2063"), float("-inf"))])
+        content, other = messages[-1]["content"], more[-1]["content"]
+        n = 0
+        while n < min(len(content), len(other)) and content[n] == other[n]:
+            n += 1
+        head = content[:min(n, content.index(_MARK))]
+        return messages[:-1] + [{"role": messages[-1]["role"], "content": head}]
 
     # ------------------------------------------------------------------ released
     def finish(self, utterance: Utterance | str | Path, *, speak: bool = False,

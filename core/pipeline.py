@@ -57,6 +57,7 @@ class Reply:
     first_token_s: float | None = None  # from the start of the reply
     first_audio_s: float | None = None  # from the start of the reply; None when not spoken
     first_clause_s: float | None = None  # the first sentence or clause was complete
+    first_speech_s: float | None = None  # ... and synthesised (played from first_audio_s)
     messages: list[dict[str, str]] = field(default_factory=list)  # the prompt it answered
     timings: Timings = field(default_factory=Timings)
 
@@ -394,6 +395,7 @@ class Pipeline:
                 out.text, out.wav = result.text.strip(), result.wav_path
                 out.first_audio_s = result.first_audio_seconds
                 out.first_clause_s = next(iter(result.sentence_sent_seconds), None)
+                out.first_speech_s = min(result.sentence_ready_seconds, default=None)
                 if result.error is not None:
                     log.warning("speech failed: %s", result.error)
             else:
