@@ -16,6 +16,7 @@ from persona.core.pipeline import Pipeline
 from persona.core.settings import Settings, load_settings, save_settings
 
 log = logging.getLogger(__name__)
+_READY = {"transcriber": "asr", "llm": "llm"}  # pipeline component -> AppContext.ready name
 
 
 class AppContext(QObject):
@@ -47,15 +48,18 @@ class AppContext(QObject):
         self.settings_changed.emit()
         return self.pipeline.settings
 
-    def save_settings(self, settings: Settings) -> None:
+    def save_settings(self, settings: Settings, **loaded) -> None:
         """Save ``settings`` and make every part of the app use them.
 
-        Models that depend on a changed setting are dropped, so they load again on next use.
+        Models that depend on a changed setting are dropped, so they load again on next use;
+        ``loaded`` hands over components already built for the new settings (``llm=``,
+        ``transcriber=``: the Models box loads a model before it switches), used at once.
         """
         old = self.pipeline.settings
         save_settings(settings, self.home.settings_file)
         self.pipeline.settings = settings
-        reload = {"asr_model": "transcriber", "embed_model": "embedder",
+        reload = {"asr": "transcriber", "asr_model": "transcriber",
+                  "asr_language": "transcriber", "embed_model": "embedder", "llm": "llm",
                   "llm_model": "llm", "llm_backend": "llm", "tts_voice": "speaker",
                   "tts_rate": "speaker", "tts_volume": "speaker"}
         for key, attr in reload.items():
@@ -63,7 +67,11 @@ class AppContext(QObject):
                 self.pipeline.__dict__.pop(attr, None)
                 if attr == "embedder":
                     self.pipeline.__dict__.pop("store", None)
-                self.ready.discard({"transcriber": "asr", "llm": "llm"}.get(attr, attr))
+                self.ready.discard(_READY.get(attr, attr))
+        for attr, component in loaded.items():
+            self.pipeline.__dict__[attr] = component
+            self.ready.add(_READY.get(attr, attr))
+            self.models_ready.emit(_READY.get(attr, attr))
         self.settings_changed.emit()
 
     def show_error(self, message: str, title: str = "Something went wrong") -> None:

@@ -7,19 +7,18 @@ from argparse import Namespace
 from persona.core.cli.report import emit_json, info
 from persona.core.models import cache
 from persona.core.models.catalog import get_model
-from persona.core.models.status import ModelState, catalog_states, choose, state_of
+from persona.core.models.status import (
+    ModelState,
+    catalog_states,
+    choose,
+    state_of,
+)
+from persona.core.models.status import params_text as _params
+from persona.core.models.status import size_text as _mb
 from persona.core.paths import Home
 from persona.core.settings import load_settings, save_settings
 
 OLD_CONVERSION = "smollm2-135m-instruct"  # the per-home copy made before issue 9
-
-
-def _mb(n: int) -> str:
-    return f"{n / 1e6:,.0f} MB"
-
-
-def _params(n: int) -> str:
-    return f"{n / 1e9:.2f}B" if n >= 1e9 else f"{n / 1e6:.0f}M"
 
 
 def model_dict(state: ModelState) -> dict:

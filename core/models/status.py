@@ -55,6 +55,15 @@ class ModelState:
         return "installed" if self.installed else "not installed"
 
 
+def size_text(n: int) -> str:
+    """Bytes as the catalog shows them: "98 MB", "1,117 MB"."""
+    return f"{n / 1e6:,.0f} MB"
+
+
+def params_text(n: int) -> str:
+    return f"{n / 1e9:.2f}B" if n >= 1e9 else f"{n / 1e6:.0f}M"
+
+
 def model_path(spec: ModelSpec):
     """The file whose sha256 is checked (a GGUF, or Whisper's model.bin), or None when the
     model is not installed. Mirrors where core/models/files.py finds or makes it."""

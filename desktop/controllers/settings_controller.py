@@ -18,6 +18,7 @@ from persona.core.models_check import MODEL_SETTINGS, check_model_setting
 from persona.core.settings import Settings
 from persona.desktop.context import AppContext
 from persona.desktop.controllers.bundle_controller import BundleController
+from persona.desktop.controllers.models_controller import ModelsController
 from persona.desktop.controllers.names_controller import NamesController
 from persona.desktop.controllers.settings_fields import from_view, specs, to_view
 from persona.desktop.views.settings_view import SettingsView
@@ -42,6 +43,7 @@ class SettingsController:
         view.build(list(self.specs.values()))
         self.bundle = BundleController(ctx, view.bundle)
         self.names = NamesController(ctx, view.names)
+        self.models = ModelsController(ctx, view.models)
         view.set_choices("microphone", [("System default", None)])
         view.set_choices("tts_voice", [("Default voice", None)])
         self.show(ctx.settings)
@@ -209,6 +211,7 @@ class SettingsController:
         if self.speaker is not None:
             self.speaker.stop()
         self.mic.shutdown()
+        self.models.shutdown()
 
     def values(self) -> dict[str, Any]:
         """Every editor's value as Settings takes it (for tests and debugging)."""

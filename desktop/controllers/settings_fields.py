@@ -31,13 +31,11 @@ LAYOUT: dict[str, tuple[str, str, str, dict]] = {
     "tts_voice": ("Voice", "Voice", "voice", {}),
     "tts_rate": ("Speaking rate", "Voice", "int", {"suffix": " words/min"}),
     "tts_volume": ("Volume", "Voice", "float", {}),
-    "llm": ("Language model", "Models", "choice", {}),
-    "asr": ("Speech-to-text model", "Models", "choice", {}),
-    "asr_language": ("Speech language", "Models", "text", {}),
-    "asr_model": ("Speech-to-text model folder", "Models", "folder", {}),
-    "embed_model": ("Embedding model", "Models", "folder", {}),
-    "llm_model": ("Language model folder", "Models", "folder", {}),
-    "llm_backend": ("Language-model backend", "Models", "choice", {}),
+    "asr_language": ("Speech language", "Model options", "text", {}),
+    "asr_model": ("Speech-to-text model folder", "Model options", "folder", {}),
+    "embed_model": ("Embedding model", "Model options", "folder", {}),
+    "llm_model": ("Language model folder", "Model options", "folder", {}),
+    "llm_backend": ("Language-model backend", "Model options", "choice", {}),
     "redact_names": ("Names to redact", "Privacy", "text", {}),
     "privacy_budget": ("Lifetime privacy budget (ε)", "Privacy", "float",
                        {"note": BUDGET_NOTE}),
@@ -58,7 +56,10 @@ LAYOUT: dict[str, tuple[str, str, str, dict]] = {
     "temperature": ("Temperature", "Answers", "float", {}),
     "history_turns": ("Turns remembered in a talk", "Answers", "int", {}),
 }
-GROUP_ORDER = ("Microphone", "Voice", "Models", "Privacy", "Training", "Answers", "Other")
+GROUP_ORDER = ("Microphone", "Voice", "Model options", "Privacy", "Training", "Answers", "Other")
+# Chosen in the Models box (desktop/views/models_box.py) with "Use", which checks and loads
+# the model first, as `persona models use` does: not editors of the form.
+NOT_IN_FORM = ("llm", "asr")
 TIPS = {
     "keep_recordings_days": "Days to keep the WAV of each voice memory on this computer. 0: "
                             "none once transcribed and tagged (only the words are stored); "
@@ -69,9 +70,6 @@ TIPS = {
     "redact_names": "Comma-separated names replaced by [NAME] before any text reaches "
                     "training, e.g. Anna, Bob Smith",
     "llm_backend": "auto: MLX on Apple Silicon, llama.cpp elsewhere (torch still trains)",
-    "llm": "The language model, from the catalog (`persona models list`: size, RAM, licence)",
-    "asr": "The speech-to-text model: whisper-base (multilingual) or whisper-tiny.en (faster, "
-           "English only)",
     "asr_language": "The language you speak, e.g. en, de, nb; auto: detect it (needs a "
                     "multilingual speech model for anything but en)",
     "llm_model": "A Hugging Face or MLX folder used instead of the catalog model",
@@ -103,23 +101,17 @@ def _generic_kind(annotation: Any) -> str:
     return {bool: "bool", int: "int", float: "float"}.get(annotation, "text")
 
 
-def _catalog_choices(role: str) -> tuple[str, ...]:
-    """The installed catalog models of ``role`` (built-in and imported)."""
-    from persona.core.models.catalog import all_models, is_installed
-
-    return tuple(n for n, m in all_models().items() if m.role == role and is_installed(m))
-
-
 def specs() -> list[SettingSpec]:
     """One SettingSpec per setting, grouped in GROUP_ORDER."""
     out = []
     for key, info in Settings.model_fields.items():
+        if key in NOT_IN_FORM:
+            continue
         label, group, kind, extra = LAYOUT.get(
             key, (key.replace("_", " ").capitalize(), "Other", "", {}))
         kind = kind or _generic_kind(info.annotation)
         lo, hi = _bounds(info, 1 if kind == "int" else 10 ** -extra.get("decimals", 2))
-        choices = (_catalog_choices(key) if key in ("llm", "asr") else
-                   typing.get_args(info.annotation) if kind == "choice" else ())
+        choices = typing.get_args(info.annotation) if kind == "choice" else ()
         tip = TIPS.get(key) or (info.description or label)
         if kind == "optional":
             tip += f" (leave empty for the default: {info.default})"

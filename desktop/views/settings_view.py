@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
 )
 
 from persona.desktop.views.bundle_box import BundleBox
+from persona.desktop.views.models_box import ModelsBox
 from persona.desktop.views.names_box import NamesBox
 from persona.desktop.widgets.buttons import button
 from persona.desktop.widgets.level_meter import LevelMeter
@@ -49,6 +50,9 @@ class SettingSpec:
     decimals: int = 2
     suffix: str = ""
     note: str = ""  # a line under the editor
+
+
+MODELS_BEFORE = "Model options"  # the group the Models box is shown above
 
 
 class SettingsView(QWidget):
@@ -94,6 +98,7 @@ class SettingsView(QWidget):
                               name="Preview the voice")
         self.names = NamesBox()  # names redacted before training, and suggestions
         self.bundle = BundleBox()  # Export persona… / Import persona…
+        self.models = ModelsBox()  # the catalog: Use, Import GGUF…
 
         self.scroll, self._body_layout = scroll_body()
         self.status = QLabel("")
@@ -116,6 +121,8 @@ class SettingsView(QWidget):
         forms: dict[str, QFormLayout] = {}
         for spec in specs:
             if spec.group not in forms:
+                if spec.group == MODELS_BEFORE:  # the catalog, then its options
+                    self._body_layout.addWidget(self.models)
                 box = QGroupBox(spec.group)
                 form = QFormLayout(box)
                 form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
