@@ -64,6 +64,11 @@ class GenerationStats:
     def reused_tokens(self) -> int:
         return self.prompt_tokens - self.evaluated_tokens
 
+    @property
+    def decode_tokens_per_second(self) -> float:
+        """Tokens after the first, per second (the first one's time is the prefill's)."""
+        return (self.generated_tokens - 1) / self.decode_seconds if self.decode_seconds else 0.0
+
 
 def check_gguf(path: Path) -> Path:
     """``path`` when it is a readable file that starts like a GGUF, else ModelError."""
