@@ -1,10 +1,13 @@
 """The chat messages for one question: persona, memories, conversation, emotion, question.
 
-The default model is tiny (SmolLM2-135M), so the prompt is short and ordered for it: a
-compact system prompt of the filled profile fields, the recent turns, then one user message
-with the retrieved memories (the most relevant last, right before the question), a line on
-how the person sounds, and the question. A character budget caps the whole prompt: the least
-relevant memories go first, then the oldest turns, then the profile's longer lists.
+The default models are small, so the prompt is short and ordered for them and for the KV
+cache: a system prompt that is the same for every question (the filled profile fields, today's
+date, and the rules: memories are the person's own dated words, earlier turns are
+conversation and not facts, answer only from the memories and the profile and otherwise say
+you don't know), the recent turns, then one user message with the retrieved memories (the
+most relevant last, right before the question), the current emotion, the question and a
+one-line reminder of the rule. A character budget caps the whole prompt: the least relevant
+memories go first, then the oldest turns, then the profile's longer lists.
 """
 
 from __future__ import annotations
@@ -16,6 +19,18 @@ from persona.core.emotion.base import EmotionTag
 from persona.core.errors import TextError
 from persona.core.memory.schema import Hit, text_hash
 from persona.core.persona.profile import Profile
+
+# What is what, and to answer only from it. Stable text (the KV cache of the system prompt is
+# reused across questions); kept short for small models.
+RULES = ("With each question you get {name}'s memories: {name}'s own words, each with its "
+         "date. Answer only from these memories and what is written about {name} above. "
+         "If they do not give the answer, say that you don't know; never guess a name, place, "
+         "number or date. Earlier messages of this chat are conversation, not facts: your own "
+         "earlier replies may be wrong. Answer in a {style} way, speaking to {name} as "
+         "\"you\".")
+
+# Repeated after every question: small models follow the last thing they read.
+NOTE = "(Answer from the memories only; if they do not say, reply that you don't know.)"
 
 # How to answer each emotion; neutral says nothing (no line, fewer tokens).
 GUIDANCE = {
@@ -41,12 +56,12 @@ class PromptOptions:
     keep_order: bool = False
 
 
-def describe_emotion(tag: EmotionTag) -> str:
+def describe_emotion(tag: EmotionTag, who: str = "The user") -> str:
     """"The user sounds anxious (high arousal, negative) — respond calmly and supportively."""
     arousal = "high" if tag.arousal >= 0.6 else "low" if tag.arousal <= 0.35 else "moderate"
     valence = ("positive" if tag.valence > 0.2 else "negative" if tag.valence < -0.2
                else "neutral")
-    return (f"The user sounds {tag.label} ({arousal} arousal, {valence}) — "
+    return (f"{who} sounds {tag.label} ({arousal} arousal, {valence}) — "
             f"{GUIDANCE.get(tag.label, 'respond naturally')}.")
 
 
@@ -89,9 +104,9 @@ def system_prompt(profile: Profile, now: datetime, *, lists: int = 5) -> str:
     add("Facts", facts.rstrip("."))
     style = p.preference.reply_style or "short, warm and direct"
     head = (f"You are the personal assistant of {name}; you know {name} well. "
-            f"Today is {now.strftime('%A, %d %B %Y')}. "
-            f"Answer in a {style} way, using what you know; if you do not know, say so.")
-    return head + ("\nAbout " + name + ": " + " ".join(about) if about else "")
+            f"Today is {now.strftime('%A, %d %B %Y')}.")
+    about_line = "\nAbout " + name + ": " + " ".join(about) if about else ""
+    return head + about_line + "\n" + RULES.format(name=name, style=style)
 
 
 def build_messages(profile: Profile, hits: list[Hit], history: list[dict[str, str]],
@@ -122,7 +137,8 @@ def build_messages(profile: Profile, hits: list[Hit], history: list[dict[str, st
              for t in history[-opt.history_turns:] if opt.history_turns > 0]
     if text_hash(question) in {text_hash(t["content"]) for t in turns[-1:]}:
         turns = turns[:-1]  # the caller already appended the question to the history
-    feeling = (describe_emotion(emotion) if emotion and emotion.label != "neutral"
+    who = profile.identity.name or "the user"
+    feeling = (describe_emotion(emotion, who) if emotion and emotion.label != "neutral"
                and emotion.confidence >= opt.min_emotion_confidence else "")
 
     lists = 5
@@ -131,7 +147,7 @@ def build_messages(profile: Profile, hits: list[Hit], history: list[dict[str, st
         if opt.keep_order:
             memories.reverse()  # _assemble lists them reversed
         messages = _assemble(system_prompt(profile, now, lists=lists), turns, memories,
-                             feeling, question)
+                             feeling, question, who)
         if _size(messages) <= opt.budget_chars:
             return messages
         if kept:
@@ -147,14 +163,15 @@ def build_messages(profile: Profile, hits: list[Hit], history: list[dict[str, st
 
 
 def _assemble(system: str, turns: list[dict[str, str]], memories: list[str], feeling: str,
-              question: str) -> list[dict[str, str]]:
+              question: str, who: str) -> list[dict[str, str]]:
     parts = []
     if memories:
         # Listed least relevant first so the best memory sits right before the question.
-        parts.append("What I told you before:\n" + "\n".join(reversed(memories)))
+        parts.append(f"Memories ({who}'s own words, with dates):\n"
+                     + "\n".join(reversed(memories)))
     if feeling:
-        parts.append(feeling)
-    parts.append(question)
+        parts.append("Current emotion: " + feeling)
+    parts.append("Question: " + question + ("\n" + NOTE if NOTE else ""))
     return [{"role": "system", "content": system}, *turns,
             {"role": "user", "content": "\n\n".join(parts)}]
 

@@ -10,7 +10,7 @@ from persona.core.emotion.base import EmotionTag
 from persona.core.errors import TextError
 from persona.core.memory.schema import Hit, Memory
 from persona.core.persona.profile import Profile
-from persona.core.persona.prompt import PromptOptions, build_messages, describe_emotion
+from persona.core.persona.prompt import NOTE, PromptOptions, build_messages, describe_emotion
 
 NOW = datetime(2026, 3, 17, 9, 30, tzinfo=timezone.utc)
 PROFILE = Profile.model_validate({
@@ -42,25 +42,38 @@ def test_the_messages_in_order():
     system, last = msgs[0]["content"], msgs[-1]["content"]
     assert "personal assistant of Maya" in system and "Tuesday, 17 March 2026" in system
     assert "brief and kind" in system and "Lives in: Bergen." in system
+    # What is what: memories are the person's words, earlier turns are not facts.
+    assert "Maya's own words" in system and "not facts" in system and "don't know" in system
     assert "Often talks about: cello, grant, Miso." in system and "Usually feels: happy." in system
     assert "Age" not in system and "Dislikes" not in system  # unfilled fields say nothing
     assert msgs[1:3] == history
     assert last == (
-        "What I told you before:\n"
+        "Memories (Maya's own words, with dates):\n"
         "[2026-03-09] My cello lessons are every Thursday at seven.\n"
         "[2026-03-12] Miso hid under the sofa for three hours.\n"
         "[2026-03-11, felt happy] I adopted a grey cat named Miso.\n\n"
-        "The user sounds anxious (high arousal, negative) — respond calmly and supportively."
-        "\n\nWhat is my cat called?")
+        "Current emotion: Maya sounds anxious (high arousal, negative) — respond calmly and "
+        "supportively.\n\nQuestion: What is my cat called?\n" + NOTE)
+
+
+def test_the_system_prompt_is_the_same_for_every_question():
+    # A llama.cpp backend reuses the KV cache of the unchanged prefix: nothing that changes
+    # per question (memories, emotion, the time of day) may come before the last message.
+    a = build_messages(PROFILE, HITS, [], "What is my cat called?",
+                       EmotionTag("sad", -0.6, 0.2, 0.9), now=NOW)
+    b = build_messages(PROFILE, HITS[:1], [], "When is cello?",
+                       now=NOW.replace(hour=23, minute=59))
+    assert a[0] == b[0] and len(a) == len(b) == 2
 
 
 def test_emotion_line_only_when_it_says_something():
     def last(emotion):
         return build_messages(PROFILE, [], [], "Hi?", emotion, now=NOW)[-1]["content"]
 
-    assert last(None) == "Hi?"
-    assert last(EmotionTag("neutral", 0.0, 0.3, 0.9)) == "Hi?"
-    assert last(EmotionTag("sad", -0.6, 0.2, 0.2)) == "Hi?"  # too unsure to mention
+    plain = "Question: Hi?\n" + NOTE
+    assert last(None) == plain
+    assert last(EmotionTag("neutral", 0.0, 0.3, 0.9)) == plain
+    assert last(EmotionTag("sad", -0.6, 0.2, 0.2)) == plain  # too unsure to mention
     assert "sounds sad (low arousal, negative) — respond gently" in last(
         EmotionTag("sad", -0.6, 0.2, 0.8))
     assert describe_emotion(EmotionTag("excited", 0.7, 0.9, 0.9)) == (
@@ -79,7 +92,8 @@ def test_the_question_is_not_repeated_from_the_history():
     history = [{"role": "user", "content": "Hello"}, {"role": "assistant", "content": "Hi!"},
                {"role": "user", "content": "What is my cat called?"}]
     msgs = build_messages(PROFILE, [], history, "What is my cat called?", now=NOW)
-    assert [m["content"] for m in msgs[1:]] == ["Hello", "Hi!", "What is my cat called?"]
+    assert [m["content"] for m in msgs[1:]] == ["Hello", "Hi!",
+                                                "Question: What is my cat called?\n" + NOTE]
 
 
 def test_only_the_last_turns_are_kept():
@@ -108,7 +122,7 @@ def test_budget_drops_the_least_relevant_memories_first():
     assert kept == list(range(10 - len(kept), 10)) and 0 < len(kept) < 10  # the best ones
     block, question = last.split("\n\n")
     assert "Memory number 9 " in block.split("\n")[-1]  # the best sits next to the question
-    assert question == "Which memory?"
+    assert question == "Question: Which memory?\n" + NOTE
 
 
 def test_budget_then_drops_old_turns_and_never_the_question():
@@ -116,11 +130,12 @@ def test_budget_then_drops_old_turns_and_never_the_question():
     question = "Where do I live? " * 20
     msgs = build_messages(PROFILE, HITS, history, question, now=NOW,
                           options=PromptOptions(budget_chars=700))
-    assert msgs[-1]["content"] == " ".join(question.split())  # no memories, question whole
+    whole = "Question: " + " ".join(question.split()) + "\n" + NOTE
+    assert msgs[-1]["content"] == whole  # no memories, question whole
     assert len(msgs) == 2  # every turn went
     tiny = build_messages(PROFILE, HITS, history, question, now=NOW,
                           options=PromptOptions(budget_chars=10))
-    assert tiny[-1]["content"] == " ".join(question.split())
+    assert tiny[-1]["content"] == whole
 
 
 @pytest.mark.parametrize("question, history, match", [
