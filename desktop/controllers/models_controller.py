@@ -163,11 +163,12 @@ class ModelsController:
         if self.busy:
             return None
         self._cancel = cancel = threading.Event()
+        expected = self.box.expected.text().strip() or None
 
         def work(task: Task):
             try:
-                return import_gguf(path, progress=lambda d, t: task.progress(d, t, "copying"),
-                                   cancel=cancel)
+                return import_gguf(path, expected_sha256=expected, cancel=cancel,
+                                   progress=lambda d, t: task.progress(d, t, "copying"))
             except CopyCancelled:
                 return None
 
@@ -176,6 +177,7 @@ class ModelsController:
                 self.box.status.setText(f"Import of {path.name} cancelled; nothing changed.")
                 return
             self.refresh()
+            self.box.expected.clear()
             self.box.status.setText(
                 f"Imported {spec.name} ({params_text(spec.params)} parameters, "
                 f"{size_text(spec.size)}). Use it with its Use button.")

@@ -13,6 +13,7 @@ from PySide6.QtWidgets import (
     QGroupBox,
     QHBoxLayout,
     QLabel,
+    QLineEdit,
     QProgressBar,
     QVBoxLayout,
     QWidget,
@@ -131,6 +132,13 @@ class ModelsBox(QGroupBox):
             "Import &GGUF…", on_click=self.import_clicked,
             tip="Copy a chat model (.gguf) into Persona's model cache and list it here",
             name="Import a GGUF model")
+        self.expected = QLineEdit()
+        self.expected.setPlaceholderText("sha256 to check (optional)")
+        self.expected.setClearButtonEnabled(True)
+        self.expected.setAccessibleName("Expected sha256 of the GGUF file")
+        self.expected.setToolTip("If the model's publisher gives its sha256, paste it here: a "
+                                 "file with another hash is refused")
+        self.expected.setMaximumWidth(260)
         self.cancel = button("Cancel", on_click=self.cancel_clicked,
                              tip="Stop the import; nothing is kept", name="Cancel the import")
         self.cancel.setVisible(False)
@@ -141,6 +149,7 @@ class ModelsBox(QGroupBox):
         self.status.setAccessibleName("Models status")
         row = QHBoxLayout()
         row.addWidget(self.import_button)
+        row.addWidget(self.expected)
         row.addWidget(self.progress, 1)
         row.addWidget(self.cancel)
         row.addStretch(0)
@@ -180,6 +189,7 @@ class ModelsBox(QGroupBox):
         """While a model is checked, loaded or imported: no second Use or import."""
         self._busy = busy
         self.import_button.setEnabled(not busy)
+        self.expected.setEnabled(not busy)
         for w in self.cards.values():
             w.use.setEnabled(w.card.can_use and not busy)
         self.progress.setVisible(busy)

@@ -47,8 +47,9 @@ def fake_model(tmp_path, monkeypatch):
 
 
 def write_gguf(path: Path, *, chat: bool = True, arch: str = "llama",
-               name: str = "Tiny Test Chat") -> Path:
-    """A tiny but well-formed GGUF (one tensor) written with gguf's own GGUFWriter."""
+               name: str = "Tiny Test Chat", rows: int = 16) -> Path:
+    """A tiny but well-formed GGUF (one tensor of ``rows`` x 8 floats) written with gguf's
+    own GGUFWriter; many rows make a file big enough to cancel while it is copied."""
     from gguf import GGUFWriter
 
     w = GGUFWriter(str(path), arch)
@@ -60,7 +61,7 @@ def write_gguf(path: Path, *, chat: bool = True, arch: str = "llama",
     w.add_head_count_kv(1)
     if chat:
         w.add_chat_template("{% for m in messages %}{{ m['content'] }}{% endfor %}")
-    w.add_tensor("token_embd.weight", np.zeros((16, 8), np.float32))
+    w.add_tensor("token_embd.weight", np.zeros((rows, 8), np.float32))
     w.write_header_to_file()
     w.write_kv_data_to_file()
     w.write_tensors_to_file()
