@@ -106,3 +106,15 @@ def test_the_audit_hook_reports_a_file_opened_outside(tmp_path, monkeypatch):
     target.read_text()
     (tmp_path / "missing.txt").exists()  # a path that does not exist is never reported
     assert OUTSIDE.take() == [str(target)]
+
+
+def test_the_scripts_find_the_checkout_from_their_own_place():
+    """The README's commands work from a clone in any folder (a space in its path too):
+    every script finds the checkout from its own location, and names no folder outside it."""
+    scripts = sorted((ROOT / "scripts").glob("*.sh")) + sorted(ROOT.glob("packaging/*/*.sh"))
+    assert len(scripts) >= 4
+    for script in scripts:
+        text = script.read_text(encoding="utf-8")
+        assert 'ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/' in text, script.name
+        assert not _OUTSIDE.search(text.replace('"$(dirname "${BASH_SOURCE[0]}")/..', "")), \
+            script.name
