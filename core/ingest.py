@@ -141,17 +141,15 @@ def _tagged(pipe, memory: Memory) -> Memory:
 def _ingest_audio(pipe, path: Path) -> tuple[int, int]:
     utterance = load_utterance(path, limits=pipe.audio_limits)
     transcript = pipe.transcriber.transcribe(utterance)
-    stored = dupes = 0
+    items = []
     for words in sentence_chunks(transcript.words, MAX_CHUNK_CHARS) or [transcript.words]:
         piece, sub = _slice(utterance, transcript, words)
         tag = pipe.tagger.tag(sub.text, piece, sub)
-        memory = Memory(text=sub.text, source="import", origin=str(path), emotion=tag.label,
-                        valence=tag.valence, arousal=tag.arousal,
-                        emotion_confidence=tag.confidence)
-        kept, duplicate = pipe._remember(memory, audio=piece)
-        stored += kept is not None
-        dupes += duplicate
-    return stored, dupes
+        items.append((Memory(text=sub.text, source="import", origin=str(path),
+                             emotion=tag.label, valence=tag.valence, arousal=tag.arousal,
+                             emotion_confidence=tag.confidence), piece))
+    results = pipe._remember_all(items)  # the file's pieces in one add: whole or not at all
+    return sum(kept is not None for kept, _ in results), sum(dup for _, dup in results)
 
 
 def sentence_chunks(words: list[Word], max_chars: int) -> list[list[Word]]:

@@ -202,32 +202,41 @@ class Pipeline:
     def _remember(self, memory: Memory, *, audio: Utterance | None = None
                   ) -> tuple[Memory | None, bool]:
         """Store one memory (with its recording, if the ``keep_recordings`` setting is on);
-        returns (memory, was_duplicate).
+        returns (memory, was_duplicate). See ``_remember_all``."""
+        return self._remember_all([(memory, audio)])[0]
 
-        The recording is removed again only when the memory is surely not stored (a
-        duplicate of another one, or a write that did not commit): the recording of a stored
-        memory is never deleted here.
+    def _remember_all(self, items: Sequence[tuple[Memory, Utterance | None]]
+                      ) -> list[tuple[Memory | None, bool]]:
+        """Store memories that arrive together (a typed turn and its reply, the pieces of an
+        imported recording) in one add: one embedding call, one commit. Each keeps its
+        recording if the ``keep_recordings`` setting is on; returns (memory, was_duplicate)
+        for each, in order.
+
+        A recording is removed again only when its memory is surely not stored (a duplicate
+        of another one, or a write that did not commit): the recording of a stored memory is
+        never deleted here.
         """
-        clip = None
-        if audio is not None and self.settings.keep_recordings:
-            clip = self.home.audio_dir / f"{memory.id}.wav"
-            save_utterance(audio, clip)
-            memory.audio_path = clip.name
+        clips: dict[str, Path] = {}
+        for memory, audio in items:
+            if audio is not None and self.settings.keep_recordings:
+                clips[memory.id] = clip = self.home.audio_dir / f"{memory.id}.wav"
+                save_utterance(audio, clip)
+                memory.audio_path = clip.name
         try:
-            result = self.store.add([memory])
+            result = self.store.add([memory for memory, _ in items])
         except BaseException:
-            if clip is not None and not self._surely_not_stored(memory.id):
-                log.warning("memory %s may be stored although storing it raised; its "
-                            "recording is kept", memory.id)
-            elif clip is not None:
-                clip.unlink(missing_ok=True)
+            for memory_id, clip in clips.items():
+                if self._surely_not_stored(memory_id):
+                    clip.unlink(missing_ok=True)
+                else:
+                    log.warning("memory %s may be stored although storing it raised; its "
+                                "recording is kept", memory_id)
             raise
         # A duplicate of itself is this very memory, stored by an earlier call.
-        if result.duplicates and result.duplicates[0].existing_id != memory.id:
-            if clip is not None:
-                clip.unlink(missing_ok=True)
-            return None, True
-        return memory, False
+        dropped = {d.memory.id for d in result.duplicates if d.existing_id != d.memory.id}
+        for memory_id in dropped & clips.keys():
+            clips[memory_id].unlink(missing_ok=True)
+        return [(None, True) if m.id in dropped else (m, False) for m, _ in items]
 
     def remember_soon(self, memory: Memory, *, audio: Utterance | None = None) -> Future:
         """``_remember`` on the pipeline's writer thread, so a spoken turn is stored while its
@@ -356,55 +365,66 @@ class Pipeline:
         conv = conversation or Conversation.current(self.store,
                                                     max_turns=self.settings.history_turns)
         person_turn = question_memory
+        turns: list[Memory] = []  # stored together after the reply, in one add
         if store_turns and person_turn is None:
-            with t.stage("memory"):
-                tag = emotion or self.tagger.tag(question)
-                person_turn, _ = self._remember(Memory(
-                    text=question, source="chat", speaker="person",
-                    conversation_id=conv.id, **_emotion_fields(tag)))
-        exclude = [person_turn.id] if person_turn is not None else []
-        keep_order = hits is not None
-        if hits is None:
-            with t.stage("retrieve"):
-                hits = self.search(question, exclude_ids=exclude) if use_memory else []
-        with t.stage("prompt"):
-            messages = self.prompt_messages(question, hits, conv.history, emotion=emotion,
-                                            now=now, keep_order=keep_order)
-        options = GenerationOptions(max_new_tokens=self.settings.max_new_tokens,
-                                    temperature=self.settings.temperature)
-        start = time.perf_counter()
-        first_token: list[float] = []
+            # A typed question: stored with the reply, off the path to the first word.
+            person_turn = Memory(text=question, source="chat", speaker="person",
+                                 conversation_id=conv.id,
+                                 **_emotion_fields(emotion or self.tagger.tag(question)))
+            turns.append(person_turn)
+        try:
+            exclude = [person_turn.id] if person_turn is not None else []
+            keep_order = hits is not None
+            if hits is None:
+                with t.stage("retrieve"):
+                    hits = self.search(question, exclude_ids=exclude) if use_memory else []
+            with t.stage("prompt"):
+                messages = self.prompt_messages(question, hits, conv.history, emotion=emotion,
+                                                now=now, keep_order=keep_order)
+            options = GenerationOptions(max_new_tokens=self.settings.max_new_tokens,
+                                        temperature=self.settings.temperature)
+            start = time.perf_counter()
+            first_token: list[float] = []
 
-        def pieces() -> Iterator[str]:
-            for piece in self.llm.stream_chat(messages, options):
-                if stop is not None and stop.is_set():
-                    break
-                if not first_token:
-                    first_token.append(time.perf_counter() - start)
-                if on_text is not None:
-                    on_text(piece)
-                yield piece
+            def pieces() -> Iterator[str]:
+                for piece in self.llm.stream_chat(messages, options):
+                    if stop is not None and stop.is_set():
+                        break
+                    if not first_token:
+                        first_token.append(time.perf_counter() - start)
+                    if on_text is not None:
+                        on_text(piece)
+                    yield piece
 
-        out = Reply(question, "", hits, emotion, timings=t, messages=messages)
-        with t.stage("reply"):
-            if speak or wav is not None:
-                from persona.core.tts.streaming import SpeechStream
+            out = Reply(question, "", hits, emotion, timings=t, messages=messages)
+            with t.stage("reply"):
+                if speak or wav is not None:
+                    from persona.core.tts.streaming import SpeechStream
 
-                result = SpeechStream(self.speaker, wav_path=wav, play=speak,
-                                      cancel_event=stop, silence_event=silence).run(pieces())
-                out.text, out.wav = result.text.strip(), result.wav_path
-                out.first_audio_s = result.first_audio_seconds
-                out.first_clause_s = next(iter(result.sentence_sent_seconds), None)
-                out.first_speech_s = min(result.sentence_ready_seconds, default=None)
-                if result.error is not None:
-                    log.warning("speech failed: %s", result.error)
-            else:
-                out.text = "".join(pieces()).strip()
+                    result = SpeechStream(self.speaker, wav_path=wav, play=speak,
+                                          cancel_event=stop, silence_event=silence).run(pieces())
+                    out.text, out.wav = result.text.strip(), result.wav_path
+                    out.first_audio_s = result.first_audio_seconds
+                    out.first_clause_s = next(iter(result.sentence_sent_seconds), None)
+                    out.first_speech_s = min(result.sentence_ready_seconds, default=None)
+                    if result.error is not None:
+                        log.warning("speech failed: %s", result.error)
+                else:
+                    out.text = "".join(pieces()).strip()
+        except BaseException:
+            if turns:  # the question is kept even when no reply came
+                try:
+                    self._remember_all([(m, None) for m in turns])
+                except Exception as exc:  # noqa: BLE001 - the reply's error is the one to see
+                    log.warning("the question was not stored: %s", exc)
+            raise
         out.first_token_s = first_token[0] if first_token else None
         if store_turns and out.text:
+            turns.append(Memory(text=out.text, source="chat", speaker="assistant",
+                                conversation_id=conv.id))
+        if turns:
             with t.stage("memory"):
-                self._remember(Memory(text=out.text, source="chat", speaker="assistant",
-                                      conversation_id=conv.id))
+                self._remember_all([(m, None) for m in turns])
         return out
 
     def prompt_messages(self, question: str, hits: list[Hit], history: list[dict[str, str]],
