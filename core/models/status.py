@@ -61,7 +61,10 @@ def size_text(n: int) -> str:
 
 
 def params_text(n: int) -> str:
-    return f"{n / 1e9:.2f}B" if n >= 1e9 else f"{n / 1e6:.0f}M"
+    """"1.78B", "135M", or the count itself for a toy model (not "0M")."""
+    if n >= 1e9:
+        return f"{n / 1e9:.2f}B"
+    return f"{n / 1e6:.0f}M" if n >= 1e6 else f"{n:,}"
 
 
 def model_path(spec: ModelSpec):
