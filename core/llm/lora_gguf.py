@@ -15,6 +15,7 @@ update to the wrong dimensions. Qwen2 is stored unpermuted.
 from __future__ import annotations
 
 import logging
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,7 +23,7 @@ import numpy as np
 
 from persona.core.atomic import replace_folder
 from persona.core.errors import ModelError
-from persona.core.llm.adapters import find_adapter, plain_lora
+from persona.core.llm.adapters import find_adapter, mlx_to_peft, plain_lora
 
 log = logging.getLogger(__name__)
 
@@ -129,15 +130,23 @@ def peft_to_gguf(src: Path, dest: Path, base: BaseModel) -> Path:
 
 
 def write_gguf_adapter(version_dir: Path, base: BaseModel) -> Path | None:
-    """Add ``gguf/adapter.gguf`` to an adapter version (or candidate) folder that holds a peft
-    adapter, atomically (the ``gguf/`` folder appears complete or not at all); None when
-    there is no peft adapter to convert."""
+    """Add ``gguf/adapter.gguf`` to an adapter version (or candidate) folder, atomically (the
+    ``gguf/`` folder appears complete or not at all), from its peft adapter, or from its
+    mlx-lm one (trained on a Mac) through peft; None when it holds neither."""
     peft = find_adapter(version_dir, "peft")
-    if peft is None:
+    mlx = None if peft is not None else find_adapter(version_dir, "mlx")
+    if peft is None and mlx is None:
         return None
-    folder = replace_folder(Path(version_dir) / GGUF_FOLDER,
-                            lambda tmp: peft_to_gguf(peft, tmp / ADAPTER_FILE, base))
-    return folder / ADAPTER_FILE
+
+    def write(folder: Path) -> None:
+        if peft is not None:
+            peft_to_gguf(peft, folder / ADAPTER_FILE, base)
+            return
+        with tempfile.TemporaryDirectory(dir=version_dir) as tmp:
+            src = mlx_to_peft(mlx, Path(tmp) / "peft", num_hidden_layers=base.blocks)
+            peft_to_gguf(src, folder / ADAPTER_FILE, base)
+
+    return replace_folder(Path(version_dir) / GGUF_FOLDER, write) / ADAPTER_FILE
 
 
 def gguf_adapter(adapter_dir: Path | None, base: BaseModel) -> Path | None:

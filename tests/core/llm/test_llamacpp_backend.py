@@ -258,3 +258,18 @@ def test_promoted_adapter_carries_its_gguf_and_a_bad_one_is_a_model_error(smol_f
         LlamaCppBackend(gguf, version)
     shutil.rmtree(version / GGUF_FOLDER)  # deleting it, as the message says, converts again
     assert LlamaCppBackend(gguf, version).adapter_loaded
+
+
+@pytest.mark.slow
+def test_an_mlx_only_adapter_is_converted_through_peft(smol_folder, gguf, tmp_path):
+    pytest.importorskip("mlx_lm")
+    from tests.core.llm.conftest import make_mlx_adapter
+
+    version = tmp_path / "v1"
+    make_mlx_adapter(smol_folder, version / "mlx", num_layers=2)  # trained on a Mac
+    ids = LlamaCppBackend(gguf).encode(Q1)
+    adapted = LlamaCppBackend(gguf, version, n_ctx=256, logits_all=True)
+    assert adapted.adapter_path == version / GGUF_FOLDER / ADAPTER_FILE
+    assert sorted(p.name for p in version.iterdir()) == [GGUF_FOLDER, "mlx"]  # no leftovers
+    base = LlamaCppBackend(gguf, n_ctx=256, logits_all=True)
+    assert np.abs(adapted.token_nll(ids) - base.token_nll(ids)).max() > 1e-3
