@@ -21,7 +21,6 @@ from PySide6.QtWidgets import QFileDialog
 
 from persona.core.errors import ModelError
 from persona.core.models.cache import CopyCancelled
-from persona.core.models.catalog import CONTEXT_TOKENS
 from persona.core.models.status import (
     FOLDER_SETTING,
     ROLE_NAMES,
@@ -47,11 +46,8 @@ def card_of(state: ModelState) -> ModelCard:
                          status="Selected, missing", in_use=False, can_use=False,
                          problem=state.problem or "")
     spec = state.spec
-    ram = "RAM needed about " + size_text(spec.ram_bytes)
-    if spec.role == "llm":
-        ram += f" (with a {CONTEXT_TOKENS}-token context)"
     facts = " · ".join([f"{params_text(spec.params)} parameters", f"{size_text(spec.size)} file",
-                        ram, f"licence {spec.licence}",
+                        f"about {size_text(spec.ram_bytes)} RAM", f"licence {spec.licence}",
                         LANGUAGES.get(spec.languages, spec.languages)])
     if state.selected and not state.installed:
         status = "Selected, missing"

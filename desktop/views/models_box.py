@@ -127,7 +127,8 @@ class ModelsBox(QGroupBox):
         super().__init__("Models", parent)
         note = _label("Every model runs on this computer. Use switches at once: the model is "
                       "checked and loaded in the background, and the next answer uses it. "
-                      "RAM is an estimate (the file, the reply's working memory).")
+                      "RAM is an estimate: the file, plus for a language model the memory of "
+                      "a 4096-token conversation and its working space.")
         self.import_button = button(
             "Import &GGUF…", on_click=self.import_clicked,
             tip="Copy a chat model (.gguf) into Persona's model cache and list it here",

