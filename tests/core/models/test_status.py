@@ -102,3 +102,15 @@ def test_copy_hashing_with_cancel_already_set_writes_nothing(tmp_path):
     with pytest.raises(CopyCancelled):
         copy_hashing([src], tmp_path / "out", "src.bin", cancel=cancel)
     assert list((tmp_path / "out").iterdir()) == []
+
+
+def test_an_old_per_home_conversion_is_still_pointed_at(cache_dir, home, capsys):
+    """Before issue 9 each home had its own conversion in HOME/models (Home.models_dir is
+    gone); `persona models list` still says it is there, unused, and how big it is."""
+    old = home / "models" / "smollm2-135m-instruct"
+    old.mkdir(parents=True)
+    (old / "model.safetensors").write_bytes(b"\0" * 2_000_000)
+    assert main(["models", "list", "--json", "--home", str(home)]) == 0
+    assert json.loads(capsys.readouterr().out)["old_home_conversion"] == str(old.resolve())
+    assert main(["models", "list", "--home", str(home)]) == 0
+    assert f"{old.resolve()} (2 MB) is an old per-home conversion" in capsys.readouterr().out
