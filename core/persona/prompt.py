@@ -22,12 +22,16 @@ from persona.core.persona.profile import Profile
 
 # What is what, and to answer only from it. Stable text (the KV cache of the system prompt is
 # reused across questions); kept short for small models.
-RULES = ("With each question you get {name}'s memories: {name}'s own words, each with its "
-         "date. Answer only from these memories and what is written about {name} above. "
-         "If they do not give the answer, say that you don't know; never guess a name, place, "
-         "number or date. Earlier messages of this chat are conversation, not facts: your own "
-         "earlier replies may be wrong. Answer in a {style} way, speaking to {name} as "
-         "\"you\".")
+RULES = ("With each question you get memories: {name}'s own words, each with its date. "
+         "Answer only with what the memories or the facts above say. If no memory gives the "
+         "answer, reply \"I don't know.\" Never guess a name, place, number or date. Earlier "
+         "messages of this chat are conversation, not facts: your own earlier replies may be "
+         "wrong. Answer in a {style} way, speaking to {name} as \"you\".\n"
+         # One worked example: it taught Qwen2.5-0.5B to say "I don't know" where the rule
+         # alone did not (it answered "your mother is Ingrid", the sister of the memories).
+         "Example. Memories: [2026-01-02] My brother Ole lives in Oslo. Question: Where does "
+         "my brother live? Answer: In Oslo. Question: What is my brother's job? Answer: "
+         "I don't know.")
 
 # Repeated after every question: small models follow the last thing they read.
 NOTE = "(Answer from the memories only; if they do not say, reply that you don't know.)"
