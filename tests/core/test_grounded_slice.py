@@ -1,0 +1,46 @@
+"""A slice of the grounded benchmark as a test with a floor: the default model, the real
+pipeline (sample persona in LanceDB, retrieval, the prompt), scored like the benchmark.
+
+The floors are set below what was measured per model (see FLOORS), so the test catches a
+prompt or retrieval change that makes answers wrong or makes the model invent instead of
+saying it does not know; the benchmark (benchmarks/bench_grounded.py) has the full set.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from benchmarks.bench_grounded import evaluate, load_questions
+from persona.core.cli.demo import load_sample_persona
+from persona.core.pipeline import Pipeline
+
+pytestmark = pytest.mark.slow
+
+ANSWERABLE = ["What is my cat's name?", "Which city does my sister live in?",
+              "What does Ingrid do for a living?", "What kind of car have I got?",
+              "What is my favourite book, and what is my favourite food?",
+              "When did I adopt Miso?"]
+UNANSWERABLE = ["What is my mother's name?", "What is my favourite film?",
+                "Which university did I study at?"]
+
+# (answerable right of 6, unanswerable "don't know" of 3), measured minus a margin; a model
+# not listed gets the default model's floor.
+FLOORS = {"qwen2.5-coder-0.5b": (5, 2), "qwen2.5-coder-1.5b": (5, 2), "smollm2-135m": (2, 0)}
+
+
+def test_the_default_model_answers_from_the_memories_and_admits_what_it_does_not_know(
+        tmp_path):
+    pipe = Pipeline(tmp_path / "home")
+    load_sample_persona(pipe)
+    wanted = set(ANSWERABLE + UNANSWERABLE)
+    items = [i for i in load_questions() if i["q"] in wanted]
+    assert len(items) == len(wanted)  # the slice's questions are still in the benchmark
+    outcomes = evaluate(pipe, items)
+    report = "\n".join(f"{'ok' if o.correct else '--'} {o.q} -> {o.reply!r}" for o in outcomes)
+    right = sum(o.correct for o in outcomes if o.kind != "unanswerable")
+    honest = sum(o.correct for o in outcomes if o.kind == "unanswerable")
+    assert all(o.retrieved for o in outcomes), report  # retrieval is not what is tested here
+    floor = FLOORS.get(pipe.settings.llm, FLOORS["qwen2.5-coder-0.5b"])
+    assert (right, honest) >= floor and right >= floor[0] and honest >= floor[1], (
+        f"{pipe.settings.llm}: {right}/6 right, {honest}/3 'don't know' (floor {floor})\n"
+        + report)
