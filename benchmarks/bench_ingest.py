@@ -8,7 +8,9 @@ Rows:
   excluding start-up: the embedding model is loaded first, as the command does before it
   reads anything; the fresh home's table is created inside the timed part;
 - the CPU seconds of that run (a number other processes on the machine disturb less);
-- the whole `persona ingest` command in a new process, start-up included, for comparison;
+- the whole `persona ingest` command in a new process, start-up included, for comparison
+  (it sets OMP_WAIT_POLICY=PASSIVE; the in-process rows keep this process's policy, so on
+  a busy machine the two differ by more than the start-up);
 - re-importing the same folder (every note a duplicate: no embedding, one query per batch).
 
 The notes are generated here (a few hundred distinct everyday sentences), so the benchmark
