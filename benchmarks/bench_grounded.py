@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -68,7 +69,8 @@ def use_model(pipe, name: str | None) -> str:
     return getattr(pipe.settings, "llm", None) or pipe.settings.llm_model or "default"
 
 
-def evaluate(pipe, items: list[dict], *, use_memory: bool = True) -> list[Outcome]:
+def evaluate(pipe, items: list[dict], *, use_memory: bool = True,
+             progress: Callable[[Outcome], None] | None = None) -> list[Outcome]:
     known = known_text(pipe)
     out = []
     for item in items:
@@ -80,7 +82,14 @@ def evaluate(pipe, items: list[dict], *, use_memory: bool = True) -> list[Outcom
                           [h.memory.ts.date().isoformat() for h in reply.hits])
         out.append(Outcome(item["kind"], item["q"], reply.text, verdict.correct, found,
                            verdict.says_dont_know, verdict.invented, seconds))
+        if progress is not None:
+            progress(out[-1])
     return out
+
+
+def _show(model: str, o: Outcome) -> None:
+    mark = "ok " if o.correct else ("ret" if o.retrieved else "-- ")
+    print(f"  [{model} {o.kind[:5]} {mark}] {o.q} -> {o.reply[:100]!r}", flush=True)
 
 
 def share(outcomes: list[Outcome], kinds: tuple[str, ...], attr: str = "correct") -> str:
@@ -122,10 +131,7 @@ def run(quick: bool = False, models: list[str | None] | None = None,
     for i, name in enumerate(models or [None]):
         model = use_model(pipe, name)
         pipe.llm  # noqa: B018 - load it now, outside the timed replies
-        outcomes = evaluate(pipe, items)
-        for o in outcomes:
-            mark = "ok " if o.correct else ("ret" if o.retrieved else "-- ")
-            print(f"  [{model} {o.kind[:5]} {mark}] {o.q} -> {o.reply[:100]!r}")
+        outcomes = evaluate(pipe, items, progress=lambda o, m=model: _show(m, o))
         found = rows_for(model, outcomes, pipe.settings.retrieval_k)
         rows.extend(found if i == 0 else found[:-1])  # retrieval is the same for every model
         if memory_off:
