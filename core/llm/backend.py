@@ -30,6 +30,7 @@ class LLMBackend(ABC):
         """Read ``messages`` into the model's cache without generating, so a later prompt
         that starts with them only has to read the rest (the live voice turn calls this
         while the person is still speaking). Backends without a reusable cache do nothing."""
+        return None
 
     def chat(self, messages: list[dict[str, str]],
              options: GenerationOptions | None = None) -> str:
