@@ -24,6 +24,7 @@ DAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sun
 # Ways a reply says it does not know (lower case; apostrophes are normalised to ').
 DONT_KNOW = (
     r"\bi (?:do not|don't|really don't|honestly don't) (?:know|remember|recall)\b",
+    r"^you (?:do not|don't) know\b",  # small models echo the rule's words: still a refusal
     r"\bi'?m not sure\b", r"\bi am not sure\b",
     r"\bi (?:do not|don't) (?:have|hold|see|find|seem to have)\b",
     r"\bi have no (?:memory|memories|record|records|information|info|details|idea|note|notes)\b",

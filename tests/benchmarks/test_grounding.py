@@ -21,6 +21,7 @@ KNOWN = ("I adopted a grey cat from the shelter today and named her Miso. "
     "There is no mention of your mother's name.",
     "Your memories don't say. I couldn't find it in your notes.",
     "Her name isn't mentioned anywhere.",
+    "You don't know.",
 ])
 def test_dont_know_phrasings_are_recognised(reply):
     assert says_dont_know(reply)
