@@ -115,8 +115,8 @@ class LlamaCppBackend(PromptCheckedBackend):
 
         ``threads`` decode and ``batch_threads`` read prompts; both default to one per core
         but one, left for audio. llama.cpp's threads spin while they wait for each other, so
-        a thread more than the free cores costs dearly: on these 2 busy cores a 462-token
-        prompt took 4.3-4.9 s with 1 thread and 11.6-16.1 s with 2. ``logits_all`` keeps
+        a thread more than the free cores costs dearly: on these 2 cores (others' work on
+        them) a 570-token prompt took 2.5 s with 1 thread and 13.3 s with 2. ``logits_all`` keeps
         every position's logits, needed by ``token_nll`` (it costs n_ctx x vocab floats).
         """
         self.path = check_gguf(gguf_file)
