@@ -91,9 +91,10 @@ def _pulse(tmp: Path):
     return server
 
 
-def run(quick: bool = False) -> list[Row]:
+def run(quick: bool = False, model: str | None = None) -> list[Row]:
+    """``model``: a catalog language model (default: the settings' default)."""
     tmp = Path(tempfile.mkdtemp(prefix="persona-turn-"))
-    pipe = sample_pipeline(tmp / "home")
+    pipe = sample_pipeline(tmp / "home", llm=model)
     pipe.settings.max_new_tokens = 48
     server = _pulse(tmp)
     questions = QUESTIONS[:2] if quick else QUESTIONS

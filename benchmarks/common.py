@@ -10,16 +10,24 @@ import numpy as np
 from persona.core.cli.demo import load_sample_persona
 from persona.core.paths import Home
 from persona.core.pipeline import Pipeline
+from persona.core.settings import load_settings, save_settings
 
 CACHE = Path(__file__).resolve().parent / ".cache"
 
 
-def sample_pipeline(root: Path | None = None) -> Pipeline:
-    """A pipeline over a fresh home holding the sample persona, models loaded and warm."""
+def sample_pipeline(root: Path | None = None, llm: str | None = None) -> Pipeline:
+    """A pipeline over a fresh home holding the sample persona, models loaded and warm;
+    ``llm`` (a catalog name) is written into the home's settings, so every process that opens
+    the home (a cold `persona ask` too) runs that language model."""
     # Model files and conversions live in the per-user cache (core/models/cache.py), shared
     # by every home: a fresh home converts nothing.
     root = root or Path(tempfile.mkdtemp(prefix="persona-bench-"))
-    pipe = Pipeline(Home.resolve(root))
+    home = Home.resolve(root)
+    if llm:
+        home.ensure()
+        save_settings(load_settings(home.settings_file).model_copy(update={"llm": llm}),
+                      home.settings_file)
+    pipe = Pipeline(home)
     load_sample_persona(pipe)
     pipe.warm_up()
     return pipe
