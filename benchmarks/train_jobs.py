@@ -26,12 +26,18 @@ def peak_rss_mb() -> float:
     return rss / 2**20 if sys.platform == "darwin" else rss / 2**10  # bytes vs KiB
 
 
-def model_folder() -> Path:
-    from persona.core.llm.models import ensure_model_folder
-    from persona.core.paths import Home
+def settings_for(model: str | None = None):
+    """The default settings, with the catalog language model ``model`` if given."""
     from persona.core.settings import Settings
 
-    return ensure_model_folder(Settings(), Home.resolve())
+    return Settings(llm=model) if model else Settings()
+
+
+def model_folder(model: str | None = None) -> Path:
+    from persona.core.llm.models import ensure_model_folder
+    from persona.core.paths import Home
+
+    return ensure_model_folder(settings_for(model), Home.resolve())
 
 
 def the_split(spec: dict) -> train_data.Split:
@@ -81,19 +87,19 @@ def losses(spec: dict) -> dict:
 
 
 def nightly(spec: dict) -> dict:
-    """Fill a fresh home with ~``tokens`` tokens of new memories, then run the nightly job."""
+    """Fill a fresh home with ~``tokens`` tokens of new memories, then run the nightly job
+    (with the catalog language model ``spec["model"]``, default: the settings' default)."""
     from persona.core.memory.embed import Embedder
     from persona.core.memory.schema import Memory
     from persona.core.memory.store import MemoryStore
     from persona.core.paths import Home
-    from persona.core.settings import Settings
     from persona.core.train.runner import TrainOptions, run_training
 
     # The fresh home finds the model already converted: conversions live in the per-user
     # cache keyed by the GGUF's sha256, shared by every home (core/models/cache.py).
     home = Home.resolve(Path(tempfile.mkdtemp(prefix="persona-bench-nightly-")))
-    settings = Settings()
-    tokenizer = _tokenizer()
+    settings = settings_for(spec.get("model"))
+    tokenizer = _tokenizer(spec.get("model"))
     texts, total = [], 0
     for text in train_data.head_speeches(seed=spec.get("seed", 0)):
         texts.append(text)
@@ -119,10 +125,10 @@ def nightly(spec: dict) -> dict:
                                                    ev.candidate_perplexity]}
 
 
-def _tokenizer():
+def _tokenizer(model: str | None = None):
     from transformers import AutoTokenizer
 
-    return AutoTokenizer.from_pretrained(str(model_folder()))
+    return AutoTokenizer.from_pretrained(str(model_folder(model)))
 
 
 JOBS = {"train": train, "losses": losses, "nightly": nightly}
