@@ -23,9 +23,10 @@ ANSWERABLE = ["What is my cat's name?", "Which city does my sister live in?",
 UNANSWERABLE = ["What is my mother's name?", "What is my favourite film?",
                 "Which university did I study at?"]
 
-# (answerable right of 6, unanswerable "don't know" of 3), measured minus a margin; a model
-# not listed gets the default model's floor.
-FLOORS = {"qwen2.5-coder-0.5b": (5, 2), "qwen2.5-coder-1.5b": (5, 2), "smollm2-135m": (2, 0)}
+# (answerable right of 6, unanswerable "don't know" of 3): measured 4/6 and 2/3 for Qwen 0.5B,
+# 4/6 and 0/3 for SmolLM2-135M (llama.cpp, greedy), minus one; a model not listed gets
+# Qwen 0.5B's floor.
+FLOORS = {"qwen2.5-coder-0.5b": (3, 1), "smollm2-135m": (3, 0)}
 
 
 def test_the_default_model_answers_from_the_memories_and_admits_what_it_does_not_know(
