@@ -1,5 +1,9 @@
 """Sentence embeddings for memories: all-MiniLM-L6-v2 (384-d) from a local folder.
 
+A few texts at a time (a question, a spoken turn, a reply) are embedded by the model's numpy
+form (``numpy_embed.py``: no torch import, a few ms); batches (an import) by
+sentence-transformers on torch. Both give the same vectors.
+
 The model loads on first use (a command that only lists memories never pays for it), once,
 even when several threads ask at the same time. Vectors are L2-normalised float32, so cosine
 similarity is a dot product and LanceDB's cosine distance is ``1 - similarity``.
@@ -54,6 +58,8 @@ class Embedder:
         self.batch_size = batch_size
         self.threads = threads
         self._model = None
+        self._numpy = None  # NumpyBert, for the few texts of a question's path
+        self._numpy_ok: bool | None = None  # None: not checked yet
         self._load_lock = threading.Lock()
         # One encode at a time: two concurrent encodes on 2 cores only fight for them.
         self._encode_lock = threading.Lock()
@@ -102,8 +108,28 @@ class Embedder:
 
     @property
     def dim(self) -> int:
-        """Length of the vectors (loads the model)."""
-        return _dimension(self.load())
+        """Length of the vectors (loads a model)."""
+        small = self._small_model()
+        return small.dim if small is not None else _dimension(self.load())
+
+    def _small_model(self):
+        """The numpy form of the model (``numpy_embed.NumpyBert``) when the folder has the
+        shape it computes exactly, else None (then torch embeds everything)."""
+        if self._numpy_ok is None:
+            with self._load_lock:
+                if self._numpy_ok is None:
+                    from persona.core.memory.numpy_embed import NumpyBert
+
+                    ok = NumpyBert.supports(self.path)
+                    if ok:
+                        try:
+                            self._numpy = NumpyBert(self.path)
+                        except Exception as exc:  # noqa: BLE001 - torch still works
+                            log.warning("embedding %s in numpy failed (%s); using torch",
+                                        self.path, exc)
+                            ok = False
+                    self._numpy_ok = ok
+        return self._numpy
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         """Vectors of ``texts`` as a ``(len(texts), dim)`` float32 array, each of length 1.
@@ -116,9 +142,15 @@ class Embedder:
         for i, t in enumerate(texts):
             if not isinstance(t, str) or not t.strip():
                 raise TextError(f"text #{i} is empty ({t!r}); there is nothing to embed.")
-        model = self.load()
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
+        small = self._small_model() if len(texts) <= SMALL_INPUT else None
+        if small is not None:
+            # A question, a spoken turn and its reply: no torch import (3-5 s cold), and a
+            # few milliseconds warm. The vectors match torch's (cosine >= 0.9999).
+            with self._encode_lock:
+                return np.ascontiguousarray(small.encode(texts), dtype=np.float32)
+        model = self.load()
         with self._encode_lock, _torch_threads(1 if len(texts) <= SMALL_INPUT else None):
             vectors = model.encode(texts, batch_size=self.batch_size, convert_to_numpy=True,
                                    normalize_embeddings=True, show_progress_bar=False)

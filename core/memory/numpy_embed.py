@@ -1,0 +1,180 @@
+"""all-MiniLM-L6-v2's forward pass in numpy, for the few texts of a question's path.
+
+Importing sentence-transformers (torch, transformers, sklearn) takes 3-5 s on 2 cores, more
+than a whole cold ``persona ask`` may take. A query is a dozen tokens through 6 small BERT
+layers: numpy does it in a few milliseconds with nothing heavier than ``tokenizers`` and
+``safetensors`` to import. The batched import (``persona ingest``) keeps sentence-transformers.
+
+It computes what sentence-transformers computes for this model folder (modules.json:
+Transformer -> mean Pooling -> Normalize): the tokenizer truncates at the folder's
+``max_seq_length`` (sentence_bert_config.json; 256 for all-MiniLM-L6-v2, not the 128 its
+tokenizer.json carries), the BERT encoder, the mean of the token vectors under the
+attention mask, L2-normalised. ``tests/test_numpy_embed.py`` holds both to cosine >= 0.9999.
+
+``NumpyBert.supports(folder)`` says whether a folder has that shape (a BERT with safetensors
+weights, mean pooling, normalisation); any other embedding model goes through torch.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import math
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+
+_POOLING = "sentence_transformers.models.Pooling"
+_NORMALIZE = "sentence_transformers.models.Normalize"
+_TRANSFORMER = "sentence_transformers.models.Transformer"
+
+
+def _read_json(path: Path) -> dict | list | None:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+class NumpyBert:
+    """A sentence-transformers BERT + mean pooling + normalize model, run in numpy."""
+
+    def __init__(self, folder: Path) -> None:
+        from safetensors.numpy import load_file
+        from tokenizers import Tokenizer
+
+        folder = Path(folder)
+        config = _read_json(folder / "config.json")
+        self.heads = int(config["num_attention_heads"])
+        self.layers = int(config["num_hidden_layers"])
+        self.eps = float(config.get("layer_norm_eps", 1e-12))
+        st_config = _read_json(folder / "sentence_bert_config.json") or {}
+        self.max_length = int(st_config.get("max_seq_length")
+                              or config.get("max_position_embeddings", 512))
+        self.tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
+        self.tokenizer.no_padding()  # padded here, to the longest text of the call
+        self.tokenizer.enable_truncation(self.max_length)
+        w = load_file(str(folder / "model.safetensors"))
+        w = {k.removeprefix("bert."): v for k, v in w.items()}
+        self.w = w
+        self.dim = int(w["embeddings.word_embeddings.weight"].shape[1])
+
+    @staticmethod
+    def supports(folder: Path) -> bool:
+        """True when ``folder`` is a BERT sentence-transformers model this class computes
+        exactly as sentence-transformers does."""
+        folder = Path(folder)
+        modules = _read_json(folder / "modules.json")
+        config = _read_json(folder / "config.json")
+        pooling = _read_json(folder / "1_Pooling" / "config.json")
+        if not (isinstance(modules, list) and isinstance(config, dict)
+                and isinstance(pooling, dict)):
+            return False
+        kinds = [m.get("type") for m in modules]
+        only_mean = pooling.get("pooling_mode_mean_tokens") and not any(
+            pooling.get(k) for k in ("pooling_mode_cls_token", "pooling_mode_max_tokens",
+                                     "pooling_mode_mean_sqrt_len_tokens",
+                                     "pooling_mode_weightedmean_tokens",
+                                     "pooling_mode_lasttoken"))
+        return (kinds == [_TRANSFORMER, _POOLING, _NORMALIZE] and bool(only_mean)
+                and config.get("model_type") == "bert"
+                and config.get("hidden_act") == "gelu"
+                and config.get("position_embedding_type", "absolute") == "absolute"
+                and (folder / "model.safetensors").is_file()
+                and (folder / "tokenizer.json").is_file())
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        """``(len(texts), hidden)`` float32 vectors of length 1, computed on one BLAS
+        thread: OpenBLAS's idle threads spin, and with the other core busy a 12-token query
+        took 0.03-1.6 s on two threads against 10-16 ms on one (measured here)."""
+        with _one_blas_thread():
+            return self._encode(texts)
+
+    def _encode(self, texts: list[str]) -> np.ndarray:
+        enc = self.tokenizer.encode_batch(texts)
+        n = max(len(e.ids) for e in enc)
+        ids = np.zeros((len(texts), n), dtype=np.int64)
+        types = np.zeros_like(ids)
+        mask = np.zeros((len(texts), n), dtype=np.float32)
+        for i, e in enumerate(enc):
+            ids[i, :len(e.ids)] = e.ids
+            types[i, :len(e.ids)] = e.type_ids
+            mask[i, :len(e.ids)] = 1.0
+        hidden = self._forward(ids, types, mask)
+        pooled = (hidden * mask[..., None]).sum(axis=1) / np.maximum(
+            mask.sum(axis=1, keepdims=True), 1e-9)
+        norm = np.linalg.norm(pooled, axis=1, keepdims=True)
+        return (pooled / np.maximum(norm, 1e-12)).astype(np.float32)
+
+    def _forward(self, ids: np.ndarray, types: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        w = self.w
+        batch, n = ids.shape
+        x = (w["embeddings.word_embeddings.weight"][ids]
+             + w["embeddings.position_embeddings.weight"][:n][None]
+             + w["embeddings.token_type_embeddings.weight"][types])
+        x = self._norm(x, "embeddings.LayerNorm")
+        heads, size = self.heads, x.shape[-1] // self.heads
+        # Padded keys get -inf-like scores, as HF's extended attention mask does.
+        bias = ((1.0 - mask) * np.finfo(np.float32).min)[:, None, None, :]
+        scale = np.float32(1.0 / math.sqrt(size))
+        for i in range(self.layers):
+            p = f"encoder.layer.{i}."
+
+            def lin(h, name, p=p):
+                # A transposed view: BLAS reads it as it is, no copy of the weights.
+                return h @ w[p + name + ".weight"].T + w[p + name + ".bias"]
+
+            def split(h):
+                return h.reshape(batch, n, heads, size).transpose(0, 2, 1, 3)
+
+            q = split(lin(x, "attention.self.query"))
+            k = split(lin(x, "attention.self.key"))
+            v = split(lin(x, "attention.self.value"))
+            scores = (q @ k.transpose(0, 1, 3, 2)) * scale + bias
+            scores = np.exp(scores - scores.max(axis=-1, keepdims=True))
+            scores /= scores.sum(axis=-1, keepdims=True)
+            ctx = (scores @ v).transpose(0, 2, 1, 3).reshape(batch, n, heads * size)
+            x = self._norm(lin(ctx, "attention.output.dense") + x, p + "attention.output.LayerNorm")
+            h = _gelu(lin(x, "intermediate.dense"))
+            x = self._norm(lin(h, "output.dense") + x, p + "output.LayerNorm")
+        return x
+
+    def _norm(self, x: np.ndarray, name: str) -> np.ndarray:
+        mean = x.mean(axis=-1, keepdims=True)
+        var = ((x - mean) ** 2).mean(axis=-1, keepdims=True)
+        return ((x - mean) / np.sqrt(var + self.eps) * self.w[name + ".weight"]
+                + self.w[name + ".bias"]).astype(np.float32)
+
+
+@functools.cache
+def _blas_controller():
+    try:
+        from threadpoolctl import ThreadpoolController
+    except ImportError:  # scikit-learn brings it; without it numpy keeps its threads
+        return None
+    return ThreadpoolController()
+
+
+@contextmanager
+def _one_blas_thread() -> Iterator[None]:
+    controller = _blas_controller()
+    if controller is None:
+        yield
+        return
+    with controller.limit(limits=1, user_api="blas"):
+        yield
+
+
+def _gelu(x: np.ndarray) -> np.ndarray:
+    """BERT's exact GELU, x * Phi(x), with erf from Abramowitz & Stegun 7.1.26 (absolute
+    error < 1.5e-7, below float32's resolution of the result; numpy has no erf and scipy's
+    import would cost more than the whole query)."""
+    z = x * np.float32(1 / math.sqrt(2))
+    a = np.abs(z)
+    s = 1.0 / (1.0 + 0.3275911 * a)
+    poly = s * (0.254829592 + s * (-0.284496736 + s * (1.421413741 + s * (-1.453152027
+                                                                         + s * 1.061405429))))
+    erf = np.sign(z) * (1.0 - poly * np.exp(-a * a))
+    return (x * 0.5 * (1.0 + erf)).astype(np.float32)
