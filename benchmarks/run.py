@@ -17,7 +17,7 @@ import traceback
 from benchmarks.table import Row, format_table
 
 BENCHES = ("asr", "asr_models", "voice_turn", "memory", "ingest", "grounded", "emotion", "llm",
-           "llamacpp",
+           "llamacpp", "models",
            "demo_memory", "train",
            "desktop", "desktop_memories", "desktop_training", "csprng", "redaction", "forget",
            "bundle")

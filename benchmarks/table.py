@@ -16,8 +16,13 @@ class Row:
 
 def format_table(rows: list[Row]) -> str:
     head = ("benchmark", "metric", "value", "target", "met")
-    cells = [head] + [(r.benchmark, r.metric, r.value, r.target,
-                       "" if r.ok is None else ("yes" if r.ok else "NO")) for r in rows]
+    return format_grid(head, [(r.benchmark, r.metric, r.value, r.target,
+                               "" if r.ok is None else ("yes" if r.ok else "NO")) for r in rows])
+
+
+def format_grid(head, body) -> str:
+    """A Markdown table of ``head`` and the ``body`` rows (sequences of strings)."""
+    cells = [tuple(head)] + [tuple(r) for r in body]
     widths = [max(len(c[i]) for c in cells) for i in range(len(head))]
     lines = ["| " + " | ".join(c[i].ljust(widths[i]) for i in range(len(head))) + " |"
              for c in cells]
