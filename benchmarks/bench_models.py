@@ -247,9 +247,11 @@ def collect(quick: bool = False, models: list[str] | None = None,
 
     names = models or ([DEFAULT_LLM] if quick else installed_llms())
     tokens = min(nightly_tokens, 1_500) if quick else nightly_tokens
-    results = {m: measure(m, quick=quick, nightly_tokens=tokens, jobs=jobs) for m in names}
-    if save:
-        save.write_text(json.dumps(results, indent=1), encoding="utf-8")
+    results = {}
+    for m in names:
+        results[m] = measure(m, quick=quick, nightly_tokens=tokens, jobs=jobs)
+        if save:  # after each model: a long run stopped half-way keeps what it measured
+            save.write_text(json.dumps(results, indent=1), encoding="utf-8")
     return results
 
 
