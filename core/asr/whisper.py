@@ -47,6 +47,7 @@ class WhisperOptions:
     vad_speech_pad_ms: int = 400  # kept around each region; 200 ms clipped word edges
     trim_context: bool = True  # encode only the real audio (see module docstring)
     min_context_seconds: float = 10.0
+    partial_min_context_seconds: float = 4.0  # a draft (transcribe_partial) may repeat itself
     initial_prompt: str | None = None  # e.g. names the person uses often
     extra: dict = field(default_factory=dict)  # any other WhisperModel.transcribe argument
 
@@ -158,36 +159,53 @@ class WhisperTranscriber(Transcriber):
                                                vad_filter=vad)
                 list(segments)
 
+    def transcribe_partial(self, utterance: Utterance) -> Transcript:
+        """A quick draft of the words so far, while the person is still speaking (the live
+        turn searches memories with it): no word timings and no VAD pass, so it costs the
+        encoder and a greedy decode only; the transcript at release is a full one."""
+        return self.transcribe(utterance, partial=True)
+
     def transcribe(self, utterance: Utterance, *,
-                   progress: Callable[[float], None] | None = None) -> Transcript:
+                   progress: Callable[[float], None] | None = None,
+                   partial: bool = False) -> Transcript:
         """Text with word timings; ``AudioError`` when the audio holds no intelligible speech.
 
         ``progress(fraction)`` is called after each decoded segment (for long files).
+        ``partial``: see ``transcribe_partial`` (then ``words`` is empty).
         """
         utt = self._prepared(utterance)
         model = self.load()
         o = self.options
-        kwargs = dict(language=self._language(model), beam_size=o.beam_size,
-                      word_timestamps=True, vad_filter=o.vad_filter,
+        vad = o.vad_filter and not partial
+        kwargs = dict(language=self._language(model), beam_size=1 if partial else o.beam_size,
+                      word_timestamps=not partial, vad_filter=vad,
                       initial_prompt=o.initial_prompt, condition_on_previous_text=False)
-        if o.vad_filter:
+        if vad:
             kwargs["vad_parameters"] = {"min_silence_duration_ms": o.vad_min_silence_ms,
                                         "speech_pad_ms": o.vad_speech_pad_ms}
         kwargs.update(o.extra)
         segments = []
         with self._run_lock:
-            # The generator does the work: run it all under the lock.
-            pieces, info = model.transcribe(utt.audio, **kwargs)
-            for seg in pieces:
-                segments.append(seg)
-                if progress is not None:
-                    progress(min(1.0, float(seg.end) / max(utt.duration, 1e-9)))
+            full_context = getattr(model, "min_frames", None)
+            if partial and full_context is not None:  # set back below, still under the lock
+                model.min_frames = min(full_context, max(200, int(
+                    o.partial_min_context_seconds * 100)))
+            try:
+                # The generator does the work: run it all under the lock.
+                pieces, info = model.transcribe(utt.audio, **kwargs)
+                for seg in pieces:
+                    segments.append(seg)
+                    if progress is not None:
+                        progress(min(1.0, float(seg.end) / max(utt.duration, 1e-9)))
+            finally:
+                if full_context is not None:
+                    model.min_frames = full_context
         if progress is not None:
             progress(1.0)
         words = [Word(w.word.strip(), float(w.start), float(w.end), float(w.probability))
                  for s in segments for w in (s.words or []) if w.word.strip()]
         text = " ".join(s.text.strip() for s in segments if s.text.strip())
-        speech = float(info.duration_after_vad if o.vad_filter else info.duration)
+        speech = float(info.duration_after_vad if vad else info.duration)
         if not text:
             where = f" in {utt.path}" if utt.path else ""
             raise AudioError(f"no speech heard: nothing intelligible{where} "

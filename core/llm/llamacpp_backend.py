@@ -48,6 +48,11 @@ GGUF_MAGIC = b"GGUF"
 # just the last token could change a greedy reply; batches of 2 or more give the same bits
 # whatever their size, so a reused prefix then answers exactly as a fresh model.
 MIN_READ = 2
+# prefill() reads the prompt this many tokens at a time and checks its cancel flag between
+# them, so the key's release waits for one chunk, not for a whole prompt (~1.5 s here). What
+# was read stays in the cache and the final prompt reuses it; batches of 2 or more tokens
+# give the same bits whatever their size (see MIN_READ), so chunking changes no reply.
+PREFILL_CHUNK = 32
 
 
 @dataclass
@@ -181,17 +186,26 @@ class LlamaCppBackend(PromptCheckedBackend):
         # apply_chat_template does); special=True reads "<|im_start|>" as one token.
         return self.llm.tokenize(prompt.encode("utf-8"), add_bos=False, special=True)
 
-    def prefill(self, messages: list[dict[str, str]]) -> int:
+    def prefill(self, messages: list[dict[str, str]], *,
+                cancel: threading.Event | None = None, chunk: int = PREFILL_CHUNK) -> int:
         """Read the prompt of ``messages`` into the KV cache without answering, so the reply
-        to the same (or a longer) prompt starts sooner. Returns the tokens read now."""
+        to the same (or a longer) prompt starts sooner. Returns the tokens read now.
+
+        The prompt is read ``chunk`` tokens at a time; once ``cancel`` is set the reading
+        stops at the next chunk's end, and what was read stays cached for the next prompt
+        that shares it."""
         ids = self.encode(messages)
         with self._lock:
             llm = self.llm
             if self._prefilled == ids and llm.n_tokens == len(ids):
                 return 0
+            self._prefilled = None
             keep = self._drop_after_shared_prefix(ids)
             before = llm.evaluated
-            llm.eval(ids[keep:])
+            for start, end in _chunks(keep, len(ids), max(MIN_READ, chunk)):
+                if cancel is not None and cancel.is_set():
+                    return llm.evaluated - before
+                llm.eval(ids[start:end])
             self._prefilled = ids
             return llm.evaluated - before
 
@@ -257,6 +271,17 @@ class LlamaCppBackend(PromptCheckedBackend):
         top = logits.max(axis=1, keepdims=True)
         log_z = np.log(np.exp(logits - top).sum(axis=1)) + top[:, 0]
         return log_z - logits[np.arange(len(ids) - 1), ids[1:]]
+
+
+def _chunks(start: int, stop: int, size: int) -> Iterator[tuple[int, int]]:
+    """(start, end) of consecutive pieces of ``size`` tokens; a last piece shorter than
+    MIN_READ joins the one before it (a 1-token batch computes other bits)."""
+    while start < stop:
+        end = min(stop, start + size)
+        if stop - end < MIN_READ:
+            end = stop
+        yield start, end
+        start = end
 
 
 def _common_prefix(a, b) -> int:

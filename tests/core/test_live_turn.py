@@ -76,6 +76,38 @@ def test_live_turn_gives_the_plain_turns_transcript_prompt_and_reply(pipe, clip)
         assert stats.evaluated_tokens < stats.prompt_tokens / 3, stats
 
 
+def test_the_release_stops_a_prefill_in_flight_and_the_reply_is_the_plain_one(pipe, clip):
+    utt = _with_pause(clip)
+    heard0, plain = pipe.voice_turn(utt)
+    _forget_turns(pipe, heard0.memory)
+    llm = pipe.llm
+    if not hasattr(llm, "last_stats"):
+        pytest.skip("the default backend here has no chunked prefill")
+    reading, stopped = threading.Event(), []
+    real = llm.prefill
+
+    def prefill(messages, *, cancel=None, **kw):  # the real prefill, seen from outside
+        reading.set()
+        read = real(messages, cancel=cancel, **kw)
+        stopped.append((read, len(llm.encode(messages)), cancel.is_set()))
+        return read
+
+    live = LiveTurn(pipe)
+    llm.prefill = prefill
+    try:
+        llm.llm.reset()  # an empty cache: the first pass has the whole prompt to read
+        llm._prefilled = None
+        live.feed(utt.audio[:1600], utt.sample_rate)  # the first block starts a pass
+        assert reading.wait(30)
+        heard, reply = live.finish(utt)  # released while that pass reads
+    finally:
+        del llm.prefill
+    _forget_turns(pipe, heard.memory)
+    read, total, cancelled = stopped[0]
+    assert cancelled and read < total  # it stopped at a chunk's end, not at the prompt's
+    assert reply.messages == plain.messages and reply.text == plain.text
+
+
 def test_new_memories_after_release_are_appended_after_the_prefilled_ones(pipe, clip):
     live = LiveTurn(pipe)
     cat = pipe.search("grey cat Miso", k=1)

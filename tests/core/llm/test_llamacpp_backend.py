@@ -89,6 +89,41 @@ def test_prefill_reads_the_prompt_before_the_question_is_asked(backend):
     assert backend.last_stats.evaluated_tokens == 0
 
 
+class _StopAfter:
+    """A cancel flag that turns on after ``n`` looks (the prefill checks it per chunk)."""
+
+    def __init__(self, n: int) -> None:
+        self.n = n
+
+    def is_set(self) -> bool:
+        self.n -= 1
+        return self.n < 0
+
+
+@pytest.mark.parametrize("chunks_read", [0, 1, 3])
+def test_an_interrupted_prefill_leaves_a_cache_that_answers_as_a_fresh_model(backend,
+                                                                             chunks_read):
+    long_q = [PERSONA, {"role": "user", "content": "Where do I live? " * 12}]
+    backend.chat(Q1, GREEDY)
+    want = backend.chat(long_q, GREEDY)
+    backend.chat(Q1, GREEDY)  # the cache holds Q1 and its reply again
+    total = len(backend.encode(long_q))
+    read = backend.prefill(long_q, cancel=_StopAfter(chunks_read), chunk=8)
+    assert read == (8 * chunks_read if chunks_read else 0)  # stopped at a chunk's end
+    reply = backend.chat(long_q, GREEDY)
+    assert reply == want
+    stats = backend.last_stats
+    assert stats.evaluated_tokens < total and stats.reused_tokens >= read
+
+
+def test_prefill_chunks_never_leave_one_token_alone():
+    from persona.core.llm.llamacpp_backend import _chunks
+
+    assert list(_chunks(0, 9, 4)) == [(0, 4), (4, 9)]  # not (8, 9)
+    assert list(_chunks(3, 11, 4)) == [(3, 7), (7, 11)]
+    assert list(_chunks(5, 5, 4)) == []
+
+
 @pytest.mark.parametrize("damage", ["truncated", "random", "empty"])
 def test_a_broken_gguf_is_a_model_error_naming_the_file(tmp_path, gguf, damage):
     bad = tmp_path / "model.gguf"
