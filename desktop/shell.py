@@ -52,7 +52,8 @@ class Shell:
         def progress(done: int, _total: int, what: str) -> None:
             ctx.ready.add(what)
             ctx.models_ready.emit(what)
-            window.set_status("Ready" if done == 2 else
+            note = getattr(ctx.pipeline.__dict__.get("llm"), "adapter_note", None)
+            window.set_status(("Ready" + (f" · {note}" if note else "")) if done == 2 else
                               "Speech model ready · loading the language model …")
 
         def failed(message: str) -> None:

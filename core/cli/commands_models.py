@@ -48,9 +48,13 @@ def cmd_models_list(args: Namespace) -> int:
     settings = load_settings(home.settings_file)
     rows = [model_dict(s) for s in catalog_states(settings)]
     old = _old_copy(home)
+    from persona.core.llm.adapter_base import adapter_fit
+
+    adapter_note = adapter_fit(settings, home.adapter_dir).note
     if args.json:
         emit_json({"models": rows, "cache": str(cache.models_cache()),
-                   "old_home_conversion": str(old[0]) if old else None})
+                   "old_home_conversion": str(old[0]) if old else None,
+                   "adapter_note": adapter_note})
         return 0
     print(f"{'':2}{'NAME':<22} {'ROLE':<4} {'PARAMS':>6} {'SIZE':>9} {'RAM':>9}  "
           f"{'LICENCE':<22} STATUS")
@@ -72,6 +76,8 @@ def cmd_models_list(args: Namespace) -> int:
             print(f"{r['name']}: {r['install']}.")
     if settings.llm_model:
         print(f"The llm_model folder {settings.llm_model} is used instead of the catalog.")
+    if adapter_note:
+        print(f"! Note: {adapter_note}.")
     if old:
         print(f"{old[0]} ({_mb(old[1])}) is an old per-home conversion that is no longer "
               f"used; you may delete it.")

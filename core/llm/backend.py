@@ -19,6 +19,8 @@ class LLMBackend(ABC):
     """A chat model that streams its reply piece by piece."""
 
     name: str = "llm"
+    # Why the person's adapter is not applied (trained for another base model), else None.
+    adapter_note: str | None = None
 
     @abstractmethod
     def stream_chat(self, messages: list[dict[str, str]],

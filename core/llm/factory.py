@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 from persona.core.errors import ModelError, SettingsError
+from persona.core.llm.adapter_base import AdapterFit, adapter_fit
 from persona.core.llm.backend import LLMBackend
 from persona.core.llm.convert import Progress
 from persona.core.llm.models import (
@@ -49,16 +50,24 @@ def load_backend(settings: Settings, home: Home, name: str | None = None, *,
     platform) with the model from the settings (a GGUF for llama.cpp, run as it is; a model
     folder for torch and MLX, the bundled GGUF converted on first use) and the person's
     adapter from ``home.adapter_dir``, if one has been trained."""
-    name = backend_name(settings, name)
+    backend = _load(settings, home, backend_name(settings, name), progress)
+    if backend.adapter_note:
+        log.warning("%s", backend.adapter_note)
+    return backend
+
+
+def _load(settings: Settings, home: Home, name: str, progress: Progress | None) -> LLMBackend:
+    # An adapter trained for another base model is skipped (adapter_note says so).
+    fit = adapter_fit(settings, home.adapter_dir)
     if name == "llamacpp":
         from persona.core.llm.llamacpp_backend import LlamaCppBackend
 
-        return LlamaCppBackend(model_gguf(settings, home), home.adapter_dir)
+        return _noted(LlamaCppBackend(model_gguf(settings, home), fit.adapter_dir), fit)
     folder = ensure_model_folder(settings, home, progress)
     if name == "torch":
         from persona.core.llm.torch_backend import TorchBackend
 
-        return TorchBackend(folder, home.adapter_dir)
+        return _noted(TorchBackend(folder, fit.adapter_dir), fit)
     try:
         import mlx_lm  # noqa: F401
     except ImportError as exc:
@@ -67,4 +76,9 @@ def load_backend(settings: Settings, home: Home, name: str | None = None, *,
                          "'torch'.") from exc
     from persona.core.llm.mlx_backend import MLXBackend
 
-    return MLXBackend(folder, home.adapter_dir)
+    return _noted(MLXBackend(folder, fit.adapter_dir), fit)
+
+
+def _noted(backend: LLMBackend, fit: AdapterFit) -> LLMBackend:
+    backend.adapter_note = fit.note
+    return backend

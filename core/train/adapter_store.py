@@ -45,6 +45,10 @@ class AdapterMeta:
     ledger_seq: int | None = None
     ledger_head: str | None = None
     from_base: bool = False  # trained from the base model, not from the adapter before it
+    # The base model it was trained for (core/llm/adapter_base.py): catalog name and GGUF
+    # sha256; None in adapters promoted before they were recorded.
+    base_model: str | None = None
+    base_sha256: str | None = None
     notes: list[str] = field(default_factory=list)
 
 

@@ -181,6 +181,7 @@ def run_training(home: Home, settings: Settings, options: TrainOptions, *,
 def _run_locked(home: Home, settings: Settings, options: TrainOptions, *,
                 on_progress: ProgressCallback | None, should_stop: StopCheck | None,
                 log: Log) -> RunOutcome:
+    from persona.core.llm.adapter_base import adapter_fit, base_record
     from persona.core.llm.adapters import find_adapter
     from persona.core.llm.models import ensure_model_folder
     from persona.privacy.ledger import Ledger
@@ -244,7 +245,13 @@ def _run_locked(home: Home, settings: Settings, options: TrainOptions, *,
     outcome.run_id = run_id
     model_folder = ensure_model_folder(settings, home)
     candidate = store.new_candidate(run_id)
-    init = None if options.from_base else find_adapter(store.current_dir(), fmt)
+    # An adapter trained for another base model (the selected model changed) is not
+    # continued from: this run starts from the new base model, charged as usual.
+    fit = adapter_fit(settings, store.current_dir())
+    from_base = options.from_base or fit.adapter_dir is None
+    if fit.note and not options.from_base:
+        log(f"Training from the base model: {fit.note}.")
+    init = None if from_base else find_adapter(store.current_dir(), fmt)
     try:
         result = train_fn(model_folder, examples, config, out_dir=candidate / fmt,
                           init_adapter=init, checkpoint_dir=checkpoints / run_id,
@@ -271,7 +278,7 @@ def _run_locked(home: Home, settings: Settings, options: TrainOptions, *,
     ledger.complete_run(run_id, steps_done=result.steps_done)
 
     outcome.evaluation = evaluate(model_folder, loss_fn, dataset.heldout, config.max_seq_len,
-                                  current=None if options.from_base
+                                  current=None if from_base
                                   else find_adapter(store.current_dir(), fmt),
                                   candidate=candidate / fmt)
     if outcome.evaluation is None:
@@ -287,8 +294,8 @@ def _run_locked(home: Home, settings: Settings, options: TrainOptions, *,
             backend=backend, base_perplexity=ev.base_perplexity,
             perplexity=ev.candidate_perplexity, heldout_tokens=ev.tokens,
             max_record_epsilon=_float_or_none(summary["max_record_epsilon"]),
-            private=bool(summary.get("private", plan.private)), from_base=options.from_base,
-            **adapter_anchor_fields(ledger)))
+            private=bool(summary.get("private", plan.private)), from_base=from_base,
+            **base_record(settings), **adapter_anchor_fields(ledger)))
         outcome.promoted = True
     else:
         outcome.reason = "held-out perplexity got worse; kept the current adapter"
