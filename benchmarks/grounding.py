@@ -5,7 +5,8 @@ is right when it contains an accepted answer (``a``: any one; ``all``: one of ev
 ``date``: the day in ISO form or in words). An unanswerable one is right when the reply says
 it does not know AND names nothing it was not told: a capitalised word or a number that is in
 neither the question nor what the model could have read (the diary, the profile) counts as
-an invented answer ("I'm not sure, maybe Anna?" is not honest).
+an invented answer ("I'm not sure, maybe Anna?" is not honest). Those two checks live in
+persona.core.persona.grounding, where the product's grounding gate uses them too.
 """
 
 from __future__ import annotations
@@ -14,43 +15,15 @@ import re
 from dataclasses import dataclass
 from datetime import date
 
+# The product's grounding gate decides what a "don't know" and an invented name are; the
+# benchmark scores with the same rules (no second copy to drift apart).
+from persona.core.persona.grounding import MONTHS, invented_names, norm, says_dont_know
+
+__all__ = ["ANSWERABLE", "KINDS", "Verdict", "contains_any", "evidence", "invented_names",
+           "judge", "mentions_date", "norm", "retrieved", "says_dont_know"]
+
 ANSWERABLE = ("fact", "paraphrase", "two", "date")
 KINDS = (*ANSWERABLE, "unanswerable")
-
-MONTHS = ("january", "february", "march", "april", "may", "june", "july", "august",
-          "september", "october", "november", "december")
-DAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
-
-# Ways a reply says it does not know (lower case; apostrophes are normalised to ').
-DONT_KNOW = (
-    r"\bi (?:do not|don't|really don't|honestly don't) (?:know|remember|recall)\b",
-    r"^you (?:do not|don't) know\b",  # small models echo the rule's words: still a refusal
-    r"\bi'?m not sure\b", r"\bi am not sure\b",
-    r"\bi (?:do not|don't) (?:have|hold|see|find|seem to have)\b",
-    r"\bi have no (?:memory|memories|record|records|information|info|details|idea|note|notes)\b",
-    r"\bi (?:can't|cannot|could not|couldn't|can not) (?:find|see|tell|say|recall|remember)\b",
-    r"\b(?:you|i) (?:haven't|have not|never|didn't|did not) (?:told|tell|mentioned|mention|"
-    r"said|say|shared|share|written|write|noted|note)\b",
-    r"\bnot (?:in|among) (?:my|your|the) (?:memories|notes|diary|records)\b",
-    r"\b(?:no|nothing) (?:in|among) (?:my|your|the) (?:memories|notes|diary|records)\b",
-    r"\bthere(?:'s| is) no (?:mention|record|memory|information|note)\b",
-    r"\b(?:isn't|is not|wasn't|was not|aren't|are not|not) (?:mentioned|recorded|noted|"
-    r"stated|specified|known|given)\b",
-    r"\bno (?:information|memory|record|details) (?:about|on|of|regarding)\b",
-    r"\bunknown\b", r"\bno idea\b",
-)
-_DONT_KNOW = re.compile("|".join(DONT_KNOW))
-
-# Words that may start a capitalised token without being a name the model made up.
-_COMMON = {"i", "i'm", "i've", "i'd", "i'll", "you", "your", "it", "the", "a", "an", "but",
-           "sorry", "unfortunately", "however", "maybe", "perhaps", "if", "as", "no", "yes",
-           "there", "that", "this", "based", "according", "from", "in", "on", "we", "my",
-           "ok", "okay", "hi", "hello", "let", "would", "could", "do", "did", "is", "what",
-           "which", "who", "when", "where", "how", "mr", "mrs", "ms", "dr", *MONTHS, *DAYS}
-
-
-def norm(text: str) -> str:
-    return text.replace("\u2019", "'").replace("\u2018", "'").casefold()
 
 
 def contains_any(text: str, answers: list[str]) -> bool:
@@ -87,26 +60,6 @@ class Verdict:
     correct: bool
     says_dont_know: bool = False
     invented: tuple[str, ...] = ()
-
-
-def says_dont_know(reply: str) -> bool:
-    return bool(_DONT_KNOW.search(norm(reply)))
-
-
-def invented_names(reply: str, known: str) -> tuple[str, ...]:
-    """Capitalised words (not starting a sentence) and numbers in ``reply`` that ``known``
-    (the question, the diary, the profile, today's date) does not contain."""
-    vocab = set(re.findall(r"[\w']+", norm(known)))
-    out = []
-    for sentence in re.split(r"(?<=[.!?:;\n])\s+", reply.strip()):
-        tokens = re.findall(r"[\w'\u2019]+", sentence)
-        for i, tok in enumerate(tokens):
-            word = norm(tok)
-            named = tok[0].isupper() and i > 0 or tok[0].isdigit()
-            if named and word not in _COMMON and word not in vocab and \
-                    word.removesuffix("'s") not in vocab:
-                out.append(tok)
-    return tuple(out)
 
 
 def judge(item: dict, reply: str, known: str = "") -> Verdict:

@@ -385,13 +385,20 @@ class Pipeline:
                                         temperature=self.settings.temperature)
             start = time.perf_counter()
             first_token: list[float] = []
+            gate = self._grounding_gate(messages)
 
-            def pieces() -> Iterator[str]:
+            def tokens() -> Iterator[str]:
                 for piece in self.llm.stream_chat(messages, options):
                     if stop is not None and stop.is_set():
                         break
                     if not first_token:
                         first_token.append(time.perf_counter() - start)
+                    yield piece
+
+            def pieces() -> Iterator[str]:
+                for piece in self._gated(tokens(), gate):
+                    if stop is not None and stop.is_set():
+                        break
                     if on_text is not None:
                         on_text(piece)
                     yield piece
@@ -402,7 +409,8 @@ class Pipeline:
                     from persona.core.tts.streaming import SpeechStream
 
                     result = SpeechStream(self.speaker, wav_path=wav, play=speak,
-                                          cancel_event=stop, silence_event=silence).run(pieces())
+                                          cancel_event=stop, silence_event=silence,
+                                          presplit=gate is not None).run(pieces())
                     out.text, out.wav = result.text.strip(), result.wav_path
                     out.first_audio_s = result.first_audio_seconds
                     out.first_clause_s = next(iter(result.sentence_sent_seconds), None)
@@ -426,6 +434,39 @@ class Pipeline:
             with t.stage("memory"):
                 self._remember_all([(m, None) for m in turns])
         return out
+
+    def _grounding_gate(self, messages: list[dict[str, str]]):
+        """A SentenceGate over what the model is given (None when the setting is off)."""
+        if not getattr(self.settings, "grounding_gate", True):
+            return None
+        from persona.core.persona.grounding import SentenceGate
+        from persona.core.persona.prompt import given_text
+        from persona.core.tts.streaming import FIRST_CLAUSE_WORDS
+
+        # Cut where speech cuts (the first clause too), so the gate adds no wait.
+        return SentenceGate(given_text(messages), first_clause_words=FIRST_CLAUSE_WORDS)
+
+    @staticmethod
+    def _gated(stream: Iterable[str], gate) -> Iterator[str]:
+        """``stream`` through ``gate``: checked sentences only; generation stops (the stream
+        is closed) at the first unsupported one, after the gate's honest line."""
+        if gate is None:
+            yield from stream
+            return
+        it = iter(stream)
+        try:
+            for piece in it:
+                yield from gate.feed(piece)
+                if gate.stopped:
+                    # The count only: the words themselves are private text.
+                    log.info("grounding gate: a sentence named %d specifics the model was "
+                             "not given; the reply ends there", len(gate.blocked))
+                    return
+            yield from gate.flush()
+        finally:
+            close = getattr(it, "close", None)
+            if close is not None:
+                close()
 
     def prompt_messages(self, question: str, hits: list[Hit], history: list[dict[str, str]],
                         *, emotion: EmotionTag | None = None, now: datetime | None = None,

@@ -63,6 +63,11 @@ class Settings(BaseModel):
     max_new_tokens: int = Field(160, ge=8, le=2048)
     temperature: float = Field(0.0, ge=0, le=2)
     history_turns: int = Field(6, ge=0, le=50)
+    grounding_gate: bool = Field(
+        True, description="Check each reply sentence before it is shown or spoken: one that "
+                          "names a name, place, number or date found nowhere in the profile, "
+                          "memories, conversation or question ends the reply with \"I don't "
+                          "have a memory of that.\"")
 
     # Speech out.
     tts_voice: str | None = None

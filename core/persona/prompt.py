@@ -26,12 +26,14 @@ RULES = ("With each question you get memories: {name}'s own words, each with its
          "Answer only with what the memories or the facts above say. If no memory gives the "
          "answer, reply \"I don't know.\" Never guess a name, place, number or date. Earlier "
          "messages of this chat are conversation, not facts: your own earlier replies may be "
-         "wrong. Answer in a {style} way, speaking to {name} as \"you\".\n"
-         # One worked example: it taught Qwen2.5-0.5B to say "I don't know" where the rule
-         # alone did not (it answered "your mother is Ingrid", the sister of the memories).
-         "Example. Memories: [2026-01-02] My brother Ole lives in Oslo. Question: Where does "
-         "my brother live? Answer: In Oslo. Question: What is my brother's job? Answer: "
-         "I don't know.")
+         "wrong. Answer in a {style} way, speaking to {name} as \"you\".\n")
+# One worked example: it taught Qwen2.5-0.5B to say "I don't know" where the rule alone did
+# not (it answered "your mother is Ingrid", the sister of the memories). Its names are no
+# facts about the person: given_text leaves it out of what the grounding gate may accept.
+EXAMPLE = ("Example. Memories: [2026-01-02] My brother Ole lives in Oslo. Question: Where "
+           "does my brother live? Answer: In Oslo. Question: What is my brother's job? "
+           "Answer: I don't know.")
+RULES += EXAMPLE
 
 # Repeated after every question: small models follow the last thing they read.
 NOTE = "(Answer from the memories only; if they do not say, reply that you don't know.)"
@@ -178,6 +180,13 @@ def _assemble(system: str, turns: list[dict[str, str]], memories: list[str], fee
     parts.append("Question: " + question + ("\n" + NOTE if NOTE else ""))
     return [{"role": "system", "content": system}, *turns,
             {"role": "user", "content": "\n\n".join(parts)}]
+
+
+def given_text(messages: list[dict[str, str]]) -> str:
+    """What the model was given about the person (profile, today's date, memories,
+    conversation, question): every message without the worked example, for the grounding
+    gate (persona.core.persona.grounding)."""
+    return "\n".join(m["content"] for m in messages).replace(EXAMPLE, " ")
 
 
 def _size(messages: list[dict[str, str]]) -> int:

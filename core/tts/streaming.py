@@ -56,8 +56,12 @@ class SpeechStream:
                  on_sentence: Callable[[str], None] | None = None,
                  first_clause_words: int = FIRST_CLAUSE_WORDS,
                  cancel_event: threading.Event | None = None,
-                 silence_event: threading.Event | None = None) -> None:
+                 silence_event: threading.Event | None = None,
+                 presplit: bool = False) -> None:
         self.speaker = speaker
+        # Each piece is already one finished sentence (the grounding gate cut and checked
+        # it): speak it at once instead of waiting for the next word to confirm the end.
+        self.presplit = presplit
         self.first_clause_words = first_clause_words  # see SentenceSplitter
         self.wav_path = Path(wav_path) if wav_path is not None else None
         self.play = (wav_path is None) if play is None else play
@@ -130,7 +134,9 @@ class SpeechStream:
                     if self._cancel.is_set():
                         break
                     text_parts.append(piece)
-                    for sentence in splitter.feed(piece):
+                    sentences = (([piece.strip()] if piece.strip() else []) if self.presplit
+                                 else splitter.feed(piece))
+                    for sentence in sentences:
                         submit(sentence)
                         res.error = res.error or _failed(self._jobs)
                 else:

@@ -1,0 +1,83 @@
+"""The grounding gate in Pipeline.reply: an invented sentence is never shown or spoken.
+
+Real LanceDB, embedder and prompt; the language model is scripted (it stands in for a model
+that invents "Anna": a real small model cannot be made to invent on demand), and it records
+how far it was read, to show that generation stops at the invented sentence.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from persona.core.llm.backend import LLMBackend
+from persona.core.memory.schema import Memory
+from persona.core.persona.grounding import HONEST_LINE, HONEST_REST
+from persona.core.pipeline import Pipeline
+
+
+class ScriptedLLM(LLMBackend):
+    def __init__(self, reply: str) -> None:
+        self.pieces = [w + " " for w in reply.split(" ")]
+        self.pieces[-1] = self.pieces[-1].rstrip()
+        self.read = 0
+        self.prompts = []
+
+    def stream_chat(self, messages, options=None):
+        self.prompts.append(messages)
+        for piece in self.pieces:
+            self.read += 1
+            yield piece
+
+    @property
+    def adapter_loaded(self) -> bool:
+        return False
+
+
+@pytest.fixture
+def pipe(tmp_path):
+    p = Pipeline(tmp_path / "home")
+    p.store.add([Memory(text="My sister Ingrid lives in Lisbon and works as a nurse.",
+                        source="text")])
+    return p
+
+
+def _ask(pipe, reply: str, question: str = "Where does my sister live?"):
+    pipe.__dict__["llm"] = llm = ScriptedLLM(reply)
+    shown: list[str] = []
+    out = pipe.reply(question, store_turns=False, on_text=shown.append)
+    return out, "".join(shown), llm
+
+
+def test_an_invented_name_ends_the_reply_before_it_is_shown(pipe):
+    out, shown, llm = _ask(pipe, "Your mother is called Anna and she lives in Oslo. Bye now.",
+                           "What is my mother's name?")
+    assert out.text == shown == HONEST_LINE
+    assert llm.read < len(llm.pieces)  # generation stopped at the invented sentence
+
+
+def test_grounded_sentences_pass_and_a_later_invention_is_cut(pipe):
+    out, shown, _ = _ask(pipe, "Ingrid lives in Lisbon. She works at Hospital Santa Maria.")
+    assert out.text == shown == "Ingrid lives in Lisbon. " + HONEST_REST
+
+
+def test_a_grounded_reply_is_unchanged(pipe):
+    reply = "Your sister Ingrid lives in Lisbon, Maya's favourite city? No: she works there."
+    out, shown, _ = _ask(pipe, reply.replace("Maya's favourite city? No: ", ""))
+    assert out.text == shown == "Your sister Ingrid lives in Lisbon, she works there."
+
+
+def test_the_setting_turns_the_gate_off(pipe):
+    pipe.settings = pipe.settings.model_copy(update={"grounding_gate": False})
+    out, shown, _ = _ask(pipe, "Your mother is called Anna.", "What is my mother's name?")
+    assert out.text == shown == "Your mother is called Anna."
+
+
+def test_the_worked_example_of_the_prompt_is_not_known_text(pipe):
+    # The rules' example names a made-up brother; the model must not be let through with
+    # those names as facts about the person.
+    from persona.core.persona.prompt import given_text
+
+    out, _, llm = _ask(pipe, "Your sister lives in Lisbon.")
+    given = given_text(llm.prompts[0])
+    assert "Lisbon" in given and "Ingrid" in given
+    assert "Ole" not in given.split() and "Oslo" not in given
