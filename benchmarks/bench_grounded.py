@@ -5,7 +5,8 @@ paraphrases of them, questions that need two memories, dates, and questions the 
 not answer; benchmarks/grounding.py scores the replies. Reported per model: accuracy on the
 answerable ones (overall and per kind), the share of unanswerable ones answered with an
 honest "I don't know", and retrieval recall (every answer-bearing memory among the hits), to
-tell retrieval misses from generation misses.
+tell retrieval misses from generation misses. Replies are scored as the settings ship them
+(the grounding gate on) and with the gate off, side by side.
 
     python -m benchmarks.bench_grounded                      # the default model
     python -m benchmarks.bench_grounded --model smollm2-135m,qwen2.5-coder-0.5b --log out.json
@@ -24,6 +25,8 @@ from pathlib import Path
 from benchmarks.common import sample_pipeline
 from benchmarks.grounding import ANSWERABLE, judge, retrieved
 from benchmarks.table import Row, format_table
+from persona.core.persona.grounding import gate_text
+from persona.core.persona.prompt import given_text
 
 QUESTIONS = Path(__file__).resolve().parent / "data" / "grounded_questions.json"
 TARGET_ANSWERABLE, TARGET_DONT_KNOW = 0.90, 0.80
@@ -39,6 +42,8 @@ class Outcome:
     says_dont_know: bool
     invented: tuple[str, ...]
     seconds: float
+    correct_gate_off: bool = False  # the reply as the model wrote it, without the gate
+    raw_reply: str = ""
 
 
 def load_questions(quick: bool = False) -> list[dict]:
@@ -72,18 +77,28 @@ def use_model(pipe, name: str | None) -> str:
 def evaluate(pipe, items: list[dict], *, use_memory: bool = True,
              progress: Callable[[Outcome], None] | None = None) -> list[Outcome]:
     known = known_text(pipe)
-    out = []
-    for item in items:
-        t0 = time.perf_counter()
-        reply = pipe.reply(item["q"], use_memory=use_memory, store_turns=False)
-        seconds = time.perf_counter() - t0
-        verdict = judge(item, reply.text, known)
-        found = retrieved(item, [h.memory.text for h in reply.hits],
-                          [h.memory.ts.date().isoformat() for h in reply.hits])
-        out.append(Outcome(item["kind"], item["q"], reply.text, verdict.correct, found,
-                           verdict.says_dont_know, verdict.invented, seconds))
-        if progress is not None:
-            progress(out[-1])
+    gate_on = getattr(pipe.settings, "grounding_gate", False)
+    settings, out = pipe.settings, []
+    if gate_on:
+        # Generated without the gate and gated here: the gate is deterministic and only cuts
+        # a reply at a sentence, so one greedy generation gives both columns.
+        pipe.settings = settings.model_copy(update={"grounding_gate": False})
+    try:
+        for item in items:
+            t0 = time.perf_counter()
+            reply = pipe.reply(item["q"], use_memory=use_memory, store_turns=False)
+            seconds = time.perf_counter() - t0
+            text = gate_text(reply.text, given_text(reply.messages)) if gate_on else reply.text
+            verdict, raw = judge(item, text, known), judge(item, reply.text, known)
+            found = retrieved(item, [h.memory.text for h in reply.hits],
+                              [h.memory.ts.date().isoformat() for h in reply.hits])
+            out.append(Outcome(item["kind"], item["q"], text, verdict.correct, found,
+                               verdict.says_dont_know, verdict.invented, seconds,
+                               raw.correct, reply.text))
+            if progress is not None:
+                progress(out[-1])
+    finally:
+        pipe.settings = settings
     return out
 
 
@@ -113,7 +128,11 @@ def rows_for(model: str, outcomes: list[Outcome], k: int) -> list[Row]:
                 share(outcomes, ("unanswerable",)), f">= {TARGET_DONT_KNOW:.0%}",
                 idk >= TARGET_DONT_KNOW),
             Row("grounded", f"{model}: answerable replied 'don't know'",
-                share(outcomes, ANSWERABLE, "says_dont_know"))]
+                share(outcomes, ANSWERABLE, "says_dont_know")),
+            Row("grounded", f"{model}: answerable correct, grounding gate off",
+                share(outcomes, ANSWERABLE, "correct_gate_off")),
+            Row("grounded", f"{model}: unanswerable 'don't know', grounding gate off",
+                share(outcomes, ("unanswerable",), "correct_gate_off"))]
     secs = sorted(o.seconds for o in outcomes)
     rows.append(Row("grounded", f"{model}: seconds a reply, median", f"{secs[len(secs) // 2]:.1f}"))
     if answerable:

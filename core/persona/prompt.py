@@ -2,12 +2,13 @@
 
 The default models are small, so the prompt is short and ordered for them and for the KV
 cache: a system prompt that is the same for every question (the filled profile fields, today's
-date, and the rules: memories are the person's own dated words, earlier turns are
-conversation and not facts, answer only from the memories and the profile and otherwise say
-you don't know), the recent turns, then one user message with the retrieved memories (the
-most relevant last, right before the question), the current emotion, the question and a
-one-line reminder of the rule. A character budget caps the whole prompt: the least relevant
-memories go first, then the oldest turns, then the profile's longer lists.
+date, and the rules: memories are the person's own dated notes, earlier turns are
+conversation and not facts, answer only from the memories and the profile), a fixed worked
+example (two turns: one answered from a memory, one answered "I don't know"), the recent
+turns, then one user message with the numbered memories (the most relevant last, right before
+the question), the current emotion and the question. A character budget caps the whole
+prompt: the least relevant memories go first, then the oldest turns, then the profile's
+longer lists. What the reply may name is checked by the grounding gate (grounding.py).
 """
 
 from __future__ import annotations
@@ -21,22 +22,30 @@ from persona.core.memory.schema import Hit, text_hash
 from persona.core.persona.profile import Profile
 
 # What is what, and to answer only from it. Stable text (the KV cache of the system prompt is
-# reused across questions); kept short for small models.
-RULES = ("With each question you get memories: {name}'s own words, each with its date. "
-         "Answer only with what the memories or the facts above say. If no memory gives the "
-         "answer, reply \"I don't know.\" Never guess a name, place, number or date. Earlier "
-         "messages of this chat are conversation, not facts: your own earlier replies may be "
-         "wrong. Answer in a {style} way, speaking to {name} as \"you\".\n")
-# One worked example: it taught Qwen2.5-0.5B to say "I don't know" where the rule alone did
-# not (it answered "your mother is Ingrid", the sister of the memories). Its names are no
-# facts about the person: given_text leaves it out of what the grounding gate may accept.
-EXAMPLE = ("Example. Memories: [2026-01-02] My brother Ole lives in Oslo. Question: Where "
-           "does my brother live? Answer: In Oslo. Question: What is my brother's job? "
-           "Answer: I don't know.")
-RULES += EXAMPLE
+# reused across questions); kept short for small models. Measured on the grounded benchmark
+# with Qwen2.5-Coder-0.5B (benchmarks/RESULTS.md): an explicit "if they do not say, reply
+# 'I don't know'" in the rules or after the question made it refuse half of the questions it
+# could answer, so refusing is taught by the worked example below and enforced by the
+# grounding gate (persona.core.persona.grounding), not by a rule.
+RULES = ("Each question comes with numbered memories: {name}'s own diary notes, each with its "
+         "date. Answer {name}'s question using only these memories and the profile above. "
+         "Earlier messages of this chat are conversation, not facts. Speak to {name} as "
+         "\"you\", in a {style} way.")
 
-# Repeated after every question: small models follow the last thing they read.
-NOTE = "(Answer from the memories only; if they do not say, reply that you don't know.)"
+# A worked example as two fixed chat turns after the system prompt (part of the cached
+# prefix): one answered from a memory, one the memories do not answer. Its names are no
+# facts about the person: given_text leaves it out of what the grounding gate accepts.
+_EXAMPLE_MEMORIES = ("Memories:\n1. [2026-01-02] My brother Ole lives in Oslo and works as a "
+                     "baker.\n2. [2026-01-05] I bought a red bike.\n\nQuestion: ")
+EXAMPLE = (
+    {"role": "user", "content": _EXAMPLE_MEMORIES + "Where does my brother live?"},
+    {"role": "assistant", "content": "Your brother Ole lives in Oslo."},
+    {"role": "user", "content": _EXAMPLE_MEMORIES + "What is my brother's wife called?"},
+    {"role": "assistant", "content": "I don't know."},
+)
+
+# Said after every question when not empty; measured worse than nothing (see RULES).
+NOTE = ""
 
 # How to answer each emotion; neutral says nothing (no line, fewer tokens).
 GUIDANCE = {
@@ -51,7 +60,7 @@ GUIDANCE = {
 
 @dataclass
 class PromptOptions:
-    budget_chars: int = 2400  # ~600 tokens at ~4 characters a token
+    budget_chars: int = 2800  # ~700 tokens at ~4 characters a token (400: the example)
     max_memories: int = 5
     memory_chars: int = 240  # one memory is cut to this length
     history_turns: int = 6  # messages, not pairs (Settings.history_turns)
@@ -106,8 +115,8 @@ def system_prompt(profile: Profile, now: datetime, *, lists: int = 5) -> str:
     add("Often talks about", p.memory.frequent_topics)
     add("Likes", p.preference.likes)
     add("Dislikes", p.preference.dislikes)
-    facts = " ".join(f.rstrip(".") + "." for f in p.memory.key_facts[:lists])
-    add("Facts", facts.rstrip("."))
+    # No "Facts" line: the key facts are memories, retrieved when they matter; listed here
+    # the small model answered from them whatever was asked.
     style = p.preference.reply_style or "short, warm and direct"
     head = (f"You are the personal assistant of {name}; you know {name} well. "
             f"Today is {now.strftime('%A, %d %B %Y')}.")
@@ -173,12 +182,12 @@ def _assemble(system: str, turns: list[dict[str, str]], memories: list[str], fee
     parts = []
     if memories:
         # Listed least relevant first so the best memory sits right before the question.
-        parts.append(f"Memories ({who}'s own words, with dates):\n"
-                     + "\n".join(reversed(memories)))
+        parts.append("Memories:\n" + "\n".join(
+            f"{i}. {m}" for i, m in enumerate(reversed(memories), 1)))
     if feeling:
         parts.append("Current emotion: " + feeling)
     parts.append("Question: " + question + ("\n" + NOTE if NOTE else ""))
-    return [{"role": "system", "content": system}, *turns,
+    return [{"role": "system", "content": system}, *EXAMPLE, *turns,
             {"role": "user", "content": "\n\n".join(parts)}]
 
 
@@ -186,7 +195,7 @@ def given_text(messages: list[dict[str, str]]) -> str:
     """What the model was given about the person (profile, today's date, memories,
     conversation, question): every message without the worked example, for the grounding
     gate (persona.core.persona.grounding)."""
-    return "\n".join(m["content"] for m in messages).replace(EXAMPLE, " ")
+    return "\n".join(m["content"] for m in messages if m not in EXAMPLE)
 
 
 def _size(messages: list[dict[str, str]]) -> int:

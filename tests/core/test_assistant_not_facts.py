@@ -79,4 +79,4 @@ def test_in_the_current_talk_a_wrong_reply_is_conversation_not_a_memory(pipe):
     assert [t["content"] for t in turns if "Rex" in t["content"]] == [wrong]
     assert all(t["role"] == "assistant" for t in turns if "Rex" in t["content"])
     assert "Rex" not in last["content"] and "Miso" in _memories_block(messages)
-    assert "not facts" in system["content"] and "own words" in system["content"]
+    assert "not facts" in system["content"] and "own diary notes" in system["content"]

@@ -10,7 +10,13 @@ from persona.core.emotion.base import EmotionTag
 from persona.core.errors import TextError
 from persona.core.memory.schema import Hit, Memory
 from persona.core.persona.profile import Profile
-from persona.core.persona.prompt import NOTE, PromptOptions, build_messages, describe_emotion
+from persona.core.persona.prompt import (
+    EXAMPLE,
+    NOTE,
+    PromptOptions,
+    build_messages,
+    describe_emotion,
+)
 
 NOW = datetime(2026, 3, 17, 9, 30, tzinfo=timezone.utc)
 PROFILE = Profile.model_validate({
@@ -28,6 +34,13 @@ def hit(text, score, day=14, emotion="neutral", speaker="person"):
                       source="chat" if speaker == "assistant" else "text"), score)
 
 
+X = len(EXAMPLE)  # the worked example's fixed turns, right after the system prompt
+
+
+def asked(question: str) -> str:
+    return "Question: " + question + ("\n" + NOTE if NOTE else "")
+
+
 HITS = [hit("My cello lessons are every Thursday at seven.", 0.4, day=9),
         hit("I adopted a grey cat named Miso.", 0.9, day=11, emotion="happy"),
         hit("Miso hid under the sofa for three hours.", 0.6, day=12)]
@@ -38,22 +51,26 @@ def test_the_messages_in_order():
                {"role": "assistant", "content": "Good morning, Maya."}]
     msgs = build_messages(PROFILE, HITS, history, "What is my cat called?",
                           EmotionTag("anxious", -0.5, 0.8, 0.7), now=NOW)
-    assert [m["role"] for m in msgs] == ["system", "user", "assistant", "user"]
+    assert [m["role"] for m in msgs] == ["system", *[e["role"] for e in EXAMPLE], "user",
+                                         "assistant", "user"]
     system, last = msgs[0]["content"], msgs[-1]["content"]
     assert "personal assistant of Maya" in system and "Tuesday, 17 March 2026" in system
     assert "brief and kind" in system and "Lives in: Bergen." in system
     # What is what: memories are the person's words, earlier turns are not facts.
-    assert "Maya's own words" in system and "not facts" in system and "don't know" in system
+    assert "Maya's own diary notes" in system and "not facts" in system
+    # Saying "I don't know" is taught by the example (a rule made the small model refuse
+    # answerable questions), and its made-up brother is not in the system prompt.
+    assert msgs[1:1 + X] == list(EXAMPLE) and EXAMPLE[-1]["content"] == "I don't know."
     assert "Often talks about: cello, grant, Miso." in system and "Usually feels: happy." in system
     assert "Age" not in system and "Dislikes" not in system  # unfilled fields say nothing
-    assert msgs[1:3] == history
+    assert msgs[1 + X:3 + X] == history
     assert last == (
-        "Memories (Maya's own words, with dates):\n"
-        "[2026-03-09] My cello lessons are every Thursday at seven.\n"
-        "[2026-03-12] Miso hid under the sofa for three hours.\n"
-        "[2026-03-11, felt happy] I adopted a grey cat named Miso.\n\n"
+        "Memories:\n"
+        "1. [2026-03-09] My cello lessons are every Thursday at seven.\n"
+        "2. [2026-03-12] Miso hid under the sofa for three hours.\n"
+        "3. [2026-03-11, felt happy] I adopted a grey cat named Miso.\n\n"
         "Current emotion: Maya sounds anxious (high arousal, negative) — respond calmly and "
-        "supportively.\n\nQuestion: What is my cat called?\n" + NOTE)
+        "supportively.\n\n" + asked("What is my cat called?"))
 
 
 def test_the_system_prompt_is_the_same_for_every_question():
@@ -63,14 +80,14 @@ def test_the_system_prompt_is_the_same_for_every_question():
                        EmotionTag("sad", -0.6, 0.2, 0.9), now=NOW)
     b = build_messages(PROFILE, HITS[:1], [], "When is cello?",
                        now=NOW.replace(hour=23, minute=59))
-    assert a[0] == b[0] and len(a) == len(b) == 2
+    assert a[:1 + X] == b[:1 + X] and len(a) == len(b) == 2 + X
 
 
 def test_emotion_line_only_when_it_says_something():
     def last(emotion):
         return build_messages(PROFILE, [], [], "Hi?", emotion, now=NOW)[-1]["content"]
 
-    plain = "Question: Hi?\n" + NOTE
+    plain = asked("Hi?")
     assert last(None) == plain
     assert last(EmotionTag("neutral", 0.0, 0.3, 0.9)) == plain
     assert last(EmotionTag("sad", -0.6, 0.2, 0.2)) == plain  # too unsure to mention
@@ -92,8 +109,8 @@ def test_the_question_is_not_repeated_from_the_history():
     history = [{"role": "user", "content": "Hello"}, {"role": "assistant", "content": "Hi!"},
                {"role": "user", "content": "What is my cat called?"}]
     msgs = build_messages(PROFILE, [], history, "What is my cat called?", now=NOW)
-    assert [m["content"] for m in msgs[1:]] == ["Hello", "Hi!",
-                                                "Question: What is my cat called?\n" + NOTE]
+    assert [m["content"] for m in msgs[1 + X:]] == ["Hello", "Hi!",
+                                                    asked("What is my cat called?")]
 
 
 def test_only_the_last_turns_are_kept():
@@ -101,7 +118,7 @@ def test_only_the_last_turns_are_kept():
                for i, r in enumerate(["user", "assistant"] * 5)]
     msgs = build_messages(PROFILE, [], history, "Q?", now=NOW,
                           options=PromptOptions(history_turns=4))
-    assert [m["content"] for m in msgs[1:-1]] == ["turn 6", "turn 7", "turn 8", "turn 9"]
+    assert [m["content"] for m in msgs[1 + X:-1]] == ["turn 6", "turn 7", "turn 8", "turn 9"]
 
 
 def size(msgs):
@@ -122,7 +139,7 @@ def test_budget_drops_the_least_relevant_memories_first():
     assert kept == list(range(10 - len(kept), 10)) and 0 < len(kept) < 10  # the best ones
     block, question = last.split("\n\n")
     assert "Memory number 9 " in block.split("\n")[-1]  # the best sits next to the question
-    assert question == "Question: Which memory?\n" + NOTE
+    assert question == asked("Which memory?")
 
 
 def test_budget_then_drops_old_turns_and_never_the_question():
@@ -130,9 +147,9 @@ def test_budget_then_drops_old_turns_and_never_the_question():
     question = "Where do I live? " * 20
     msgs = build_messages(PROFILE, HITS, history, question, now=NOW,
                           options=PromptOptions(budget_chars=700))
-    whole = "Question: " + " ".join(question.split()) + "\n" + NOTE
+    whole = asked(" ".join(question.split()))
     assert msgs[-1]["content"] == whole  # no memories, question whole
-    assert len(msgs) == 2  # every turn went
+    assert len(msgs) == 2 + X  # every turn went
     tiny = build_messages(PROFILE, HITS, history, question, now=NOW,
                           options=PromptOptions(budget_chars=10))
     assert tiny[-1]["content"] == whole
