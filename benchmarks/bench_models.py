@@ -111,6 +111,7 @@ def measure(model: str, *, quick: bool, nightly_tokens: int,
     out: dict = {}
     for name in jobs:
         print(f"[models] {model}: {name} ...", file=sys.stderr, flush=True)
+        load = os.getloadavg()[0]  # other work on the machine slows every timing
         try:
             if name == "llamacpp":
                 out[name] = bench_llamacpp._child(model, 8 if quick else 48)
@@ -123,6 +124,7 @@ def measure(model: str, *, quick: bool, nightly_tokens: int,
                                      "--models", model, *extra])
         except Exception as exc:  # noqa: BLE001 - reported in the table instead
             out[name] = {"error": f"{type(exc).__name__}: {exc}"[:200]}
+        out[name]["loadavg"] = [load, os.getloadavg()[0]]
     return out
 
 
@@ -292,6 +294,10 @@ def main(argv: list[str] | None = None) -> None:
         results = collect(args.quick, models or None, args.nightly_tokens, jobs, args.save)
     print(format_wide(results))
     print(recommend(results))
+    loads = [x for r in results.values() for job in r.values() for x in job.get("loadavg", [])]
+    if loads:
+        print(f"1-minute load average at the jobs' starts and ends: {min(loads):.1f} to "
+              f"{max(loads):.1f} on {os.cpu_count()} cores")
 
 
 if __name__ == "__main__":
