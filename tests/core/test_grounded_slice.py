@@ -23,10 +23,12 @@ ANSWERABLE = ["What is my cat's name?", "Which city does my sister live in?",
 UNANSWERABLE = ["What is my mother's name?", "What is my favourite film?",
                 "Which university did I study at?"]
 
-# (answerable right of 6, unanswerable "don't know" of 3): measured 4/6 and 2/3 for Qwen 0.5B,
-# 4/6 and 0/3 for SmolLM2-135M (llama.cpp, greedy), minus one; a model not listed gets
-# Qwen 0.5B's floor.
-FLOORS = {"qwen2.5-coder-0.5b": (3, 1), "smollm2-135m": (3, 0)}
+# (answerable right of 6, unanswerable "don't know" of 3), grounding gate on: measured 4/6 and
+# 0/3 for Qwen 0.5B with the example-turns prompt (whose whole-set score is 76% / 20%: it
+# answers the unanswerable ones from a neighbouring memory, which the gate cannot see), and
+# 4/6 and 0/3 for SmolLM2-135M with the earlier prompt (llama.cpp, greedy), minus one; a model
+# not listed gets Qwen 0.5B's floor.
+FLOORS = {"qwen2.5-coder-0.5b": (3, 0), "smollm2-135m": (3, 0)}
 
 
 def test_the_default_model_answers_from_the_memories_and_admits_what_it_does_not_know(
