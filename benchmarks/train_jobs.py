@@ -57,12 +57,12 @@ def train(spec: dict) -> dict:
     if spec["mode"] == "plain":
         from benchmarks.plain_lora import train_plain
 
-        result = train_plain(model_folder(), data.train, config, out_dir=out)
+        result = train_plain(model_folder(spec.get("model")), data.train, config, out_dir=out)
     else:
         from persona.core.train.runner import trainer
 
         train_fn = trainer(spec["mode"])[0]
-        result = train_fn(model_folder(), data.train, config, out_dir=out)
+        result = train_fn(model_folder(spec.get("model")), data.train, config, out_dir=out)
     return {"seconds": result.seconds, "tokens": result.tokens, "steps": result.steps_done,
             "epsilon": result.epsilon, "last_losses": result.losses[-5:]}
 
