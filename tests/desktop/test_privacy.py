@@ -20,17 +20,17 @@ from persona.core.train.adapter_store import AdapterStore
 from persona.desktop.workers.training_job import TrainingJob
 from persona.privacy.ledger import Ledger
 from persona.privacy.report import build_summary
-from tests.core.llm.conftest import model_folder  # noqa: F401  (converts the model once)
+from tests.core.llm.conftest import FAST_LLM, model_folder  # noqa: F401  (converts it once)
 
 TRAIN_TIMEOUT_MS = 240_000
 
 
 def _tiny(home, *, batch: int) -> None:
-    """Settings for a run of a few seconds per step: 20 records, short sequences, 2 blocks.
-    ``batch`` sets the steps: 20 records / batch per epoch."""
+    """Settings for a run of a few seconds per step: 20 records, short sequences, 2 blocks
+    of FAST_LLM. ``batch`` sets the steps: 20 records / batch per epoch."""
     settings = load_settings(home / "settings.yaml")
     save_settings(settings.model_copy(update={"train_batch_size": batch, "train_max_seq_len": 32,
-                                              "train_lora_layers": 2}),
+                                              "train_lora_layers": 2, "llm": FAST_LLM}),
                   home / "settings.yaml")
 
 

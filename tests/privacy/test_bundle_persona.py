@@ -20,7 +20,11 @@ from persona.core.cli.demo import load_sample_persona
 from persona.core.pipeline import Pipeline
 from persona.core.train.adapter_store import AdapterMeta, AdapterStore
 from persona.core.train.runner import TrainOptions, run_training
-from tests.core.llm.conftest import make_peft_adapter, model_folder  # noqa: F401
+from tests.core.llm.conftest import (  # noqa: F401
+    make_peft_adapter,
+    model_folder,
+    use_fast_llm,
+)
 from tests.privacy.bundle_helpers import PASSPHRASE
 
 pytestmark = pytest.mark.slow
@@ -32,7 +36,9 @@ QUESTION = "What did I do at the weekend?"
 @pytest.fixture(scope="module")
 def original(tmp_path_factory, model_folder):  # noqa: F811
     """The sample persona with a ledger run and a current adapter."""
-    pipe = Pipeline(tmp_path_factory.mktemp("persona") / "home")
+    root = tmp_path_factory.mktemp("persona") / "home"
+    use_fast_llm(root)  # it trains, and the adapter below has SmolLM2's layers
+    pipe = Pipeline(root)
     load_sample_persona(pipe)
     options = TrainOptions(epsilon=8.0, epochs=1.0, batch_size=8, max_seq_len=32,
                            lora_layers=2, backend="torch")

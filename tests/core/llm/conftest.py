@@ -15,6 +15,12 @@ from persona.core.llm.models import ensure_model_folder
 from persona.core.paths import Home
 from persona.core.settings import Settings
 
+# The tests that convert the model to float32, train it or run it on torch/MLX use SmolLM2-135M
+# whatever the default is (core/models/catalog.py DEFAULT_LLM): its conversion is 0.5 GB and
+# trains ~4x faster than Qwen2.5-Coder-0.5B's 2.5 GB, which keeps the suite within its time
+# on 2 cores. The tests of replies on llama.cpp (the product's path) use the default.
+FAST_LLM = "smollm2-135m"
+
 FRANCE = [{"role": "user", "content": "What is the capital of France?"}]
 # A system message keeps the prompt short (no default system prompt): MLX on Linux reads
 # the prompt at about 3 tokens/s, so short prompts keep its tests fast.
@@ -24,9 +30,18 @@ SHORT = [{"role": "system", "content": "Be brief."},
 
 @pytest.fixture(scope="session")
 def model_folder(tmp_path_factory) -> Path:
-    """The bundled model, converted (once) into the shared model cache."""
+    """FAST_LLM, converted (once) into the shared model cache."""
     home = Home.resolve(tmp_path_factory.mktemp("llm-home"))
-    return ensure_model_folder(Settings(), home)
+    return ensure_model_folder(Settings(llm=FAST_LLM), home)
+
+
+def use_fast_llm(root: Path) -> None:
+    """Make the home at ``root`` choose FAST_LLM (its settings file, other settings kept), for
+    tests that train: run_training and `persona train` convert the home's selected model."""
+    from persona.core.settings import load_settings, save_settings
+
+    path = Home.resolve(root).ensure().settings_file
+    save_settings(load_settings(path).model_copy(update={"llm": FAST_LLM}), path)
 
 
 def make_peft_adapter(model_folder: Path, out: Path, *, layers: list[int] | None = None,

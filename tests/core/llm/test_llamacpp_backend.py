@@ -13,15 +13,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from persona.core.bundled import bundled_path
 from persona.core.errors import ModelError, SettingsError
 from persona.core.llm.backend import GenerationOptions
 from persona.core.llm.factory import backend_name, load_backend
 from persona.core.llm.llamacpp_backend import LlamaCppBackend
 from persona.core.llm.lora_gguf import ADAPTER_FILE, GGUF_FOLDER, permute_rows
 from persona.core.llm.models import ensure_model_folder
+from persona.core.models.catalog import get_model
+from persona.core.models.files import llm_file
 from persona.core.paths import Home
 from persona.core.settings import Settings
+from tests.core.llm.conftest import FAST_LLM
 
 PERSONA = {"role": "system", "content": (
     "You are Persona, the private assistant of Ada Lind. Ada lives in Oslo, works as a "
@@ -39,7 +41,8 @@ HELD_OUT = ("Ingrid, my sister, is a nurse at Haukeland hospital in Bergen, and 
 
 @pytest.fixture(scope="module")
 def gguf() -> Path:
-    return bundled_path("llm")
+    """SmolLM2's GGUF (FAST_LLM): the adapter tests below pair it with its conversion."""
+    return llm_file(get_model(FAST_LLM, "llm"))
 
 
 @pytest.fixture(scope="module")
@@ -181,7 +184,7 @@ def one_torch_thread():
 def smol_folder(tmp_path_factory, one_torch_thread) -> Path:
     """SmolLM2 as a float32 HF folder (the shared test cache's conversion of the GGUF)."""
     home = Home.resolve(tmp_path_factory.mktemp("smol-home"))
-    return ensure_model_folder(Settings(llm="smollm2-135m"), home)
+    return ensure_model_folder(Settings(llm=FAST_LLM), home)
 
 
 @pytest.mark.slow

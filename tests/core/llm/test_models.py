@@ -12,7 +12,6 @@ from pathlib import Path
 
 import pytest
 
-from persona.core.bundled import bundled_path
 from persona.core.errors import ModelError
 from persona.core.llm import models
 from persona.core.llm.convert import SOURCE_FILE, source_info
@@ -26,11 +25,12 @@ from persona.core.llm.models import (
     validate_model_folder,
 )
 from persona.core.models.cache import hf_dir
-from persona.core.models.catalog import DEFAULT_LLM, get_model
+from persona.core.models.catalog import get_model
+from persona.core.models.files import llm_file
 from persona.core.paths import Home
 from persona.core.settings import Settings
 from tests.conftest import ROOT
-from tests.core.llm.conftest import FRANCE
+from tests.core.llm.conftest import FAST_LLM, FRANCE
 
 # ---- which backend ---------------------------------------------------------------------
 
@@ -84,8 +84,16 @@ def test_missing_own_folder(tmp_path, home):
 
 
 def _hf() -> Path:
-    """Where the default model's conversion lives in the cache PERSONA_CACHE names."""
-    return hf_dir(get_model(DEFAULT_LLM).sha256)
+    """Where FAST_LLM's conversion lives in the cache PERSONA_CACHE names."""
+    return hf_dir(get_model(FAST_LLM).sha256)
+
+
+def _fast() -> Settings:
+    return Settings(llm=FAST_LLM)
+
+
+def _fast_gguf() -> Path:
+    return llm_file(get_model(FAST_LLM))
 
 
 def test_converted_folder_is_complete(model_folder):
@@ -108,7 +116,7 @@ def test_second_call_reuses_the_conversion(model_folder, home, monkeypatch):
 
     monkeypatch.setattr(models, "_convert_into_place", must_not_run)
     t = time.perf_counter()
-    assert ensure_model_folder(Settings(), Home.resolve(home)) == model_folder
+    assert ensure_model_folder(_fast(), Home.resolve(home)) == model_folder
     assert time.perf_counter() - t < 1.0
 
 
@@ -128,12 +136,12 @@ def test_leftover_temp_folders_are_ignored_and_cleaned(model_folder, tmp_path, m
     left.mkdir()
     (left / "config.json").write_text("{}")  # looks like a model, half-written
     assert leftovers(_hf()) == [left]
-    assert ensure_model_folder(Settings(), Home.resolve(tmp_path / "h")) == final
+    assert ensure_model_folder(_fast(), Home.resolve(tmp_path / "h")) == final
     assert not left.exists()
 
 
 def test_unfinished_or_outdated_conversion_is_not_used(model_folder, tmp_path):
-    gguf = bundled_path("llm")
+    gguf = _fast_gguf()
     final = _shared_copy(model_folder, tmp_path)
     assert converted_folder(tmp_path, gguf) == final
     (final / SOURCE_FILE).unlink()  # the record is written last: without it, unfinished
@@ -151,7 +159,7 @@ import sys
 from persona.core.llm.models import ensure_model_folder
 from persona.core.paths import Home
 from persona.core.settings import Settings
-ensure_model_folder(Settings(), Home.resolve(sys.argv[1]))
+ensure_model_folder(Settings(llm=sys.argv[2]), Home.resolve(sys.argv[1]))
 """
 
 
@@ -160,8 +168,8 @@ def test_killed_conversion_leaves_no_model_and_no_lock(tmp_path, monkeypatch):
     monkeypatch.setenv("PERSONA_CACHE", str(tmp_path / "cache"))
     cache = _hf()
     env = dict(os.environ, PYTHONPATH=str(ROOT))
-    proc = subprocess.Popen([sys.executable, "-c", CONVERT, str(tmp_path / "home")], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen([sys.executable, "-c", CONVERT, str(tmp_path / "home"), FAST_LLM],
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 60
         while not leftovers(cache) and time.monotonic() < deadline:
@@ -188,7 +196,7 @@ def test_converted_model_generates_what_the_gguf_generates(model_folder):
 
     from persona.core.llm.convert import load_gguf
 
-    gguf_model, gguf_tok = load_gguf(bundled_path("llm"))
+    gguf_model, gguf_tok = load_gguf(_fast_gguf())
     model = AutoModelForCausalLM.from_pretrained(model_folder, dtype=torch.float32).eval()
     tok = AutoTokenizer.from_pretrained(model_folder)
     for messages in (FRANCE, [{"role": "user", "content": "Write a haiku about rain."}]):
@@ -209,7 +217,7 @@ def test_unwritable_model_cache_is_a_clear_error(tmp_path, monkeypatch):
     blocker.write_text("a file where the model cache should be")
     monkeypatch.setenv("PERSONA_CACHE", str(blocker / "cache"))
     with pytest.raises(ModelError, match=f"{blocker / 'cache'}.*free about 0.5 GB"):
-        ensure_model_folder(Settings(), Home.resolve(tmp_path / "h"))
+        ensure_model_folder(_fast(), Home.resolve(tmp_path / "h"))
 
 
 def test_every_home_shares_one_conversion_in_the_cache(model_folder, tmp_path):
@@ -217,5 +225,5 @@ def test_every_home_shares_one_conversion_in_the_cache(model_folder, tmp_path):
     # GGUF's sha256.
     assert model_folder == _hf() / CONVERTED_NAME
     a, b = Home.resolve(tmp_path / "a"), Home.resolve(tmp_path / "b")
-    assert ensure_model_folder(Settings(), a) == ensure_model_folder(Settings(), b) == model_folder
+    assert ensure_model_folder(_fast(), a) == ensure_model_folder(_fast(), b) == model_folder
     assert not (a.root / "models").exists() and not (b.root / "models").exists()

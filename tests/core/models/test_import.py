@@ -10,7 +10,7 @@ import pytest
 
 from persona.core.cli import main
 from persona.core.errors import ModelError
-from persona.core.models.catalog import all_models, get_model
+from persona.core.models.catalog import DEFAULT_LLM, all_models, get_model
 from persona.core.models.importer import import_gguf
 from persona.core.settings import load_settings
 from tests.core.models.conftest import write_gguf
@@ -106,4 +106,4 @@ def test_info_and_old_language_setting(home, capsys):
     # A settings.yaml from before the catalog keeps loading: language -> asr_language.
     (home / "settings.yaml").write_text("language: nb\nllm_backend: auto\n")
     s = load_settings(home / "settings.yaml")
-    assert (s.asr_language, s.asr, s.llm) == ("nb", "whisper-base", "smollm2-135m")
+    assert (s.asr_language, s.asr, s.llm) == ("nb", "whisper-base", DEFAULT_LLM)

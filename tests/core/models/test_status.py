@@ -10,7 +10,7 @@ import pytest
 
 from persona.core.cli import main
 from persona.core.models.cache import CopyCancelled, copy_hashing
-from persona.core.models.catalog import all_models
+from persona.core.models.catalog import DEFAULT_LLM, all_models
 from persona.core.models.importer import import_gguf
 from persona.core.models.status import catalog_states
 from persona.core.settings import Settings, load_settings
@@ -61,10 +61,10 @@ def test_an_imported_model_gone_from_the_cache_is_listed_as_missing(cache_dir, t
 def test_states_of_the_default_settings():
     states = {s.name: s for s in catalog_states(Settings())}
     assert not any(s.orphan for s in states.values())
-    assert states["smollm2-135m"].in_use and states["whisper-base"].in_use
+    assert states[DEFAULT_LLM].in_use and states["whisper-base"].in_use
     assert not states["whisper-tiny.en"].selected
     folder = catalog_states(Settings(llm_model="/somewhere"))
-    assert next(s for s in folder if s.name == "smollm2-135m").status.startswith(
+    assert next(s for s in folder if s.name == DEFAULT_LLM).status.startswith(
         "selected (the llm_model folder")
 
 

@@ -27,7 +27,7 @@ from persona.core.train.adapter_store import AdapterStore
 from persona.core.train.runner import checkpoints_dir
 from persona.privacy.ledger import Ledger
 from persona.privacy.report import build_summary
-from tests.core.llm.conftest import model_folder  # noqa: F401  (converts the model once)
+from tests.core.llm.conftest import FAST_LLM, model_folder  # noqa: F401  (converts it once)
 from tests.core.train.conftest import training_side_lines
 
 pytestmark = pytest.mark.slow
@@ -46,8 +46,9 @@ def persona(home: Path, *args: str) -> subprocess.Popen:
 def home(tmp_path, model_folder):  # noqa: F811
     pipe = Pipeline(tmp_path / "home")
     pipe.store.add([Memory(text=ln, source="import") for ln in training_side_lines(N_LINES)])
-    save_settings(Settings(llm_backend="torch", train_epsilon=8.0, train_batch_size=8,
-                           train_max_seq_len=32, train_lora_layers=2, train_epochs=2.0,
+    save_settings(Settings(llm=FAST_LLM, llm_backend="torch", train_epsilon=8.0,
+                           train_batch_size=8, train_max_seq_len=32, train_lora_layers=2,
+                           train_epochs=2.0,
                            train_checkpoint_minutes=0.001),  # a checkpoint every step
                   pipe.home.settings_file)
     return pipe.home
