@@ -214,6 +214,9 @@ def metrics(r: dict) -> list[tuple[str, str, str, bool | None]]:
     add("train", "DP training tokens/s (torch, the product's defaults)", "",
         lambda t: (f"{t['tokens'] / t['seconds']:.1f} ({t['tokens']} tokens, {t['steps']} "
                    "steps)", None))
+    add("train", "DP training tokens per CPU-second (the job's, load included; little "
+        "changed by other work)", "", lambda t: (f"{t['tokens'] / t['cpu_seconds']:.1f}"
+                                                 if "cpu_seconds" in t else "-", None))
     add("nightly", "peak RSS of the nightly job (its ingest's embedder included)", "",
         lambda n: (f"{n['rss_mb']:.0f} MB", None))
     add("nightly", "DP training tokens/s within the nightly job", "",
