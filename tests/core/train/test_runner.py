@@ -17,7 +17,7 @@ from persona.core.train.adapter_store import AdapterMeta, AdapterStore
 from persona.core.train.runner import TrainOptions, run_training
 from persona.privacy.ledger import Ledger
 from persona.privacy.report import build_summary
-from tests.core.llm.conftest import model_folder  # noqa: F401  (converts the model once)
+from tests.core.llm.conftest import model_folder, use_fast_llm  # noqa: F401  (converts once)
 from tests.core.train.conftest import training_side_lines
 
 pytestmark = pytest.mark.slow
@@ -34,7 +34,9 @@ def _options(**kw) -> TrainOptions:
 
 @pytest.fixture(scope="module")
 def home(tmp_path_factory, model_folder):  # noqa: F811
-    pipe = Pipeline(tmp_path_factory.mktemp("home"))
+    root = tmp_path_factory.mktemp("home")
+    use_fast_llm(root)  # it trains: SmolLM2 whatever the default model is (see FAST_LLM)
+    pipe = Pipeline(root)
     pipe.store.add([Memory(text=ln, source="import") for ln in training_side_lines(N_LINES)])
     return pipe.home
 
