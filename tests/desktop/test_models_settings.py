@@ -15,7 +15,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QGuiApplication
 
 from persona.core.cli import main
-from persona.core.models.catalog import BUILTIN, all_models
+from persona.core.models.catalog import BUILTIN, DEFAULT_LLM, all_models
 from persona.core.settings import Settings, load_settings, save_settings
 from tests.core.models.conftest import write_gguf
 
@@ -60,7 +60,9 @@ def test_the_box_lists_the_catalog_with_real_values(make_window, sample_home, qt
     assert smol.sha.text() == f"sha256 {sha[:12]}…" and smol.sha.toolTip() == sha
     smol.copy.click()
     assert QGuiApplication.clipboard().text() == sha
-    assert smol.card.status.startswith("In use") and not smol.use.isEnabled()
+    assert smol.card.status.startswith("Installed") and smol.use.isEnabled()
+    default = box.cards[DEFAULT_LLM]
+    assert default.card.status.startswith("In use") and not default.use.isEnabled()
     assert box.cards["whisper-base"].card.status.startswith("In use")
     tiny = box.cards["whisper-tiny.en"]
     assert tiny.card.status.startswith("Installed") and tiny.use.isEnabled()
