@@ -122,3 +122,31 @@ def test_a_ledger_that_lost_the_adapters_run_is_refused_until_from_base(home):
     meta = store.meta(store.current_version())
     assert meta.from_base and meta.ledger_seq is not None
     check_bindings(store, ledger, checkpoints_dir(home))  # accounted for again
+
+
+def test_an_adapter_for_another_base_model_is_not_continued_from(home):
+    """The selected model changed since the adapter was trained (issue 9): the next run
+    starts from the base model, is charged as usual, and its adapter records its base."""
+    from persona.core.models.files import selected_llm
+    from persona.core.train.ledger_binding import adapter_anchor_fields
+
+    settings = Pipeline(home).settings
+    ledger, store = Ledger(home.ledger_file), AdapterStore(home)
+    runs_before = len(ledger.runs())
+    # Stand-in weights: loading them would fail, so a run that continued from them could
+    # not pass. Its meta says it was trained for another model.
+    candidate = store.new_candidate("other-base")
+    (candidate / "peft").mkdir()
+    (candidate / "peft" / "adapter_config.json").write_text("not an adapter")
+    store.promote(candidate, AdapterMeta(version="", created="now", run_id=ledger.runs()[-1]
+                                         .run_id, base_model="qwen2.5-coder-0.5b",
+                                         base_sha256="0" * 64, **adapter_anchor_fields(ledger)))
+    said = []
+    out = run_training(home, settings, _options(epsilon=math.inf), log=said.append)
+    assert any("trained for qwen2.5-coder-0.5b" in m and "train again" in m for m in said)
+    assert out.result.steps_done == out.plan.steps and len(ledger.runs()) == runs_before + 1
+    assert out.evaluation.reference_perplexity == out.evaluation.base_perplexity
+    assert out.promoted, out.reason
+    meta = store.meta(store.current_version())
+    spec = selected_llm(settings)
+    assert meta.from_base and (meta.base_model, meta.base_sha256) == (spec.name, spec.sha256)
