@@ -21,6 +21,7 @@ def sample_home_master(tmp_path_factory) -> Path:
     from persona.core.cli.demo import load_sample_persona
     from persona.core.pipeline import Pipeline
     from persona.core.settings import Settings, save_settings
+    from tests.sample_home import ensure_heldout
 
     root = tmp_path_factory.mktemp("sample-home") / "home"
     root.mkdir()
@@ -28,6 +29,7 @@ def sample_home_master(tmp_path_factory) -> Path:
     save_settings(Settings(keep_recordings_days=None), root / "settings.yaml")
     pipe = Pipeline(root)
     load_sample_persona(pipe)
+    ensure_heldout(pipe)  # the training tests train on it
     (root / "onboarded").touch()  # desktop onboarding already done (see onboarding_controller)
     return root
 

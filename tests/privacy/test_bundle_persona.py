@@ -26,6 +26,7 @@ from tests.core.llm.conftest import (  # noqa: F401
     use_fast_llm,
 )
 from tests.privacy.bundle_helpers import PASSPHRASE
+from tests.sample_home import ensure_heldout
 
 pytestmark = pytest.mark.slow
 
@@ -40,6 +41,7 @@ def original(tmp_path_factory, model_folder):  # noqa: F811
     use_fast_llm(root)  # it trains, and the adapter below has SmolLM2's layers
     pipe = Pipeline(root)
     load_sample_persona(pipe)
+    ensure_heldout(pipe)
     options = TrainOptions(epsilon=8.0, epochs=1.0, batch_size=8, max_seq_len=32,
                            lora_layers=2, backend="torch")
     outcome = run_training(pipe.home, pipe.settings, options)
