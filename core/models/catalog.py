@@ -15,11 +15,12 @@ from pathlib import Path
 from persona.core.errors import ModelError
 
 # The one place the defaults are chosen. The language model is settled by measurement
-# (benchmarks/bench_models.py, RESULTS.md): the most accurate on the grounded questions that
-# meets the memory and training targets on 2 cores. Qwen 0.5B answered 50/66 where SmolLM2
-# answered 32/66, in 1.7 GB of app RSS and 3.8 GB of DP training; the 1.5B's float32 weights
-# for training alone are 7.1 GB (> 4 GB). Whisper base heard espeak-ng clips with fewer errors
-# than tiny.en.
+# (benchmarks/bench_models.py, RESULTS.md). Qwen 0.5B answered 50/66 grounded questions where
+# SmolLM2 answered 32/66, in 1.7 GB of app RSS; the 1.5B (62/66) needs 2.9 GB for the app and
+# 8.1 GB to train. Qwen 0.5B's training is at the edge of its targets (3.8 GB alone, 5.0 GB in
+# the nightly job with its embedder; 50k tokens extrapolated to ~40 min on a busy machine):
+# the quiet run in RESULTS.md confirms or overturns this choice. Whisper base heard espeak-ng
+# clips with fewer errors than tiny.en.
 DEFAULT_LLM = "qwen2.5-coder-0.5b"
 DEFAULT_ASR = "whisper-base"
 ROLES = ("llm", "asr")
