@@ -14,26 +14,11 @@ from datetime import timedelta
 
 import pytest
 
-from persona.core.llm.backend import LLMBackend
 from persona.core.memory.schema import Memory, now_utc
 from persona.core.pipeline import Pipeline
+from tests.core.scripted_llm import ScriptedLLM
 
 FALSE = "Your cat is called Rex and she is a black labrador."
-
-
-class RecordingLLM(LLMBackend):
-    """Stands in for the model: keeps each prompt and answers "OK"."""
-
-    def __init__(self) -> None:
-        self.prompts: list[list[dict[str, str]]] = []
-
-    def stream_chat(self, messages, options=None):
-        self.prompts.append(messages)
-        yield "OK"
-
-    @property
-    def adapter_loaded(self) -> bool:
-        return False
 
 
 @pytest.fixture
@@ -48,7 +33,7 @@ def pipe(tmp_path):
         Memory(text=FALSE, source="chat", speaker="assistant", conversation_id="old",
                ts=now_utc() - timedelta(days=2, seconds=-5)),
     ])
-    p.__dict__["llm"] = RecordingLLM()  # the component, replaced before first use
+    p.__dict__["llm"] = ScriptedLLM("OK")  # the component, replaced before first use
     return p
 
 

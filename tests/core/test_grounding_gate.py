@@ -9,28 +9,10 @@ from __future__ import annotations
 
 import pytest
 
-from persona.core.llm.backend import LLMBackend
 from persona.core.memory.schema import Memory
 from persona.core.persona.grounding import HONEST_LINE, HONEST_REST
 from persona.core.pipeline import Pipeline
-
-
-class ScriptedLLM(LLMBackend):
-    def __init__(self, reply: str) -> None:
-        self.pieces = [w + " " for w in reply.split(" ")]
-        self.pieces[-1] = self.pieces[-1].rstrip()
-        self.read = 0
-        self.prompts = []
-
-    def stream_chat(self, messages, options=None):
-        self.prompts.append(messages)
-        for piece in self.pieces:
-            self.read += 1
-            yield piece
-
-    @property
-    def adapter_loaded(self) -> bool:
-        return False
+from tests.core.scripted_llm import ScriptedLLM
 
 
 @pytest.fixture
