@@ -13,7 +13,7 @@ from PySide6.QtWidgets import QApplication
 
 from persona.core.memory.embed import Embedder
 from persona.core.memory.store import MemoryStore
-from persona.core.settings import Settings
+from persona.core.settings import Settings, load_settings, save_settings
 from tests.core.asr.textmatch import word_error_rate
 
 pytestmark = pytest.mark.slow
@@ -50,6 +50,10 @@ def test_space_in_the_text_field_types_a_space_and_does_not_record(sample_home, 
 
 
 def test_a_typed_question_gets_a_streamed_reply(sample_home, make_window, qtbot):
+    # The grounding gate releases whole checked sentences (tests/core/test_grounding_gate.py),
+    # so a one-sentence reply would arrive in one piece: this test is about token streaming.
+    path = sample_home / "settings.yaml"
+    save_settings(load_settings(path).model_copy(update={"grounding_gate": False}), path)
     window = make_window(sample_home)
     view, controller = window.page("talk")
     view.mute.setChecked(True)  # text only: this test is about streaming
