@@ -48,6 +48,11 @@ class Memory:
 
     @property
     def hash(self) -> str:
+        """Identity for dedupe. The assistant's words are hashed apart from the person's: a
+        reply that repeats what the person just said must not make their words a duplicate
+        (and so go unstored)."""
+        if self.speaker == "assistant":
+            return text_hash("assistant: " + self.text)
         return text_hash(self.text)
 
 

@@ -260,3 +260,15 @@ def test_the_vector_index_is_not_retrained_on_every_compaction(tmp_path, embedde
                for i, w in enumerate(["rice", "eggs", "milk"] * 30)])  # compacts again
     index = {tuple(i.columns): i for i in store.table.list_indices()}[("vector",)]
     assert index.index_uuid == uuid and index.num_unindexed_rows == 0  # updated, not rebuilt
+
+
+def test_a_reply_that_repeats_the_person_does_not_make_their_words_a_duplicate(store):
+    said = "I planted three apple trees in the garden."
+    reply = store.add(Memory(said, source="chat", speaker="assistant"))
+    person = store.add(Memory(said, source="chat", speaker="person"))
+    assert len(reply.ids) == 1 and len(person.ids) == 1 and not person.duplicates
+    # The same words twice from the same speaker are still one memory.
+    again = store.add([Memory(said, source="text"), Memory(said, source="chat",
+                                                           speaker="assistant")])
+    assert again.ids == [] and len(again.duplicates) == 2
+    assert store.count() == 2
