@@ -38,7 +38,7 @@ OUTSIDE = OutsideReads.install(ROOT)
 @pytest.fixture(autouse=True)
 def reads_nothing_outside():
     """Fail a test that opened a file outside the repository, the environment, tmp, the
-    per-user cache and the system's folders: a fresh clone has no ../shared."""
+    per-user cache and the system's folders: a fresh clone has nothing beside it."""
     OUTSIDE.take()
     yield
     outside = OUTSIDE.take()

@@ -1,6 +1,6 @@
 """Catch a test that opens a file outside the places a fresh clone is sure to have.
 
-A clone of the public repository has no ``../shared`` (nor a developer's home): a test
+A clone of the public repository has no folder beside it (nor a developer's home): a test
 that reads from there passes here and fails everywhere else. An audit hook
 (``sys.addaudithook``; the "open" event of ``open()``, ``os.open`` and the import system)
 records every existing path opened outside the allowed roots; tests/conftest.py fails the

@@ -1,7 +1,7 @@
 """Tests and benchmarks read nothing outside the repository.
 
-A fresh clone of the public repository has no ``../shared`` and no developer's home: a test
-that reads a corpus from there passes here and fails everywhere else (issue 9: 21 training
+A fresh clone of the public repository has no folder beside it and no developer's home: a
+test that reads a corpus from such a place passes here and fails everywhere else (issue 9: 21 training
 tests did). Two checks: the sources of tests/ and benchmarks/ are scanned for paths that
 leave the repository (this file), and while the tests run, an audit hook fails any test
 that opens a file outside it (tests/outside_reads.py, installed by tests/conftest.py).
@@ -18,9 +18,9 @@ from pathlib import Path
 from tests.conftest import OUTSIDE, ROOT
 
 SCANNED = ("tests", "benchmarks")
-# Absolute folders no clone has, and the development setup's shared folder.
+# Absolute folders no clone has, a parent folder ("../", or ".." as a path part).
 _OUTSIDE = re.compile(r"(^|[\s\"'=(])/(work|home|root|Users|mnt|media)/|\.\./|\.\.\\|"
-                      r"(^|/)shared/corpora")
+                      r"[\"']\.\.[\"']")
 
 
 def _docstrings(tree: ast.AST) -> set[int]:
@@ -73,20 +73,20 @@ def test_no_test_or_benchmark_names_a_path_outside_the_repository():
     found = [hit for p in files
              for hit in escapes(p.read_text(encoding="utf-8"), p.relative_to(ROOT))]
     assert found == [], ("tests and benchmarks must not read outside the repository (a fresh "
-                         "clone has no ../shared): ship, generate or pip-install the data; "
+                         "clone has nothing beside it): ship, generate or pip-install the data; "
                          f"{found}")
 
 
 def test_the_scan_finds_what_it_looks_for():
     src = '''
-"""A docstring may say ../shared/corpora."""
+"""A docstring may say ../corpora."""
 from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 UP = Path(__file__).resolve().parents[2]
 UP2 = Path(__file__).parent.parent.parent
-CORPUS = ROOT / ".." / "shared" / "corpora" / "tiny.txt"
-OTHER = f"{ROOT}/../shared/corpora/tiny.txt"
-ABS = Path("/work/shared/corpora/tiny.txt")
+CORPUS = ROOT / ".." / "corpora" / "tiny.txt"
+OTHER = f"{ROOT}/../corpora/tiny.txt"
+ABS = Path("/work/corpora/tiny.txt")
 FINE = "/tmp/x", "a..b", "1/2"
 '''
     found = escapes(src, Path("tests/test_x.py"))
