@@ -25,8 +25,7 @@ from pathlib import Path
 from benchmarks.common import sample_pipeline
 from benchmarks.grounding import ANSWERABLE, judge, retrieved
 from benchmarks.table import Row, format_table
-from persona.core.persona.grounding import gate_text
-from persona.core.persona.prompt import given_text
+from persona.core.persona.grounding import SentenceGate, gated
 
 QUESTIONS = Path(__file__).resolve().parent / "data" / "grounded_questions.json"
 TARGET_ANSWERABLE, TARGET_DONT_KNOW = 0.90, 0.80
@@ -77,6 +76,7 @@ def use_model(pipe, name: str | None) -> str:
 def evaluate(pipe, items: list[dict], *, use_memory: bool = True,
              progress: Callable[[Outcome], None] | None = None) -> list[Outcome]:
     known = known_text(pipe)
+    person = pipe.profile().identity.name or ""
     gate_on = getattr(pipe.settings, "grounding_gate", False)
     settings, out = pipe.settings, []
     if gate_on:
@@ -88,7 +88,9 @@ def evaluate(pipe, items: list[dict], *, use_memory: bool = True,
             t0 = time.perf_counter()
             reply = pipe.reply(item["q"], use_memory=use_memory, store_turns=False)
             seconds = time.perf_counter() - t0
-            text = gate_text(reply.text, given_text(reply.messages)) if gate_on else reply.text
+            gate = SentenceGate.for_messages(reply.messages, item["q"], pipe.word_vectors,
+                                             person=person)
+            text = gated(reply.text, gate) if gate_on else reply.text
             verdict, raw = judge(item, text, known), judge(item, reply.text, known)
             found = retrieved(item, [h.memory.text for h in reply.hits],
                               [h.memory.ts.date().isoformat() for h in reply.hits])

@@ -127,6 +127,13 @@ class Pipeline:
         return Embedder.from_settings(self.settings)
 
     @component
+    def word_vectors(self):
+        """Single-word vectors for the grounding gate's focus check, cached per process."""
+        from persona.core.persona.focus import WordVectors
+
+        return WordVectors(self.embedder.encode)
+
+    @component
     def store(self):
         from persona.core.memory.retention import sweep_quietly
         from persona.core.memory.store import MemoryStore
@@ -385,9 +392,15 @@ class Pipeline:
                                         temperature=self.settings.temperature)
             start = time.perf_counter()
             first_token: list[float] = []
-            gate = self._grounding_gate(messages)
+            gate = self._grounding_gate(messages, question)
+            # Asked about something no memory mentions: say so at once, without the model.
+            refusal = gate.focus.refusal() if gate is not None else None
 
             def tokens() -> Iterator[str]:
+                if refusal is not None:
+                    first_token.append(time.perf_counter() - start)
+                    yield refusal
+                    return
                 for piece in self.llm.stream_chat(messages, options):
                     if stop is not None and stop.is_set():
                         break
@@ -435,16 +448,18 @@ class Pipeline:
                 self._remember_all([(m, None) for m in turns])
         return out
 
-    def _grounding_gate(self, messages: list[dict[str, str]]):
-        """A SentenceGate over what the model is given (None when the setting is off)."""
+    def _grounding_gate(self, messages: list[dict[str, str]], question: str):
+        """A SentenceGate over what the model is given, with the question's focus (None when
+        the setting is off)."""
         if not getattr(self.settings, "grounding_gate", True):
             return None
         from persona.core.persona.grounding import SentenceGate
-        from persona.core.persona.prompt import given_text
         from persona.core.tts.streaming import FIRST_CLAUSE_WORDS
 
         # Cut where speech cuts (the first clause too), so the gate adds no wait.
-        return SentenceGate(given_text(messages), first_clause_words=FIRST_CLAUSE_WORDS)
+        return SentenceGate.for_messages(messages, question, self.word_vectors,
+                                         person=self.profile().identity.name or "",
+                                         first_clause_words=FIRST_CLAUSE_WORDS)
 
     @staticmethod
     def _gated(stream: Iterable[str], gate) -> Iterator[str]:

@@ -7,7 +7,9 @@ question, today's date): a sentence is *unsupported* when it names a specific â€
 word inside a sentence, a number in digits or in words â€” that appears nowhere in that text.
 While a reply streams, :class:`SentenceGate` holds each sentence back until it is complete
 and checked; the first unsupported one ends the reply with an honest line instead, before it
-is shown or spoken.
+is shown or spoken. Given the question's focus (focus.py), the gate also stops a sentence whose
+words come from memories about something else (the cat's name for the neighbour's dog), and
+a question about something no memory mentions is refused before the model runs.
 
 The check is lexical on purpose (no model, microseconds a sentence), so it cannot tell a
 borrowed name used wrongly ("Your mother is Ingrid" when Ingrid is the sister); it only stops
@@ -170,13 +172,25 @@ class SentenceGate:
     releases nothing more.
     """
 
-    def __init__(self, known: str, *, first_clause_words: int = 0) -> None:
+    def __init__(self, known: str, *, first_clause_words: int = 0, focus=None) -> None:
         self.grounding = Grounding.of(known)
+        self.focus = focus  # a focus.Focus: also stop sentences about something else
         self._splitter = SentenceSplitter(first_clause_words=first_clause_words)
         self._raw = ""  # everything fed and not yet released
         self.released = 0  # sentences let through
         self.stopped = False
         self.blocked: tuple[str, ...] = ()  # the specifics that stopped the reply
+
+    @classmethod
+    def for_messages(cls, messages: list[dict[str, str]], question: str, vectors=None, *,
+                     person: str = "", first_clause_words: int = 0) -> SentenceGate:
+        """The gate for a reply to ``messages`` (build_messages'): what they give the model,
+        and the question's focus (focus.py; ``vectors`` tells close words apart)."""
+        from persona.core.persona.focus import Focus
+        from persona.core.persona.prompt import given_text
+
+        return cls(given_text(messages), first_clause_words=first_clause_words,
+                   focus=Focus.of(question, messages, vectors, person))
 
     def feed(self, piece: str) -> list[str]:
         if self.stopped:
@@ -191,6 +205,8 @@ class SentenceGate:
         out = []
         for sentence in sentences:
             bad = self.grounding.unsupported(sentence)  # "not sure, maybe Anna?" too
+            if not bad and self.focus is not None and self.focus.off_topic(sentence):
+                bad = ("(about something else)",)
             start = self._raw.find(sentence)
             lead = self._raw[:max(start, 0)]  # the white space before it, as generated
             self._raw = self._raw[start + len(sentence):] if start >= 0 else ""
@@ -205,6 +221,15 @@ class SentenceGate:
 
 
 def gate_text(reply: str, known: str) -> str:
-    """A finished ``reply`` as the gate would have let it through."""
-    gate = SentenceGate(known)
+    """A finished ``reply`` as the gate would have let it through (specifics only)."""
+    return gated(reply, SentenceGate(known))
+
+
+def gated(reply: str, gate: SentenceGate) -> str:
+    """A finished ``reply`` through ``gate``: its focus's refusal when the question is about
+    something no given text mentions (then the model's words are not used), else the reply
+    as the gate lets it through."""
+    refusal = gate.focus.refusal() if gate.focus is not None else None
+    if refusal is not None:
+        reply = refusal
     return "".join(gate.feed(reply) + gate.flush())

@@ -31,10 +31,23 @@ def _ask(pipe, reply: str, question: str = "Where does my sister live?"):
 
 
 def test_an_invented_name_ends_the_reply_before_it_is_shown(pipe):
-    out, shown, llm = _ask(pipe, "Your mother is called Anna and she lives in Oslo. Bye now.",
-                           "What is my mother's name?")
+    out, shown, llm = _ask(pipe, "Your sister is called Anna and she lives in Oslo. Bye now.",
+                           "What is my sister's name?")
     assert out.text == shown == HONEST_LINE
     assert llm.read < len(llm.pieces)  # generation stopped at the invented sentence
+
+
+def test_a_question_about_what_no_memory_mentions_is_answered_without_the_model(pipe):
+    out, shown, llm = _ask(pipe, "Your mother is Ingrid.", "What is my mother's name?")
+    assert out.text == shown == "I don't know: I have no memory that mentions your mother."
+    assert llm.prompts == []  # the model was not asked
+    assert out.first_token_s is not None
+
+
+def test_a_borrowed_name_for_the_wrong_person_is_stopped(pipe):
+    pipe.store.add([Memory(text="My uncle sold me his old green Volvo.", source="text")])
+    out, shown, _ = _ask(pipe, "Your uncle is Ingrid.", "What is my uncle's name?")
+    assert out.text == shown == HONEST_LINE
 
 
 def test_grounded_sentences_pass_and_a_later_invention_is_cut(pipe):
