@@ -61,8 +61,11 @@ def _load(settings: Settings, home: Home, name: str, progress: Progress | None) 
     fit = adapter_fit(settings, home.adapter_dir)
     if name == "llamacpp":
         from persona.core.llm.llamacpp_backend import LlamaCppBackend
+        from persona.core.llm.prefix_state import state_dir
 
-        return _noted(LlamaCppBackend(model_gguf(settings, home), fit.adapter_dir), fit)
+        # The persona prefix's KV state is kept in the home: a new process skips reading it.
+        return _noted(LlamaCppBackend(model_gguf(settings, home), fit.adapter_dir,
+                                      state_dir=state_dir(home.root)), fit)
     folder = ensure_model_folder(settings, home, progress)
     if name == "torch":
         from persona.core.llm.torch_backend import TorchBackend

@@ -12,6 +12,10 @@ second question evaluates only its memories, history and question (``last_stats`
 many tokens were evaluated). ``prefill`` puts a prompt into the cache without answering, for
 reading the prompt while the person is still speaking.
 
+Given a ``state_dir``, the KV cells of the persona's fixed prefix (system prompt and worked
+example) are saved there the first time it is read and restored in a new process instead of
+being read again (``core/llm/prefix_state.py``).
+
 The person's adapter is a llama.cpp GGUF LoRA (``core/llm/lora_gguf.py``), applied to the
 context, not merged: the base weights stay memory-mapped and shared.
 """
@@ -38,6 +42,7 @@ from persona.core.llm.generation import (
     default_threads,
 )
 from persona.core.llm.lora_gguf import BaseModel, gguf_adapter
+from persona.core.llm.prefix_state import PrefixStateStore, file_identity, fixed_messages
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +69,7 @@ class GenerationStats:
     prefill_seconds: float = 0.0  # reading the prompt up to the first token
     generated_tokens: int = 0
     decode_seconds: float = 0.0  # after the first token
+    restored_tokens: int = 0  # the persona prefix's cells loaded from disk, not read
 
     @property
     def reused_tokens(self) -> int:
@@ -121,7 +127,8 @@ class LlamaCppBackend(PromptCheckedBackend):
 
     def __init__(self, gguf_file: Path, adapter_dir: Path | None = None, *,
                  n_ctx: int = N_CTX, threads: int | None = None,
-                 batch_threads: int | None = None, logits_all: bool = False):
+                 batch_threads: int | None = None, logits_all: bool = False,
+                 state_dir: Path | None = None):
         """Load ``gguf_file``; apply the person's adapter under ``adapter_dir`` (if any),
         converting its peft form for llama.cpp the first time.
 
@@ -133,6 +140,8 @@ class LlamaCppBackend(PromptCheckedBackend):
         busy with other work 2 threads are slower (a 570-token prompt: 2.5 s with 1 thread,
         13.3 s with 2, measured while other jobs held the cores). ``logits_all`` keeps
         every position's logits, needed by ``token_nll`` (it costs n_ctx x vocab floats).
+        ``state_dir``: where the persona prefix's KV state is kept across processes (None:
+        not kept).
         """
         self.path = check_gguf(gguf_file)
         try:
@@ -155,6 +164,12 @@ class LlamaCppBackend(PromptCheckedBackend):
                                          BaseModel.from_metadata(self.llm.metadata, self.path))
         if self.adapter_path is not None:
             self._apply_adapter(self.adapter_path)
+        # The cells depend on the weights, the adapter and the tokens (prefix_state.py).
+        self.prefix_states = None if state_dir is None else PrefixStateStore(
+            state_dir, f"{file_identity(self.path)}|{file_identity(self.adapter_path)}")
+        self._fixed: tuple[list[dict[str, str]], list[int]] | None = None
+        self._fixed_ids: list[int] | None = None  # the last fixed prefix encode() saw
+        self.restored = 0  # tokens the last prompt took from the saved prefix state
 
     def _chat_formatter(self):
         from llama_cpp.llama_chat_format import Jinja2ChatFormatter
@@ -194,41 +209,106 @@ class LlamaCppBackend(PromptCheckedBackend):
         prompt = self._formatter(messages=check_messages(messages)).prompt
         # add_bos=False: the template writes every special token it wants (as transformers'
         # apply_chat_template does); special=True reads "<|im_start|>" as one token.
-        return self.llm.tokenize(prompt.encode("utf-8"), add_bos=False, special=True)
+        ids = self.llm.tokenize(prompt.encode("utf-8"), add_bos=False, special=True)
+        self._note_fixed_prefix(messages, ids)
+        return ids
+
+    def encode_open(self, messages: list[dict[str, str]]) -> list[int]:
+        """The prompt tokens of ``messages`` up to the end of the last message's text: no
+        end-of-message tag, no assistant cue (what follows is not known yet: a question
+        still being spoken)."""
+        messages = check_messages(messages)
+        prompt = self._formatter(messages=messages).prompt
+        content = messages[-1]["content"]
+        end = prompt.rfind(content) + len(content) if content else -1
+        if content and end >= len(content):
+            prompt = prompt[:end]
+        ids = self.llm.tokenize(prompt.encode("utf-8"), add_bos=False, special=True)
+        self._note_fixed_prefix(messages, ids)
+        return ids
+
+    def _note_fixed_prefix(self, messages: list[dict[str, str]], ids: list[int]) -> None:
+        """Remember the tokens of the persona's fixed prefix of ``messages`` (for saving
+        and restoring its KV state), when a state folder is set and ``ids`` start with it."""
+        if self.prefix_states is None:
+            return
+        k = fixed_messages(messages)
+        if not k:
+            return
+        head = [dict(m) for m in messages[:k]]
+        if self._fixed is None or self._fixed[0] != head:
+            # Rendered up to the next message's opening tag, whatever its role: the prompt
+            # of every question starts so.
+            a = self._formatter(messages=[*head, {"role": "user", "content": "\u2063a"}]).prompt
+            b = self._formatter(messages=[*head, {"role": "assistant",
+                                                  "content": "\u2063b"}]).prompt
+            n = _common_prefix(a, b)
+            self._fixed = (head, self.llm.tokenize(a[:n].encode("utf-8"), add_bos=False,
+                                                   special=True))
+        fixed = self._fixed[1]
+        if len(fixed) >= MIN_READ and ids[:len(fixed)] == fixed:
+            self._fixed_ids = fixed
 
     def prefill(self, messages: list[dict[str, str]], *,
-                cancel: threading.Event | None = None, chunk: int = PREFILL_CHUNK) -> int:
+                cancel: threading.Event | None = None, chunk: int = PREFILL_CHUNK,
+                open_end: bool = False) -> int:
         """Read the prompt of ``messages`` into the KV cache without answering, so the reply
         to the same (or a longer) prompt starts sooner. Returns the tokens read now.
+
+        ``open_end``: read the last message only up to its last character (``encode_open``),
+        for a prompt whose last message goes on (the question being spoken).
 
         The prompt is read ``chunk`` tokens at a time; once ``cancel`` is set the reading
         stops at the next chunk's end, and what was read stays cached for the next prompt
         that shares it."""
-        ids = self.encode(messages)
+        ids = self.encode_open(messages) if open_end else self.encode(messages)
         with self._lock:
             llm = self.llm
             if self._prefilled == ids and llm.n_tokens == len(ids):
                 return 0
             self._prefilled = None
-            keep = self._drop_after_shared_prefix(ids)
+            keep, save_at = self._reuse(ids)
             before = llm.evaluated
-            for start, end in _chunks(keep, len(ids), max(MIN_READ, chunk)):
+            size = max(MIN_READ, chunk)
+            pieces = [*_chunks(keep, save_at, size), *_chunks(max(keep, save_at), len(ids),
+                                                              size)]
+            for start, end in pieces:
                 if cancel is not None and cancel.is_set():
                     return llm.evaluated - before
                 llm.eval(ids[start:end])
+                if end == save_at:
+                    self.prefix_states.save(llm.ctx, ids[:save_at])
             self._prefilled = ids
             return llm.evaluated - before
 
-    def _drop_after_shared_prefix(self, ids: list[int]) -> int:
+    def _reuse(self, ids: list[int]) -> tuple[int, int]:
         """Keep the cached tokens ``ids`` starts with (at most all but MIN_READ of them) and
-        drop the rest; returns how many are kept."""
+        drop the rest, or restore the persona prefix's saved state when that gives more.
+        Returns (tokens kept, save_at): save_at > 0 when the prefix ``ids[:save_at]`` is to
+        be read and its state saved (it is not on disk yet)."""
         llm = self.llm
         keep = min(_common_prefix(llm.input_ids[:llm.n_tokens], ids), len(ids) - MIN_READ)
+        fixed, save_at = self._fixed_ids, 0
+        if (self.prefix_states is not None and fixed is not None
+                and keep + MIN_READ <= len(fixed) <= len(ids) - MIN_READ
+                and ids[:len(fixed)] == fixed):
+            state = self.prefix_states.load(fixed)
+            if state is not None:
+                llm.reset()
+                llm._ctx.kv_cache_seq_rm(-1, 0, -1)
+                if self.prefix_states.apply(llm.ctx, state):
+                    llm.input_ids[:len(fixed)] = fixed
+                    llm.n_tokens = len(fixed)
+                    self.restored = len(fixed)
+                    return len(fixed), 0
+                keep = 0
+            save_at = len(fixed)
         if keep <= 0 or not llm._ctx.kv_cache_seq_rm(-1, keep, -1):
             llm.reset()
+            llm._ctx.kv_cache_seq_rm(-1, 0, -1)
             keep = 0
         llm.n_tokens = keep
-        return keep
+        return keep, save_at
 
     def _generate(self, ids: list[int], options: GenerationOptions) -> Iterator[str]:
         import llama_cpp
@@ -240,8 +320,13 @@ class LlamaCppBackend(PromptCheckedBackend):
             stats = self.last_stats = GenerationStats(prompt_tokens=len(ids))
             before, t0 = llm.evaluated, time.perf_counter()
             # A prompt prefilled just now is read already: generate() samples at once.
+            self.restored = 0
             if not (self._prefilled == ids and llm.n_tokens == len(ids)):
-                self._drop_after_shared_prefix(ids)
+                keep, save_at = self._reuse(ids)
+                if save_at:  # the persona prefix first, then its state is saved
+                    llm.eval(ids[keep:save_at])
+                    self.prefix_states.save(llm.ctx, ids[:save_at])
+            stats.restored_tokens = self.restored
             self._prefilled = None
             tokens = llm.generate(ids, temp=options.temperature, top_p=options.top_p,
                                   top_k=0, min_p=0.0, repeat_penalty=1.0)

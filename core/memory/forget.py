@@ -15,6 +15,8 @@ One function for the CLI (`persona forget`) and the app (Memories → Forget). I
   the sidecar's record of a field the person edited is induced again too (it may hold a
   phrase of the text). A field the person wrote is never changed (the report names it if it
   quotes the text).
+- the language model's saved KV state of the persona prefix (``core/llm/prefix_state.py``),
+  computed from the profile as it was.
 
 The ids go to ``privacy/forgotten.txt`` first (ids only), so that no later training run
 samples them, even if the memory comes back from an old copy of the store.
@@ -144,6 +146,10 @@ def forget_memories(home: Home, store, memory_ids: Sequence[str]) -> ForgetRepor
     traces = [n for m in report.forgotten for n in needles(m.text)]
     report.log_lines_removed = scrub_logs(home.logs_dir, traces)
     _forget_in_profile(home, store, traces, report)
+    # The language model's saved persona prefix was read from the profile as it was.
+    from persona.core.llm.prefix_state import clear
+
+    clear(home.root)
     return report
 
 
