@@ -155,3 +155,17 @@ def test_a_field_the_person_wrote_is_kept_and_the_sidecar_forgets_the_quote(pipe
     assert report.profile_yours_quoting == ["identity.summary"]
     # The only trace left is the person's own field, which forget never edits.
     assert traces(pipe.home.root, NEEDLE) == ["profile.yaml"]
+
+
+def test_forget_deletes_the_language_models_saved_persona_prefix(pipe):
+    """The saved KV state of the prompt's persona prefix was computed from the profile as it
+    was before the forget (core/llm/prefix_state.py): it goes too."""
+    from persona.core.llm.prefix_state import SUFFIX, state_dir
+
+    note = Memory(text=SECRET)
+    pipe.store.add([note])
+    folder = state_dir(pipe.home.root)
+    folder.mkdir(parents=True)
+    (folder / f"0123{SUFFIX}").write_bytes(b"cells read from the old profile")
+    pipe.forget([note.id])
+    assert not folder.exists()
