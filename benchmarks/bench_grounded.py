@@ -88,9 +88,11 @@ def evaluate(pipe, items: list[dict], *, use_memory: bool = True,
             t0 = time.perf_counter()
             reply = pipe.reply(item["q"], use_memory=use_memory, store_turns=False)
             seconds = time.perf_counter() - t0
-            gate = SentenceGate.for_messages(reply.messages, item["q"], pipe.word_vectors,
-                                             person=person)
-            text = gated(reply.text, gate) if gate_on else reply.text
+            text = reply.text
+            if gate_on:  # each part of a two-part question through its own gate
+                text = " ".join(gated("".join(said), SentenceGate.for_messages(
+                    prompt, part, pipe.word_vectors, person=person)).strip()
+                    for part, prompt, said in reply.parts)
             verdict, raw = judge(item, text, known), judge(item, reply.text, known)
             found = retrieved(item, [h.memory.text for h in reply.hits],
                               [h.memory.ts.date().isoformat() for h in reply.hits])

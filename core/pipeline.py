@@ -59,6 +59,8 @@ class Reply:
     first_clause_s: float | None = None  # the first sentence or clause was complete
     first_speech_s: float | None = None  # ... and synthesised (played from first_audio_s)
     messages: list[dict[str, str]] = field(default_factory=list)  # the prompt it answered
+    # Each part of a two-part question: (part, its prompt, the model's pieces before the gate).
+    parts: list[tuple[str, list[dict[str, str]], list[str]]] = field(default_factory=list)
     timings: Timings = field(default_factory=Timings)
 
 
@@ -385,45 +387,58 @@ class Pipeline:
             if hits is None:
                 with t.stage("retrieve"):
                     hits = self.search(question, exclude_ids=exclude) if use_memory else []
+            # "What is my cat's name, and what am I allergic to?": a small model answers the
+            # first half only, so each part gets its own prompt over the same memories.
+            from persona.core.persona.focus import split_question
+
+            parts = split_question(question) if use_memory else [question]
             with t.stage("prompt"):
-                messages = self.prompt_messages(question, hits, conv.history, emotion=emotion,
+                prompts = [self.prompt_messages(part, hits, conv.history, emotion=emotion,
                                                 now=now, keep_order=keep_order)
+                           for part in parts]
+            messages = prompts[0]
             options = GenerationOptions(max_new_tokens=self.settings.max_new_tokens,
                                         temperature=self.settings.temperature)
             start = time.perf_counter()
             first_token: list[float] = []
-            gate = self._grounding_gate(messages, question)
-            # Asked about something no memory mentions: say so at once, without the model.
-            refusal = gate.focus.refusal() if gate is not None else None
+            raw: list[list[str]] = [[] for _ in parts]  # what the model said, part by part
 
-            def tokens() -> Iterator[str]:
+            def tokens(i: int, gate) -> Iterator[str]:
+                # Asked about something no memory mentions: say so at once, without the model.
+                refusal = gate.focus.refusal() if gate is not None else None
                 if refusal is not None:
                     first_token.append(time.perf_counter() - start)
+                    raw[i].append(refusal)
                     yield refusal
                     return
-                for piece in self.llm.stream_chat(messages, options):
+                for piece in self.llm.stream_chat(prompts[i], options):
                     if stop is not None and stop.is_set():
                         break
                     if not first_token:
                         first_token.append(time.perf_counter() - start)
+                    raw[i].append(piece)
                     yield piece
 
             def pieces() -> Iterator[str]:
-                for piece in self._gated(tokens(), gate):
-                    if stop is not None and stop.is_set():
-                        break
-                    if on_text is not None:
-                        on_text(piece)
-                    yield piece
+                for i, part in enumerate(parts):
+                    gate = self._grounding_gate(prompts[i], part)
+                    for n, piece in enumerate(self._gated(tokens(i, gate), gate)):
+                        if stop is not None and stop.is_set():
+                            return
+                        piece = " " + piece.lstrip() if i and not n else piece
+                        if on_text is not None:
+                            on_text(piece)
+                        yield piece
 
             out = Reply(question, "", hits, emotion, timings=t, messages=messages)
+            out.parts = [(part, prompts[i], raw[i]) for i, part in enumerate(parts)]
             with t.stage("reply"):
                 if speak or wav is not None:
                     from persona.core.tts.streaming import SpeechStream
 
                     result = SpeechStream(self.speaker, wav_path=wav, play=speak,
                                           cancel_event=stop, silence_event=silence,
-                                          presplit=gate is not None).run(pieces())
+                                          presplit=self._gating()).run(pieces())
                     out.text, out.wav = result.text.strip(), result.wav_path
                     out.first_audio_s = result.first_audio_seconds
                     out.first_clause_s = next(iter(result.sentence_sent_seconds), None)
@@ -448,10 +463,13 @@ class Pipeline:
                 self._remember_all([(m, None) for m in turns])
         return out
 
+    def _gating(self) -> bool:
+        return bool(getattr(self.settings, "grounding_gate", True))
+
     def _grounding_gate(self, messages: list[dict[str, str]], question: str):
         """A SentenceGate over what the model is given, with the question's focus (None when
         the setting is off)."""
-        if not getattr(self.settings, "grounding_gate", True):
+        if not self._gating():
             return None
         from persona.core.persona.grounding import SentenceGate
         from persona.core.tts.streaming import FIRST_CLAUSE_WORDS

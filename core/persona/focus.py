@@ -31,10 +31,11 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import date
 
 import numpy as np
 
-from persona.core.persona.grounding import fold, norm, says_dont_know
+from persona.core.persona.grounding import DAYS, MONTHS, fold, norm, says_dont_know
 from persona.core.persona.prompt import EXAMPLE
 
 # Words that open a noun phrase naming what the question is about.
@@ -103,8 +104,15 @@ _KINDS = (("mother", "mum", "mom", "mama", "mummy", "mommy"), ("father", "dad", 
 RELATIONS: dict[str, set[str]] = {}
 
 _WORD = re.compile(r"[\w'\u2019]+")
-_PARTS = re.compile(r",?\s+and\s+(?=(?:what|which|who|whom|whose|where|when|how|why|do|does|"
-                    r"did|is|are|was)\b)|;|\?\s+", re.IGNORECASE)
+_BACK = re.compile(r"\b(?:her|his|their|its|she|he|they|it|them|him|there|that|this)\b",
+                   re.IGNORECASE)
+_WHEN = re.compile(r"^\s*when\b|\b(?:what|which)\s+(?:date|day)\b", re.IGNORECASE)
+_HAS_DATE = re.compile(r"\d|\b(?:" + "|".join(MONTHS + DAYS) + r")\b", re.IGNORECASE)
+_UNIT_DATE = re.compile(r"^\d+\.\s\[(\d{4}-\d{2}-\d{2})")
+_AND = (r",?\s+and\s+(?=(?:what|which|who|whom|whose|where|when|how|why|do|does|did|is|are|"
+        r"was)\b)|;")
+_SPLIT = re.compile(_AND, re.IGNORECASE)  # one utterance, two questions
+_PARTS = re.compile(_AND + r"|\?\s+", re.IGNORECASE)
 # "Maya, ..." / "Hi Maya! ..." at the start of a reply: greeting the person names no fact.
 _VOCATIVE = re.compile(r"^(?:(?:hi|hello|hey|dear|oh|well)\s+)?[A-Z][\w'-]*[,!]\s*")
 _MEMORY_LINE = re.compile(r"^\d+\.\s")
@@ -329,6 +337,23 @@ class Focus:
         covered = {b for b in borrowed if any(b in self._stems[u] for u in on_topic)}
         return 2 * len(covered) < len(borrowed)
 
+    def date_line(self, reply: str) -> str | None:
+        """For a question about when, answered without a date: when the memory the reply's
+        words come from was written ("You wrote that on Sunday, 11 January 2026."), a fact
+        the model was given and a small model seldom reads off the memory's date."""
+        if not _WHEN.search(self.question) or says_dont_know(reply) or _HAS_DATE.search(reply):
+            return None
+        said = {stem(w) for w in words(reply) if len(w) > 2 and norm(w) not in FUNCTION}
+        best, score = None, 0
+        for unit in self.units:
+            day = _written(unit)
+            overlap = len(said & {stem(w) for w in words(unit)}) if day else 0
+            if overlap > score:
+                best, score = day, overlap
+        if best is None or score < 2:
+            return None
+        return f"You wrote that on {best.strftime('%A')}, {best.day} {best.strftime('%B %Y')}."
+
     def _about(self, phrase: Phrase) -> set[int] | None:
         """The given texts about ``phrase``: those holding each of its words that some text
         holds as SAME; when none holds them all and the head is there as itself ("research
@@ -342,6 +367,23 @@ class Focus:
         if every or phrase.head not in found:
             return every
         return {u for u in units if stem(phrase.head) in self._stems[u]}
+
+
+def split_question(question: str) -> list[str]:
+    """"What is my cat's name, and what am I allergic to?" -> its two questions; a question
+    whose later part points back ("..., and what is her job?") stays whole."""
+    parts = [p.strip(" ,;?") for p in _SPLIT.split(question) if p.strip(" ,;?")]
+    if len(parts) < 2 or any(_BACK.search(p) for p in parts[1:]):
+        return [question]
+    return [p[0].upper() + p[1:] + "?" for p in parts]
+
+
+def _written(unit: str) -> date | None:
+    m = _UNIT_DATE.match(unit)
+    try:
+        return date.fromisoformat(m.group(1)) if m else None
+    except ValueError:
+        return None
 
 
 def no_memory_line(phrase: Phrase) -> str:

@@ -11,7 +11,7 @@ is shown or spoken. Given the question's focus (focus.py), the gate also stops a
 words come from memories about something else (the cat's name for the neighbour's dog), and
 a question about something no memory mentions is refused before the model runs.
 
-The check is lexical on purpose (no model, microseconds a sentence), so it cannot tell a
+The check is lexical on purpose (no model, microseconds a sentence), so by itself it cannot tell a
 borrowed name used wrongly ("Your mother is Ingrid" when Ingrid is the sister); it only stops
 what is plainly invented. It forgives rewording: numbers compare by value ("12" = "twelve",
 "thirty-four" = "34"), dates may be reformatted (2026-01-11 = "January 11th, 2026"),
@@ -178,6 +178,7 @@ class SentenceGate:
         self._splitter = SentenceSplitter(first_clause_words=first_clause_words)
         self._raw = ""  # everything fed and not yet released
         self.released = 0  # sentences let through
+        self._said: list[str] = []
         self.stopped = False
         self.blocked: tuple[str, ...] = ()  # the specifics that stopped the reply
 
@@ -199,7 +200,13 @@ class SentenceGate:
         return self._check(self._splitter.feed(piece))
 
     def flush(self) -> list[str]:
-        return [] if self.stopped else self._check(self._splitter.flush())
+        if self.stopped:
+            return []
+        out = self._check(self._splitter.flush())
+        # "When did I ...?" answered without a date: say when the memory was written.
+        line = (self.focus.date_line(" ".join(self._said)) if self.focus is not None
+                and not self.stopped and self._said else None)
+        return out + [" " + line] if line else out
 
     def _check(self, sentences: list[str]) -> list[str]:
         out = []
@@ -216,6 +223,7 @@ class SentenceGate:
                            + (HONEST_REST if self.released else HONEST_LINE))
                 break
             out.append(lead + sentence if self.released else sentence)
+            self._said.append(sentence)
             self.released += 1
         return out
 

@@ -34,9 +34,11 @@ RULES = ("Each question comes with numbered memories: {name}'s own diary notes, 
 
 # A worked example as two fixed chat turns after the system prompt (part of the cached
 # prefix): one answered from a memory, one the memories do not answer. Its names are no
-# facts about the person: given_text leaves it out of what the grounding gate accepts.
+# facts about the person: given_text leaves it out of what the grounding gate accepts. Its
+# second memory has no colour or place to borrow: with "I bought a red bike" here, Qwen 0.5B
+# answered "What colour is my car?" with "red".
 _EXAMPLE_MEMORIES = ("Memories:\n1. [2026-01-02] My brother Ole lives in Oslo and works as a "
-                     "baker.\n2. [2026-01-05] I bought a red bike.\n\nQuestion: ")
+                     "baker.\n2. [2026-01-05] I signed up for a pottery class.\n\nQuestion: ")
 EXAMPLE = (
     {"role": "user", "content": _EXAMPLE_MEMORIES + "Where does my brother live?"},
     {"role": "assistant", "content": "Your brother Ole lives in Oslo."},

@@ -76,3 +76,15 @@ def test_the_worked_example_of_the_prompt_is_not_known_text(pipe):
     given = given_text(llm.prompts[0])
     assert "Lisbon" in given and "Ingrid" in given
     assert "Ole" not in given.split() and "Oslo" not in given
+
+
+def test_each_part_of_a_two_part_question_gets_its_own_prompt_and_gate(pipe):
+    pipe.store.add([Memory(text="I adopted a grey cat and named her Miso.", source="text")])
+    out, shown, llm = _ask(pipe, "Ingrid lives in Lisbon.",
+                           "Where does my sister live, and what is my cat's name?")
+    assert [p[-1]["content"].rsplit("Question: ", 1)[1] for p in llm.prompts] == [
+        "Where does my sister live?", "What is my cat's name?"]
+    # The second answer talks about the sister again: its own gate stops it there.
+    assert out.text == shown == "Ingrid lives in Lisbon. " + HONEST_LINE
+    assert [part for part, _, _ in out.parts] == ["Where does my sister live?",
+                                                  "What is my cat's name?"]

@@ -6,7 +6,13 @@ from __future__ import annotations
 import pytest
 
 from persona.core.memory.embed import Embedder
-from persona.core.persona.focus import Focus, WordVectors, question_focus, stem
+from persona.core.persona.focus import (
+    Focus,
+    WordVectors,
+    question_focus,
+    split_question,
+    stem,
+)
 from persona.core.persona.grounding import SentenceGate, gated, says_dont_know
 
 DIARY = [
@@ -111,3 +117,26 @@ def test_close_words_count_by_vector_and_people_by_kind(vectors):
     # Words for people match their own kind only, with or without vectors.
     assert focus("What is my grandma's name?", None).refusal() is None
     assert focus("What is my aunt's name?", vectors).refusal() is not None
+
+
+def test_a_when_question_answered_without_a_date_gets_the_memory_s_date(vectors):
+    gate = SentenceGate(" ".join(DIARY), focus=focus("When did I adopt Miso?", vectors))
+    assert gated("You adopted Miso from the shelter.", gate) == (
+        "You adopted Miso from the shelter. You wrote that on Sunday, 11 January 2026.")
+    # A reply with a date, or one that does not know, is left as it is.
+    for reply in ("You adopted Miso on 11 January.", "I don't know when."):
+        gate = SentenceGate(" ".join(DIARY), focus=focus("When did I adopt Miso?", vectors))
+        assert gated(reply, gate) == reply
+
+
+@pytest.mark.parametrize("question, parts", [
+    ("What is my cat's name, and what am I allergic to?",
+     ["What is my cat's name?", "What am I allergic to?"]),
+    ("Who teaches me the cello; who is Tomas marrying?",
+     ["Who teaches me the cello?", "Who is Tomas marrying?"]),
+    ("Where does my sister live, and what is her job?",  # "her" points back: kept whole
+     ["Where does my sister live, and what is her job?"]),
+    ("What do I love and hate?", ["What do I love and hate?"]),
+])
+def test_a_two_part_question_is_split_in_its_questions(question, parts):
+    assert split_question(question) == parts
