@@ -2,6 +2,7 @@
 
     key held:  audio ─► about every second, one pass at a time on a worker thread:
                partial transcript ─► retrieve ─► prefill system prompt + history + memories
+               + "Question: " + the words heard so far but the last (it may be cut off)
     released:  final transcript ─► emotion ─► retrieve again ─► the prompt, which starts with
                what was prefilled (those memories keep their place, new ones come after)
                ─► streamed reply ─► speech; the person's turn is stored once the first
@@ -9,9 +10,13 @@
 
 At the release the pass in flight stops at its next step (a prefill reads in chunks of
 32 tokens and stops at a chunk's end; what it read stays cached), the final transcript is
-made, and the model only reads the memories found since the last pass and the question, which on 2 cores decides the time to first audio (a 470-token prompt takes
-~2 s to read; its last ~40 tokens ~0.2 s). With no pass at all (``Pipeline.voice_turn``)
-the same code gives the plain turn with the plain prompt.
+made, and the model only reads what the last pass did not: the memories found since then,
+the question's last words and the chat template's end of turn and assistant cue (~10
+tokens), which on 2 cores decides the time to first audio (a 470-token prompt takes ~2 s to
+read; its last ~40 tokens ~0.2 s). The backend reuses the cache up to the first token where
+the final prompt differs, so a partial transcript that misheard a word costs only the words
+after it. With no pass at all (``Pipeline.voice_turn``) the same code gives the plain turn
+with the plain prompt.
 
 A pass never blocks the audio: ``feed`` only appends the block and, when a pass is due and
 none is running, hands a snapshot to the worker. A pass that fails is logged and forgotten;
@@ -144,7 +149,7 @@ class LiveTurn:
             if text:
                 hits = self.pipe.search(text) if self.use_memory else []
             order = self.order if hits is None else self._merge(hits, keep_all=False)
-            messages = self._prefix(order)
+            messages = self._prefix(order, _heard_so_far(text))
             seconds["retrieve"] = time.perf_counter() - t0 - seconds["asr"]
             if self._stop_pass.is_set():
                 return
@@ -153,7 +158,7 @@ class LiveTurn:
             # order so it reuses whatever was read.
             with self._lock:
                 self.order, self.prefilled = order, messages
-            self.pipe.llm.prefill(messages, cancel=self._stop_pass)
+            self.pipe.llm.prefill(messages, cancel=self._stop_pass, open_end=True)
             seconds["prefill"] = time.perf_counter() - t0 - sum(seconds.values())
             self.passes.append(Pass(len(audio) / SAMPLE_RATE, text,
                                     [h.memory.id for h in order], seconds))
@@ -191,12 +196,14 @@ class LiveTurn:
                 del kept[-1]
         return kept + new
 
-    def _prefix(self, order: list[Hit]) -> list[dict[str, str]]:
+    def _prefix(self, order: list[Hit], question: str = "") -> list[dict[str, str]]:
         """The prompt up to where a memory found later would go: what it shares with the
         same prompt given one more memory (so it holds whatever the prompt's layout puts
-        between the memories and the question)."""
-        def build(hits):
-            return self.pipe.prompt_messages(_MARK, hits, self._conv.history, now=self.now,
+        between the memories and the question); with ``question`` (the words heard so far),
+        on to the end of them: a memory found at the release then costs those words, read
+        again, and saves nothing less than before."""
+        def build(hits, q=_MARK):
+            return self.pipe.prompt_messages(q, hits, self._conv.history, now=self.now,
                                              keep_order=True)
 
         messages = build(order)
@@ -206,6 +213,13 @@ class LiveTurn:
         while n < min(len(content), len(other)) and content[n] == other[n]:
             n += 1
         head = content[:min(n, content.index(_MARK))]
+        if question:
+            asked = build(order, f"{question} {_MARK}")
+            text = asked[-1]["content"]
+            # The same prompt up to the question (the budget may drop a memory for a long
+            # question: then the question waits for the release).
+            if asked[:-1] == messages[:-1] and text.startswith(head):
+                head = text[:text.index(_MARK)].rstrip()
         return messages[:-1] + [{"role": messages[-1]["role"], "content": head}]
 
     # ------------------------------------------------------------------ released
@@ -271,6 +285,13 @@ class LiveTurn:
     def _shutdown(self) -> None:
         if self._exec is not None:
             self._exec.shutdown(wait=False, cancel_futures=True)
+
+
+def _heard_so_far(text: str) -> str:
+    """The words of a partial transcript worth reading before the release: all but the last,
+    which the recording may have cut in the middle (Whisper then guesses another word)."""
+    words = text.split()
+    return " ".join(words[:-1])
 
 
 def feed_in_real_time(live: LiveTurn, utterance: Utterance, *, block_seconds: float = 0.05,

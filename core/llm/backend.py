@@ -28,12 +28,14 @@ class LLMBackend(ABC):
         """Yield text pieces of the assistant's reply to ``messages``
         (a list of {"role": "system"|"user"|"assistant", "content": str})."""
 
-    def prefill(self, messages: list[dict[str, str]], *, cancel=None) -> None:
+    def prefill(self, messages: list[dict[str, str]], *, cancel=None,
+                open_end: bool = False) -> None:
         """Read ``messages`` into the model's cache without generating, so a later prompt
         that starts with them only has to read the rest (the live voice turn calls this
         while the person is still speaking). ``cancel`` (a ``threading.Event``) set from
-        another thread stops the reading soon, keeping what was read. Backends without a
-        reusable cache do nothing."""
+        another thread stops the reading soon, keeping what was read. ``open_end``: the
+        last message goes on (the question still being spoken), so nothing after its text
+        is read. Backends without a reusable cache do nothing."""
         return None
 
     def chat(self, messages: list[dict[str, str]],

@@ -92,6 +92,18 @@ def test_prefill_reads_the_prompt_before_the_question_is_asked(backend):
     assert backend.last_stats.evaluated_tokens == 0
 
 
+def test_an_open_prefill_reads_the_words_heard_so_far_and_no_end_of_turn(backend):
+    heard = [PERSONA, {"role": "user", "content": "Where do I"}]
+    full = [PERSONA, {"role": "user", "content": "Where do I live?"}]
+    ids, open_ids = backend.encode(full), backend.encode_open(heard)
+    assert ids[:len(open_ids)] == open_ids and len(open_ids) < len(backend.encode(heard))
+    want = backend.chat(full, GREEDY)
+    backend.chat(Q1, GREEDY)  # the cache holds Q1 and its reply again
+    backend.prefill(heard, open_end=True)
+    assert backend.chat(full, GREEDY) == want
+    assert backend.last_stats.evaluated_tokens == len(ids) - len(open_ids)
+
+
 class _StopAfter:
     """A cancel flag that turns on after ``n`` looks (the prefill checks it per chunk)."""
 
