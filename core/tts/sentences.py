@@ -24,6 +24,9 @@ _END = re.compile(r"([.!?…]+)([" + re.escape(CLOSERS) + r"]*)(\s)")
 _NEWLINE = re.compile(r"\n")
 _WORD_BEFORE = re.compile(r"(\S+)$")
 _CLAUSE = re.compile(r"[,;:—]\s")
+# A comma, semicolon or colon just after a letter at the end of the text so far: a clause end
+# without waiting for the next token's space ("1," may go on as "1,000"; a letter's comma not).
+_CLAUSE_AT_END = re.compile(r"[^\W\d_][,;:]$")
 
 
 class SentenceSplitter:
@@ -63,6 +66,9 @@ class SentenceSplitter:
         for m in _CLAUSE.finditer(self._buf):
             if len(self._buf[:m.start()].split()) >= self.first_clause_words:
                 return m.start() + 1
+        m = _CLAUSE_AT_END.search(self._buf)
+        if m is not None and len(self._buf[:m.end()].split()) >= self.first_clause_words:
+            return m.end()
         return None
 
     def flush(self) -> list[str]:

@@ -79,3 +79,15 @@ def test_the_first_piece_may_end_at_a_clause_so_speech_starts_sooner():
         "Yes, she does.", "Ok."]
     assert list(split_sentences(pieces)) == [
         "Your sister Ingrid lives in Lisbon, and she works as a nurse.", "She is kind, really."]
+
+
+def test_the_first_clause_is_cut_when_its_comma_arrives_not_one_token_later():
+    s = SentenceSplitter(first_clause_words=4)
+    assert s.feed("Your sister Ingrid lives in Lisbon") == []
+    assert s.feed(",") == ["Your sister Ingrid lives in Lisbon,"]  # no wait for " and"
+    assert s.feed(" and she is a nurse.") == []
+    assert s.flush() == ["and she is a nurse."]
+    # A comma after a digit may be a thousands separator: it waits for what follows.
+    s = SentenceSplitter(first_clause_words=4)
+    assert s.feed("You walked about 1,") == []
+    assert s.feed("500 steps, mostly uphill.") == ["You walked about 1,500 steps,"]
