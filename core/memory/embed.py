@@ -1,8 +1,12 @@
 """Sentence embeddings for memories: all-MiniLM-L6-v2 (384-d) from a local folder.
 
-A few texts at a time (a question, a spoken turn, a reply) are embedded by the model's numpy
-form (``numpy_embed.py``: no torch import, a few ms); batches (an import) by
-sentence-transformers on torch. Both give the same vectors.
+The model's numpy form (``numpy_embed.py``) embeds everything when the folder has its shape
+(the bundled model does): a few texts (a question, a spoken turn) in a few ms with no torch
+import, and batches (an import) sorted by length and shared out over one worker per core.
+Other model folders go through sentence-transformers on torch. Both give the same vectors
+(cosine >= 0.9999). Measured on 1,000 short notes, 2 cores (benchmarks/bench_ingest.py):
+numpy used less CPU than sentence-transformers, and an import never pays torch's 3-5 s
+import.
 
 The model loads on first use (a command that only lists memories never pays for it), once,
 even when several threads ask at the same time. Vectors are L2-normalised float32, so cosine
@@ -31,6 +35,9 @@ DEFAULT_BATCH_SIZE = 64
 # too small to share, and when another process holds a core the second thread's barrier
 # waits turn a 40 ms query into 300-900 ms (measured on a busy 2-core machine).
 SMALL_INPUT = 8
+# What embeds more than SMALL_INPUT texts when the model has a numpy form ("numpy": chosen
+# by benchmarks/bench_ingest.py; "torch" kept for the side-by-side rows).
+BATCH_BACKENDS = ("numpy", "torch")
 
 
 def usable_cores() -> int:
@@ -45,18 +52,25 @@ class Embedder:
     """Turns texts into normalised float32 vectors with a sentence-transformers model.
 
     ``model`` is a local folder; ``None`` means the bundled all-MiniLM-L6-v2. ``threads``
-    caps torch's intra-op threads (process-wide); ``None`` keeps torch's choice unless it
-    exceeds the cores this process may use, because oversubscribed threads spin and run
-    several times slower on a small machine.
+    caps the numpy batches' workers (``None``: one per usable core) and torch's intra-op
+    threads (process-wide; ``None`` keeps torch's choice unless it exceeds the cores this
+    process may use, because oversubscribed threads spin and run several times slower on a
+    small machine). ``batches="torch"`` sends batches through sentence-transformers even
+    when the model has a numpy form (the benchmark's side-by-side rows).
     """
 
     def __init__(self, model: str | os.PathLike[str] | None = None, *,
-                 batch_size: int = DEFAULT_BATCH_SIZE, threads: int | None = None) -> None:
+                 batch_size: int = DEFAULT_BATCH_SIZE, threads: int | None = None,
+                 batches: str = "numpy") -> None:
         if batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, not {batch_size}")
+        if batches not in BATCH_BACKENDS:
+            raise ValueError(f"batches must be one of {', '.join(BATCH_BACKENDS)}, "
+                             f"not {batches!r}")
         self.path: Path = model_path("embed", str(model) if model else None)
         self.batch_size = batch_size
         self.threads = threads
+        self.batches = batches  # "torch": batches through sentence-transformers (benchmark)
         self._model = None
         self._numpy = None  # NumpyBert, for the few texts of a question's path
         self._numpy_ok: bool | None = None  # None: not checked yet
@@ -144,12 +158,16 @@ class Embedder:
                 raise TextError(f"text #{i} is empty ({t!r}); there is nothing to embed.")
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        small = self._small_model() if len(texts) <= SMALL_INPUT else None
+        few = len(texts) <= SMALL_INPUT
+        small = self._small_model() if few or self.batches == "numpy" else None
         if small is not None:
-            # A question, a spoken turn and its reply: no torch import (3-5 s cold), and a
-            # few milliseconds warm. The vectors match torch's (cosine >= 0.9999).
+            # No torch import (3-5 s cold); a question takes a few milliseconds warm. The
+            # vectors match torch's (cosine >= 0.9999).
             with self._encode_lock:
-                return np.ascontiguousarray(small.encode(texts), dtype=np.float32)
+                vectors = (small.encode(texts) if few else small.encode_many(
+                    texts, batch_size=self.batch_size,
+                    workers=self.threads or usable_cores()))
+            return np.ascontiguousarray(vectors, dtype=np.float32)
         model = self.load()
         with self._encode_lock, _torch_threads(1 if len(texts) <= SMALL_INPUT else None):
             vectors = model.encode(texts, batch_size=self.batch_size, convert_to_numpy=True,

@@ -1,5 +1,6 @@
 """The numpy form of all-MiniLM-L6-v2 gives sentence-transformers' vectors (real model on
-both sides), and the Embedder uses it for a few texts without importing torch."""
+both sides), one text, a few, or a batch shared out over worker threads; the Embedder uses
+it for everything without importing torch."""
 
 from __future__ import annotations
 
@@ -44,13 +45,27 @@ def test_numpy_and_sentence_transformers_give_the_same_vectors(embedder, numpy_b
         assert (got * want).sum(axis=1).min() >= 0.9999
 
 
-def test_the_embedder_uses_numpy_for_a_few_texts_and_torch_for_batches(embedder):
+def test_batches_sorted_and_shared_out_give_the_same_vectors_in_order(embedder, numpy_bert):
+    texts = [f"{s} ({i})" for i, s in enumerate(SENTENCES * 5)]  # mixed lengths, unsorted
+    want = embedder.load().encode(texts, convert_to_numpy=True, normalize_embeddings=True)
+    for workers in (1, 2):
+        got = numpy_bert.encode_many(texts, batch_size=4, workers=workers)  # 8 batches
+        assert got.dtype == np.float32 and got.shape == want.shape
+        assert (got * want).sum(axis=1).min() >= 0.9999  # each row is its own text's
+    assert numpy_bert.encode_many([]).shape == (0, numpy_bert.dim)
+
+
+def test_the_embedder_uses_numpy_for_a_few_texts_and_for_batches(embedder):
     fresh = Embedder(embedder.path)
     few = fresh.encode(SENTENCES[:SMALL_INPUT])
+    many = fresh.encode(SENTENCES * 2)  # more than SMALL_INPUT: numpy batches
     assert not fresh.loaded  # sentence-transformers never loaded
     assert fresh.encode_query("hello").shape == (384,) and fresh.dim == 384
-    many = embedder.encode(SENTENCES * 2)  # more than SMALL_INPUT: torch
+    torch = Embedder(embedder.path, batches="torch").encode(SENTENCES * 2)
     assert (few * many[:len(few)]).sum(axis=1).min() >= 0.9999
+    assert (many * torch).sum(axis=1).min() >= 0.9999
+    with pytest.raises(ValueError, match="batches must be one of"):
+        Embedder(embedder.path, batches="onnx")
 
 
 def test_a_query_in_a_new_process_imports_no_torch(embedder):
