@@ -56,6 +56,12 @@ DONT_KNOW = (
 )
 _DONT_KNOW = re.compile("|".join(DONT_KNOW))
 
+# Colours name a fact as a number does (Qwen 0.5B: "What colour is my car?" -> "blue").
+COLOURS = frozenset({
+    "red", "blue", "green", "yellow", "orange", "purple", "violet", "pink", "brown", "black",
+    "white", "grey", "gray", "silver", "gold", "golden", "beige", "turquoise", "navy",
+    "maroon", "teal", "cream", "ginger", "tabby"})
+
 # Words that may be capitalised inside a sentence without naming anything.
 COMMON = frozenset({
     "i", "i'm", "i've", "i'd", "i'll", "you", "your", "it", "the", "a", "an", "but", "sorry",
@@ -139,7 +145,7 @@ class Grounding:
 
     def unsupported(self, reply: str) -> tuple[str, ...]:
         """The specifics ``reply`` names that the known text does not contain: capitalised
-        words that do not start a sentence, and numbers (in digits or words)."""
+        words that do not start a sentence, numbers (in digits or words) and colours."""
         out = []
         for sentence in _SENTENCE.split(reply.strip()):
             for i, tok in enumerate(_tokens(sentence)):
@@ -149,6 +155,10 @@ class Grounding:
                         out.append(tok)
                     continue
                 word = norm(tok).strip("'")
+                if word in COLOURS:  # "Your car is blue": a colour is a specific too
+                    if word not in self.words:
+                        out.append(tok)
+                    continue
                 if not tok[0].isupper() or i == 0 or len(word) < 2 or word in COMMON:
                     continue
                 base = word.removesuffix("'s").removesuffix("'")

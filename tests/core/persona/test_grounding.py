@@ -15,6 +15,7 @@ from persona.core.persona.grounding import (
     Grounding,
     SentenceGate,
     gate_text,
+    invented_names,
     number_value,
 )
 
@@ -85,9 +86,9 @@ def test_the_gate_releases_each_sentence_only_when_it_is_complete_and_checked():
         if gate.stopped:
             break
     got = [(i, out) for i, out in released if out]
-    # The first clause once its comma is followed by a space, as speech would cut it; the
+    # The first clause as soon as its comma arrives after a word, as speech cuts it; the
     # invented sentence never comes out, and the gate stops at once.
-    assert got[0] == (5, ["You ran twelve kilometres,"])
+    assert got[0] == (4, ["You ran twelve kilometres,"])
     assert got[1] == (7, [" Maya."])
     assert got[2] == (12, [" " + HONEST_REST])
     assert gate.stopped and gate.blocked == ("Anna",)
@@ -97,3 +98,9 @@ def test_the_gate_releases_each_sentence_only_when_it_is_complete_and_checked():
 def test_a_hedged_guess_is_still_an_invention():
     assert gate_text("I don't know her name, only Ingrid's.", KNOWN).startswith("I don't know")
     assert gate_text("I'm not sure, maybe Ulla?", KNOWN) == HONEST_LINE
+
+
+def test_a_colour_is_a_specific():
+    known = "I drive an old green Volvo."
+    assert invented_names("Your Volvo is blue.", known) == ("blue",)
+    assert invented_names("Your Volvo is green.", known) == ()
