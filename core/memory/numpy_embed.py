@@ -3,7 +3,7 @@
 Importing sentence-transformers (torch, transformers, sklearn) takes 3-5 s on 2 cores, more
 than a whole cold ``persona ask`` may take. A query is a dozen tokens through 6 small BERT
 layers: numpy does it in a few milliseconds with nothing heavier than ``tokenizers`` and
-``safetensors`` to import. The batched import (``persona ingest``) keeps sentence-transformers.
+``safetensors`` to import. Batches (``persona ingest``) run here too (``encode_many``).
 
 It computes what sentence-transformers computes for this model folder (modules.json:
 Transformer -> mean Pooling -> Normalize): the tokenizer truncates at the folder's
@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 
 _POOLING = "sentence_transformers.models.Pooling"
+MIN_BATCH = 8  # texts; smaller shares of a call are not worth a second worker
 _NORMALIZE = "sentence_transformers.models.Normalize"
 _TRANSFORMER = "sentence_transformers.models.Transformer"
 
@@ -103,7 +104,10 @@ class NumpyBert:
             return np.zeros((0, self.dim), dtype=np.float32)
         enc = self.tokenizer.encode_batch(texts)
         order = sorted(range(len(enc)), key=lambda i: len(enc[i].ids))
-        batches = [order[i:i + batch_size] for i in range(0, len(order), batch_size)]
+        # Every worker gets work even when the call is small (an import's first batches
+        # are 16-64 texts): batches shrink to an even share, down to MIN_BATCH texts.
+        size = max(1, min(batch_size, max(MIN_BATCH, -(-len(order) // max(1, workers)))))
+        batches = [order[i:i + size] for i in range(0, len(order), size)]
         out = np.empty((len(texts), self.dim), dtype=np.float32)
 
         def run(batch: list[int]) -> None:
@@ -212,14 +216,14 @@ def _one_blas_thread() -> Iterator[None]:
         yield
 
 
-GELU_ROWS = 128  # rows of the intermediate layer per GELU step: 128 x 1536 floats fit in L2
+GELU_ROWS = 128  # rows of the intermediate layer per GELU step (16-128 measured alike)
 
 
 def _gelu(x: np.ndarray) -> np.ndarray:
     """BERT's exact GELU, x * Phi(x), of the rows of ``x``, in place (``x`` is a temporary),
-    a block of rows at a time: its dozen element-wise passes then run in the CPU's cache
-    instead of memory (the intermediate layer is the model's largest activation; this
-    halved the GELU's time)."""
+    a block of rows at a time: its dozen element-wise passes then stay mostly in the CPU's
+    cache (the intermediate layer is the model's largest activation; 1,024 x 1,536 values
+    took ~4 ms in blocks against ~5 ms whole, measured here)."""
     for start in range(0, x.shape[0], GELU_ROWS):
         _gelu_block(x[start:start + GELU_ROWS])
     return x
