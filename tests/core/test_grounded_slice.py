@@ -20,15 +20,18 @@ ANSWERABLE = ["What is my cat's name?", "Which city does my sister live in?",
               "What does Ingrid do for a living?", "What kind of car have I got?",
               "What is my favourite book, and what is my favourite food?",
               "When did I adopt Miso?"]
+# Two refused before the model runs (no memory mentions a mother or a film), two the model
+# answers from a memory about something else, which the gate's focus check stops.
 UNANSWERABLE = ["What is my mother's name?", "What is my favourite film?",
-                "Which university did I study at?"]
+                "What is my neighbour's dog called?",
+                "What is the name of my sailing instructor?"]
 
-# (answerable right of 6, unanswerable "don't know" of 3), grounding gate on: measured 4/6 and
-# 0/3 for Qwen 0.5B with the example-turns prompt (whose whole-set score is 76% / 20%: it
-# answers the unanswerable ones from a neighbouring memory, which the gate cannot see), and
-# 4/6 and 0/3 for SmolLM2-135M with the earlier prompt (llama.cpp, greedy), minus one; a model
-# not listed gets Qwen 0.5B's floor.
-FLOORS = {"qwen2.5-coder-0.5b": (3, 0), "smollm2-135m": (3, 0)}
+# (answerable right of 6, unanswerable "don't know" of 4), grounding gate on. Qwen 0.5B,
+# measured in the whole benchmark after the focus check and two-part prompts (83% / 80%):
+# 6/6 and 4/4 on these questions; floor one below each. SmolLM2-135M (llama.cpp, greedy):
+# 4/6 with the earlier prompt; its don't-know floor is the two refused without the model.
+# A model not listed gets Qwen 0.5B's floor.
+FLOORS = {"qwen2.5-coder-0.5b": (5, 3), "smollm2-135m": (3, 2)}
 
 
 def test_the_default_model_answers_from_the_memories_and_admits_what_it_does_not_know(
@@ -45,5 +48,5 @@ def test_the_default_model_answers_from_the_memories_and_admits_what_it_does_not
     assert all(o.retrieved for o in outcomes), report  # retrieval is not what is tested here
     floor = FLOORS.get(pipe.settings.llm, FLOORS["qwen2.5-coder-0.5b"])
     assert (right, honest) >= floor and right >= floor[0] and honest >= floor[1], (
-        f"{pipe.settings.llm}: {right}/6 right, {honest}/3 'don't know' (floor {floor})\n"
+        f"{pipe.settings.llm}: {right}/6 right, {honest}/4 'don't know' (floor {floor})\n"
         + report)
