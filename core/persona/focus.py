@@ -35,7 +35,7 @@ from datetime import date
 
 import numpy as np
 
-from persona.core.persona.grounding import DAYS, MONTHS, fold, norm, says_dont_know
+from persona.core.persona.grounding import MONTHS, fold, norm, says_dont_know
 from persona.core.persona.prompt import EXAMPLE
 
 # Words that open a noun phrase naming what the question is about.
@@ -107,8 +107,9 @@ _WORD = re.compile(r"[\w'\u2019]+")
 _BACK = re.compile(r"\b(?:her|his|their|its|she|he|they|it|them|him|there|that|this)\b",
                    re.IGNORECASE)
 _WHEN = re.compile(r"^\s*when\b|\b(?:what|which)\s+(?:date|day)\b", re.IGNORECASE)
-_HAS_DATE = re.compile(r"\d|\b(?:" + "|".join(MONTHS + DAYS) + r")\b", re.IGNORECASE)
+_HAS_DATE = re.compile(r"\d|\b(?:" + "|".join(MONTHS) + r")\b", re.IGNORECASE)  # a weekday is none
 _UNIT_DATE = re.compile(r"^\d+\.\s\[(\d{4}-\d{2}-\d{2})")
+_MEMORY_HEAD = re.compile(r"^\d+\.\s\[[^\]]*\]")
 _AND = (r",?\s+and\s+(?=(?:what|which|who|whom|whose|where|when|how|why|do|does|did|is|are|"
         r"was)\b)|;")
 _SPLIT = re.compile(_AND, re.IGNORECASE)  # one utterance, two questions
@@ -194,7 +195,9 @@ def question_focus(question: str) -> list[Phrase]:
         tok = toks[i]
         low = norm(tok)
         if low in AUXILIARIES:
-            subject = True
+            subject = True  # for the phrase right after it only ("did I present at the...")
+        elif low not in OPENERS and i and norm(toks[i - 1]) in AUXILIARIES:
+            subject = False
         if i > 0 and tok[:1].isupper() and low not in OPENERS | ENDERS | FUNCTION:
             phrases.append(Phrase((tok,), tok))  # a name: Lea, Iceland, Kiel
             i += 1
@@ -337,6 +340,23 @@ class Focus:
         covered = {b for b in borrowed if any(b in self._stems[u] for u in on_topic)}
         return 2 * len(covered) < len(borrowed)
 
+    def quote(self) -> str | None:
+        """When one memory holds every word the question asks with (its names, nouns and
+        verbs, not its slot words): that memory, quoted with its date and hedged ("I'm not
+        sure, but on Sunday, 8 March 2026 you wrote: "…""), for a model that did not find or
+        would not say the answer. None otherwise. The best-ranked memory wins a tie."""
+        want = {stem(w) for w in words(self.question)
+                if len(w) > 2 and norm(w) not in FUNCTION and norm(w) not in SLOTS}
+        best = None
+        for u, unit in enumerate(self.units):
+            day = _written(unit)
+            if want and day is not None and want <= self._stems[u]:
+                best = (day, _MEMORY_HEAD.sub("", unit).strip())
+        if best is None:
+            return None
+        day, text = best
+        return f'I\'m not sure, but on {_spoken_date(day)} you wrote: "{text}"'
+
     def date_line(self, reply: str) -> str | None:
         """For a question about when, answered without a date: when the memory the reply's
         words come from was written ("You wrote that on Sunday, 11 January 2026."), a fact
@@ -352,7 +372,7 @@ class Focus:
                 best, score = day, overlap
         if best is None or score < 2:
             return None
-        return f"You wrote that on {best.strftime('%A')}, {best.day} {best.strftime('%B %Y')}."
+        return f"You wrote that on {_spoken_date(best)}."
 
     def _about(self, phrase: Phrase) -> set[int] | None:
         """The given texts about ``phrase``: those holding each of its words that some text
@@ -376,6 +396,10 @@ def split_question(question: str) -> list[str]:
     if len(parts) < 2 or any(_BACK.search(p) for p in parts[1:]):
         return [question]
     return [p[0].upper() + p[1:] + "?" for p in parts]
+
+
+def _spoken_date(day: date) -> str:
+    return f"{day.strftime('%A')}, {day.day} {day.strftime('%B %Y')}"
 
 
 def _written(unit: str) -> date | None:

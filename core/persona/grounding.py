@@ -227,6 +227,14 @@ class SentenceGate:
             start = self._raw.find(sentence)
             lead = self._raw[:max(start, 0)]  # the white space before it, as generated
             self._raw = self._raw[start + len(sentence):] if start >= 0 else ""
+            # Nothing said yet and nothing to say: the person's own words, when one memory
+            # holds everything the question asks about, beat a bare "I don't know".
+            quote = (self.focus.quote() if self.focus is not None and not self.released
+                     and (bad or says_dont_know(sentence)) else None)
+            if quote:
+                self.stopped, self.blocked = True, bad
+                out.append(quote)
+                break
             if bad:
                 self.stopped, self.blocked = True, bad
                 out.append(("\n" if "\n" in lead else " " if self.released else "")

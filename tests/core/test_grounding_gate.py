@@ -7,6 +7,8 @@ how far it was read, to show that generation stops at the invented sentence.
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
+
 import pytest
 
 from persona.core.memory.schema import Memory
@@ -23,6 +25,11 @@ def pipe(tmp_path):
     return p
 
 
+def _today() -> str:
+    day = datetime.now(timezone.utc).astimezone().date()  # the memories were stored today
+    return f"{day.strftime('%A')}, {day.day} {day.strftime('%B %Y')}"
+
+
 def _ask(pipe, reply: str, question: str = "Where does my sister live?"):
     pipe.__dict__["llm"] = llm = ScriptedLLM(reply)
     shown: list[str] = []
@@ -33,8 +40,16 @@ def _ask(pipe, reply: str, question: str = "Where does my sister live?"):
 def test_an_invented_name_ends_the_reply_before_it_is_shown(pipe):
     out, shown, llm = _ask(pipe, "Your sister is called Anna and she lives in Oslo. Bye now.",
                            "What is my sister's name?")
-    assert out.text == shown == HONEST_LINE
+    # Instead: the one memory that holds the question's words, quoted and hedged.
+    assert out.text == shown == (
+        f'I\'m not sure, but on {_today()} you wrote: "My sister Ingrid lives in Lisbon and '
+        'works as a nurse."')
     assert llm.read < len(llm.pieces)  # generation stopped at the invented sentence
+
+
+def test_with_no_memory_to_quote_the_reply_says_it_has_none(pipe):
+    out, shown, _ = _ask(pipe, "Your sister studied in Porto.", "Where did my sister study?")
+    assert out.text == shown == HONEST_LINE
 
 
 def test_a_question_about_what_no_memory_mentions_is_answered_without_the_model(pipe):
@@ -47,7 +62,8 @@ def test_a_question_about_what_no_memory_mentions_is_answered_without_the_model(
 def test_a_borrowed_name_for_the_wrong_person_is_stopped(pipe):
     pipe.store.add([Memory(text="My uncle sold me his old green Volvo.", source="text")])
     out, shown, _ = _ask(pipe, "Your uncle is Ingrid.", "What is my uncle's name?")
-    assert out.text == shown == HONEST_LINE
+    assert "Ingrid" not in out.text and out.text == shown == (
+        f'I\'m not sure, but on {_today()} you wrote: "My uncle sold me his old green Volvo."')
 
 
 def test_grounded_sentences_pass_and_a_later_invention_is_cut(pipe):
@@ -84,7 +100,10 @@ def test_each_part_of_a_two_part_question_gets_its_own_prompt_and_gate(pipe):
                            "Where does my sister live, and what is my cat's name?")
     assert [p[-1]["content"].rsplit("Question: ", 1)[1] for p in llm.prompts] == [
         "Where does my sister live?", "What is my cat's name?"]
-    # The second answer talks about the sister again: its own gate stops it there.
-    assert out.text == shown == "Ingrid lives in Lisbon. " + HONEST_LINE
+    # The second answer talks about the sister again: its own gate stops it there and quotes
+    # the memory about the cat.
+    assert out.text == shown == ("Ingrid lives in Lisbon. I'm not sure, but on "
+                                 f'{_today()} you wrote: "I adopted a grey cat and named her '
+                                 'Miso."')
     assert [part for part, _, _ in out.parts] == ["Where does my sister live?",
                                                   "What is my cat's name?"]
