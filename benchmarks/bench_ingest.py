@@ -10,8 +10,8 @@ Rows:
   is created inside the timed part; with the CPU seconds of that run (a number other
   processes on the machine disturb less);
 - each stage of it alone on the same notes: embedding (the numpy batches the import uses,
-  and sentence-transformers' batches side by side, with the smallest cosine between their
-  vectors), emotion tagging, reading and chunking the files; the rest (LanceDB: duplicate
+  the same on one worker, and sentence-transformers' batches side by side, with the
+  smallest cosine between their vectors), emotion tagging, reading and chunking the files; the rest (LanceDB: duplicate
   lookups, writes, the table and its indexes, compaction) is what the timed run spent
   beyond them;
 - re-importing the same folder (every note a duplicate: no embedding, one query per batch);
@@ -98,6 +98,9 @@ def stages(notes: Path, pipe, embedder: Embedder, wall: float) -> list[Row]:
     texts = [m.text for m in memories]
     _, tag_wall, _ = _timed(lambda: [pipe.tagger.tag(t) for t in texts])
     vectors, np_wall, np_cpu = _timed(lambda: embedder.encode(texts))
+    one = Embedder(embedder.path, threads=1)
+    one.encode(["warm up the model"] * 64)
+    _, one_wall, one_cpu = _timed(lambda: one.encode(texts))
     torch = Embedder(embedder.path, batches="torch")
     torch.load()
     torch.encode(["warm up the model"] * 64)
@@ -112,6 +115,8 @@ def stages(notes: Path, pipe, embedder: Embedder, wall: float) -> list[Row]:
     return [
         Row("ingest", "  embedding alone, numpy batches (what the ingest uses)",
             f"{n / np_wall:.0f}/s ({share(np_wall)}; {np_cpu:.2f} CPU-s)"),
+        Row("ingest", "  embedding alone, numpy batches on one worker (for the scaling)",
+            f"{n / one_wall:.0f}/s ({one_wall:.2f} s; {one_cpu:.2f} CPU-s)"),
         Row("ingest", "  embedding alone, sentence-transformers batches (torch)",
             f"{n / st_wall:.0f}/s ({st_wall:.2f} s; {st_cpu:.2f} CPU-s)"),
         Row("ingest", "  numpy vs sentence-transformers vectors, smallest cosine",
