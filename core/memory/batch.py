@@ -1,11 +1,12 @@
 """Storing many memories fast: whole files gathered into batches, one ``add`` per batch.
 
-One ``MemoryStore.add`` embeds its texts in one call (sentence-transformers batches and
-length-sorts them), looks duplicates up in one query and commits once; one add per note
-instead spends most of its time on per-commit work (measured on 1,000 one-note files:
-7 memories/s one add per file, embedding-bound in batches). Batches grow from
-``FIRST_BATCH`` to ``BATCH_SIZE`` memories, so the first progress report (and the first
-chance to cancel) comes within a fraction of a second and later batches embed efficiently.
+One ``MemoryStore.add`` embeds its texts in one call (``NumpyBert.encode_many`` sorts them by
+length and shares the batches out over the cores), looks duplicates up in one query and
+commits once; one add per note instead spends most of its time on per-commit work (measured
+on 1,000 one-note files: 7 memories/s one add per file, embedding-bound in batches). Batches
+grow from ``FIRST_BATCH`` to ``BATCH_SIZE`` memories, so the first progress report (and the
+first chance to cancel) comes within a fraction of a second and later batches embed
+efficiently.
 
 A file's memories always go into one batch, so each file is stored whole or not at all.
 ``should_stop()`` is asked before each batch is written (after its embedding): a cancelled

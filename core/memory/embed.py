@@ -48,11 +48,23 @@ def usable_cores() -> int:
         return max(1, os.cpu_count() or 1)
 
 
+def batch_workers() -> int:
+    """Workers for a numpy batch: one per usable core, but no more than ``OMP_NUM_THREADS``
+    when it is set (the nightly job's ``lower_priority`` sets it to leave the person a core;
+    a person may set it to cap math threads)."""
+    cores = usable_cores()
+    try:
+        cap = int(os.environ.get("OMP_NUM_THREADS", ""))
+    except ValueError:
+        return cores
+    return max(1, min(cores, cap))
+
+
 class Embedder:
     """Turns texts into normalised float32 vectors with a sentence-transformers model.
 
     ``model`` is a local folder; ``None`` means the bundled all-MiniLM-L6-v2. ``threads``
-    caps the numpy batches' workers (``None``: one per usable core) and torch's intra-op
+    caps the numpy batches' workers (``None``: ``batch_workers()``) and torch's intra-op
     threads (process-wide; ``None`` keeps torch's choice unless it exceeds the cores this
     process may use, because oversubscribed threads spin and run several times slower on a
     small machine). ``batches="torch"`` sends batches through sentence-transformers even
@@ -166,7 +178,7 @@ class Embedder:
             with self._encode_lock:
                 vectors = (small.encode(texts) if few else small.encode_many(
                     texts, batch_size=self.batch_size,
-                    workers=self.threads or usable_cores()))
+                    workers=self.threads or batch_workers()))
             return np.ascontiguousarray(vectors, dtype=np.float32)
         model = self.load()
         with self._encode_lock, _torch_threads(1 if len(texts) <= SMALL_INPUT else None):

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from persona.core.errors import ModelError, TextError
-from persona.core.memory.embed import Embedder
+from persona.core.memory.embed import Embedder, batch_workers, usable_cores
 from persona.core.settings import Settings
 
 pytestmark = pytest.mark.slow
@@ -108,3 +108,14 @@ def test_small_inputs_run_on_one_thread_and_restore_the_count(embedder):
         del model.encode
     assert seen == [1, before]
     assert torch.get_num_threads() == before
+
+
+def test_numpy_batches_use_a_worker_per_core_within_omp_num_threads(monkeypatch):
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    assert batch_workers() == usable_cores()
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")  # the nightly job leaving the person a core
+    assert batch_workers() == 1
+    monkeypatch.setenv("OMP_NUM_THREADS", "64")
+    assert batch_workers() == usable_cores()
+    monkeypatch.setenv("OMP_NUM_THREADS", "not a number")
+    assert batch_workers() == usable_cores()
