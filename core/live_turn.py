@@ -52,6 +52,11 @@ class LiveOptions:
     interval_seconds: float = 1.0  # a pass about this often while the key is held
     min_audio_seconds: float = 1.0  # no pass before this much audio (too few words to search)
     max_memories: int = 8  # prefilled and newly found together, in the final prompt
+    # At the release a memory no pass prefilled joins the prompt only when the final search
+    # ranks it this high: it goes before the question, so the model reads it and the question
+    # again (~40-150 tokens; measured with Qwen 0.5B, 2-3 of 6 turns found a low-ranked new
+    # one when partial transcripts were rough). The final top ones are always in the prompt.
+    new_at_release: int = 3
 
 
 @dataclass
@@ -179,12 +184,16 @@ class LiveTurn:
 
     def _merge(self, hits: list[Hit], *, keep_all: bool) -> list[Hit]:
         """The memories for the next prompt: the prefilled ones in their places (between
-        passes only those still found; at the end all of them), then the new ones, least
-        relevant first so the best sits right before the question, as in the plain prompt."""
+        passes only those still found; at the end all of them, and of the new ones only
+        those ranked within ``new_at_release``), then the new ones, least relevant first so
+        the best sits right before the question, as in the plain prompt."""
         fresh = {h.memory.id: h for h in hits}
         kept = [fresh.get(h.memory.id, h) for h in self.order
                 if keep_all or h.memory.id in fresh]
         have = {h.memory.id for h in kept}
+        if keep_all and kept:  # the release: only the final search's top ones join
+            top = sorted(hits, key=lambda h: -h.score)[:self.options.new_at_release]
+            have |= {h.memory.id for h in hits} - {h.memory.id for h in top}
         new = [h for h in sorted(hits, key=lambda h: h.score) if h.memory.id not in have]
         while len(kept) + len(new) > self.options.max_memories:
             stale = [i for i, h in enumerate(kept) if h.memory.id not in fresh]
