@@ -5,6 +5,14 @@ The loss is on the target's tokens only: the prompt (earlier turns of a conversa
 context the person did not write in this record, and the assistant's words must never be
 learnt. Examples longer than ``max_len`` lose prompt tokens from the left first, then target
 tokens from the right, so the person's own words are kept as long as possible.
+
+An example starts the way the model's own tokenizer starts a text: with its BOS token only
+if it adds one. Neither SmolLM2 nor Qwen2.5 does (their GGUFs say ``add_bos_token: false``),
+but both name a BOS id, and putting it first anyway was costly for Qwen: its
+``<|endoftext|>`` ends documents, so as a first token it made the next ones far less
+likely (held-out NLL on Shakespeare speeches 6.43 → 5.76 nats per token without it,
+benchmarks/RESULTS.md), and DP's clipped gradients went into learning what follows it.
+Without a BOS the first target token is context, not a target.
 """
 
 from __future__ import annotations
@@ -28,11 +36,21 @@ class Encoded:
         return len(self.ids) - self.target_start
 
 
-def encode_example(tokenizer, example: TrainingExample, max_len: int) -> Encoded | None:
-    """``example`` as ids; None when its target has no tokens at all."""
+def start_ids(tokenizer) -> list[int]:
+    """What the tokenizer puts before a text by itself: ``[bos]`` or nothing."""
+    bos = tokenizer.bos_token_id
+    if bos is None:
+        return []
+    return [bos] if tokenizer.encode("a", add_special_tokens=True)[:1] == [bos] else []
+
+
+def encode_example(tokenizer, example: TrainingExample, max_len: int, *,
+                   bos: list[int] | None = None) -> Encoded | None:
+    """``example`` as ids; None when its target has no tokens at all. ``bos``:
+    ``start_ids(tokenizer)``, if the caller has it already."""
     if max_len < 2:
         raise ValueError(f"max_len must be at least 2, not {max_len}")
-    bos = [tokenizer.bos_token_id] if tokenizer.bos_token_id is not None else []
+    bos = start_ids(tokenizer) if bos is None else bos
     eos = [tokenizer.eos_token_id] if tokenizer.eos_token_id is not None else []
     prompt = tokenizer.encode(example.prompt, add_special_tokens=False) if example.prompt else []
     target = tokenizer.encode(example.target, add_special_tokens=False) + eos
@@ -52,7 +70,8 @@ def encode_example(tokenizer, example: TrainingExample, max_len: int) -> Encoded
 
 def encode_examples(tokenizer, examples: Sequence[TrainingExample], max_len: int
                     ) -> list[Encoded]:
-    out = [encode_example(tokenizer, ex, max_len) for ex in examples]
+    bos = start_ids(tokenizer)
+    out = [encode_example(tokenizer, ex, max_len, bos=bos) for ex in examples]
     return [e for e in out if e is not None and e.target_tokens > 0]
 
 
