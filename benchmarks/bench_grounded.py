@@ -55,7 +55,8 @@ def load_questions(quick: bool = False) -> list[dict]:
 
 def known_text(pipe) -> str:
     """Everything the model was given to read: an answer naming anything else was invented."""
-    memories = " ".join(m.text for m in pipe.store.all_memories())
+    # Each memory comes with its date in the prompt: a reply may name the day it was written.
+    memories = " ".join(f"{m.ts.date().isoformat()} {m.text}" for m in pipe.store.all_memories())
     profile = pipe.home.profile_file
     today = datetime.now(timezone.utc).strftime("%A %d %B %Y")
     return " ".join([memories, profile.read_text("utf-8") if profile.exists() else "", today])

@@ -420,12 +420,17 @@ class Pipeline:
                     yield piece
 
             def pieces() -> Iterator[str]:
+                said = ""
                 for i, part in enumerate(parts):
                     gate = self._grounding_gate(prompts[i], part)
                     for n, piece in enumerate(self._gated(tokens(i, gate), gate)):
                         if stop is not None and stop.is_set():
                             return
-                        piece = " " + piece.lstrip() if i and not n else piece
+                        if i and not n:  # "Ingrid" + "Tomas is..." -> "Ingrid. Tomas is..."
+                            end = "" if not said.strip() or said.rstrip()[-1] in ".!?…\"" \
+                                else "."
+                            piece = end + " " + piece.lstrip()
+                        said += piece
                         if on_text is not None:
                             on_text(piece)
                         yield piece

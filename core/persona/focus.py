@@ -338,23 +338,31 @@ class Focus:
                 return False  # a part whose focus no memory holds: nothing to hold words to
             on_topic.update(*(u for u in about if u is not None))
         covered = {b for b in borrowed if any(b in self._stems[u] for u in on_topic)}
-        return 2 * len(covered) < len(borrowed)
+        # A name must come from a memory about the focus ("My best friend Tomas is named
+        # Miso": Miso is the cat); other words by majority.
+        names = {stem(w) for w in words(sentence)[1:] if w[:1].isupper()}
+        return bool(names & (borrowed - covered)) or 2 * len(covered) < len(borrowed)
 
     def quote(self) -> str | None:
-        """When one memory holds every word the question asks with (its names, nouns and
-        verbs, not its slot words): that memory, quoted with its date and hedged ("I'm not
+        """When a memory holds every word the question asks with (its names, nouns and
+        verbs, not its slot words; the best-ranked such memory), or only one memory holds
+        all the words of its focus: that memory, quoted with its date and hedged ("I'm not
         sure, but on Sunday, 8 March 2026 you wrote: "…""), for a model that did not find or
-        would not say the answer. None otherwise. The best-ranked memory wins a tie."""
+        would not say the answer. None otherwise."""
         want = {stem(w) for w in words(self.question)
                 if len(w) > 2 and norm(w) not in FUNCTION and norm(w) not in SLOTS}
-        best = None
-        for u, unit in enumerate(self.units):
-            day = _written(unit)
-            if want and day is not None and want <= self._stems[u]:
-                best = (day, _MEMORY_HEAD.sub("", unit).strip())
+        focus = {stem(w) for p in self.phrases for w in p.words}
+        dated = [(u, _written(unit)) for u, unit in enumerate(self.units)]
+        dated = [(u, day) for u, day in dated if day is not None]
+        every = [(u, day) for u, day in dated if want and want <= self._stems[u]]
+        # Else the one memory that holds the whole focus ("Where did I give my conference
+        # talk?": the memory says "talk at the ... conference", not "give").
+        only = [(u, day) for u, day in dated if focus and focus <= self._stems[u]]
+        best = every[-1] if every else only[0] if len(only) == 1 else None
         if best is None:
             return None
-        day, text = best
+        u, day = best
+        text = _MEMORY_HEAD.sub("", self.units[u]).strip()
         return f'I\'m not sure, but on {_spoken_date(day)} you wrote: "{text}"'
 
     def date_line(self, reply: str) -> str | None:

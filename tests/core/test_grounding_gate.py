@@ -48,6 +48,7 @@ def test_an_invented_name_ends_the_reply_before_it_is_shown(pipe):
 
 
 def test_with_no_memory_to_quote_the_reply_says_it_has_none(pipe):
+    pipe.store.add([Memory(text="My sister and I love jazz.", source="text")])
     out, shown, _ = _ask(pipe, "Your sister studied in Porto.", "Where did my sister study?")
     assert out.text == shown == HONEST_LINE
 
@@ -96,7 +97,7 @@ def test_the_worked_example_of_the_prompt_is_not_known_text(pipe):
 
 def test_each_part_of_a_two_part_question_gets_its_own_prompt_and_gate(pipe):
     pipe.store.add([Memory(text="I adopted a grey cat and named her Miso.", source="text")])
-    out, shown, llm = _ask(pipe, "Ingrid lives in Lisbon.",
+    out, shown, llm = _ask(pipe, "Ingrid lives in Lisbon",
                            "Where does my sister live, and what is my cat's name?")
     assert [p[-1]["content"].rsplit("Question: ", 1)[1] for p in llm.prompts] == [
         "Where does my sister live?", "What is my cat's name?"]

@@ -85,6 +85,7 @@ def test_a_question_the_memories_may_answer_is_not_refused(question, vectors):
     ("What is my grandmother's name?", "Your grandmother's name is Maya Lindqvist."),
     ("What is the name of my sailing instructor?", "It is Mr. Haugen."),
     ("Where does my uncle live?", "Your uncle lives in Lisbon."),
+    ("Who is my sister?", "Your sister Ingrid is named Miso."),  # a name from elsewhere
 ])
 def test_words_from_a_memory_about_something_else_are_off_topic(question, sentence, vectors):
     assert focus(question, vectors).off_topic(sentence)
@@ -152,8 +153,12 @@ def test_a_reply_that_does_not_know_gives_way_to_the_one_memory_that_answers(vec
     # words (the slot word "name" does not count, "mother" does).
     gate = SentenceGate(" ".join(DIARY), focus=focus("Who is my cello teacher?", vectors))
     assert gated("It is Anna.", gate).startswith("I'm not sure, but on Monday, 9 February")
-    gate = SentenceGate(" ".join(DIARY), focus=focus("Where did my sister study?", vectors))
-    assert gated("I don't know.", gate) == "I don't know."
+    gate = SentenceGate(" ".join(DIARY), focus=focus("Where does my sister study?", vectors))
+    assert gated("I don't know.", gate).startswith("I'm not sure, but on Monday, 19 January")
+    # Two memories hold "grandmother": neither is quoted for a word none of them holds.
+    diary = [*DIARY, "8. [2026-06-01] My grandmother's garden is full of roses."]
+    f = Focus("Where did my grandmother study?", diary, vectors, "Maya Lindqvist")
+    assert gated("I don't know.", SentenceGate(" ".join(diary), focus=f)) == "I don't know."
 
 
 def test_a_weekday_is_no_date(vectors):
