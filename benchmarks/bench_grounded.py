@@ -45,8 +45,8 @@ class Outcome:
     raw_reply: str = ""
 
 
-def load_questions(quick: bool = False) -> list[dict]:
-    items = json.loads(QUESTIONS.read_text(encoding="utf-8"))["questions"]
+def load_questions(quick: bool = False, path: Path | None = None) -> list[dict]:
+    items = json.loads((path or QUESTIONS).read_text(encoding="utf-8"))["questions"]
     if quick:  # two of each kind
         items = [i for k in ("fact", "paraphrase", "two", "date", "unanswerable")
                  for i in [x for x in items if x["kind"] == k][:2]]
@@ -147,8 +147,9 @@ def rows_for(model: str, outcomes: list[Outcome], k: int) -> list[Row]:
 
 
 def run(quick: bool = False, models: list[str | None] | None = None,
-        log: Path | None = None, memory_off: bool = False) -> list[Row]:
-    items = load_questions(quick)
+        log: Path | None = None, memory_off: bool = False,
+        questions: Path | None = None) -> list[Row]:
+    items = load_questions(quick, questions)
     pipe = sample_pipeline()
     rows: list[Row] = []
     records = {}
@@ -178,9 +179,11 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--memory-off", action="store_true",
                     help="also ask the answerable questions with retrieval off")
     ap.add_argument("--log", type=Path, help="write every reply and verdict to this JSON file")
+    ap.add_argument("--questions", type=Path, help="another question file of the same format "
+                    "(e.g. benchmarks/data/grounded_heldout.json, written after the gate)")
     args = ap.parse_args(argv)
     models = [m.strip() for m in args.model.split(",") if m.strip()] or None
-    print(format_table(run(args.quick, models, args.log, args.memory_off)))
+    print(format_table(run(args.quick, models, args.log, args.memory_off, args.questions)))
 
 
 if __name__ == "__main__":

@@ -9,6 +9,8 @@ import pytest
 from benchmarks.bench_grounded import QUESTIONS
 from benchmarks.grounding import KINDS, judge, mentions_date, retrieved, says_dont_know
 
+HELDOUT = QUESTIONS.with_name("grounded_heldout.json")
+
 KNOWN = ("I adopted a grey cat from the shelter today and named her Miso. "
          "My neighbour's dog barked all night again.")
 
@@ -66,11 +68,17 @@ def test_two_memory_questions_need_both_parts():
     assert not retrieved(item, ["Ingrid lives in Lisbon"], [])
 
 
-def test_the_question_set_is_well_formed():
-    items = json.loads(QUESTIONS.read_text(encoding="utf-8"))["questions"]
+@pytest.mark.parametrize("path, least", [(QUESTIONS, 60), (HELDOUT, 24)])
+def test_the_question_sets_are_well_formed(path, least):
+    items = json.loads(path.read_text(encoding="utf-8"))["questions"]
     kinds = [i["kind"] for i in items]
-    assert len(items) >= 60 and set(kinds) == set(KINDS)
+    assert len(items) >= least and set(kinds) <= set(KINDS)
     assert kinds.count("unanswerable") >= 12
+    if path == QUESTIONS:
+        assert set(kinds) == set(KINDS)
+    else:  # held out: none of its questions is in the main set
+        assert not {i["q"] for i in items} & {i["q"] for i in json.loads(
+            QUESTIONS.read_text(encoding="utf-8"))["questions"]}
     for item in items:
         if item["kind"] == "two":
             assert len(item["all"]) >= 2, item
