@@ -139,14 +139,16 @@ def measure(model: str, *, quick: bool, nightly_tokens: int,
 
 
 def dp_train_spec(model: str, quick: bool) -> dict:
-    """A DP-SGD run on torch with the product's defaults (TrainOptions: Poisson batch 32,
-    256-token records, LoRA on the last blocks, learning rate), on tinyshakespeare speeches
+    """A DP-SGD run on torch with the product's defaults for ``model`` (TrainOptions from the
+    default settings and the model's training hints: Poisson batch, record length, LoRA
+    layers, learning rate), on tinyshakespeare speeches
     as bench_train uses: training alone, so its peak RSS and tokens/s are training's."""
     import tempfile
 
+    from benchmarks.train_jobs import settings_for
     from persona.core.train.runner import TrainOptions
 
-    opts = TrainOptions()
+    opts = TrainOptions.from_settings(settings_for(model))  # with the model's training hints
     n = 16 if quick else TRAIN_RECORDS
     return {"job": "train", "mode": "torch", "model": model, "n_train": n, "n_outside": 1,
             "n_heldout": 1, "max_len": opts.max_seq_len, "q": min(1.0, opts.batch_size / n),

@@ -45,10 +45,11 @@ def job(spec: dict) -> dict:
 
 def plan(sizes: dict) -> dict:
     """The shared numbers of the runs: q, steps, δ and the σ of ε = 8."""
+    from benchmarks.train_jobs import settings_for
     from persona.core.train.runner import TrainOptions
     from persona.privacy.rdp import calibrate_noise, default_delta
 
-    defaults = TrainOptions()
+    defaults = TrainOptions.from_settings(settings_for())  # the default model's hints
     q = sizes["batch"] / sizes["n_train"]
     steps = math.ceil(sizes["epochs"] / q)
     delta = default_delta(sizes["n_train"])

@@ -45,6 +45,19 @@ class Part:
 
 
 @dataclass(frozen=True)
+class TrainingHints:
+    """Training defaults measured for one model (benchmarks/bench_train.py, RESULTS.md);
+    None leaves the generic default (core/train/hints.py says which wins). They change how
+    fast and how well a run learns, never what it spends: ε is charged from the plan."""
+
+    learning_rate: float | None = None
+    lora_layers: int | None = None  # the last N transformer blocks
+    lora_rank: int | None = None
+    max_seq_len: int | None = None
+    batch_size: int | None = None  # expected Poisson batch
+
+
+@dataclass(frozen=True)
 class ModelSpec:
     """A model of the catalog. ``sha256`` is of the joined file (for Whisper: model.bin)."""
 
@@ -64,6 +77,7 @@ class ModelSpec:
     note: str = ""
     imported_from: str | None = None  # an imported GGUF: the file it was copied from
     file_name: str | None = None  # an imported GGUF: its file in the cache
+    training: TrainingHints = TrainingHints()  # an imported GGUF: none (generic defaults)
 
     @property
     def imported(self) -> bool:
@@ -117,6 +131,7 @@ class ModelSpec:
         d["packages"] = tuple(tuple(p) for p in d.get("packages", ()))
         d["parts"] = tuple(Part(**p) for p in d.get("parts", ()))
         d["extras"] = tuple(Part(**p) for p in d.get("extras", ()))
+        d["training"] = TrainingHints(**(d.get("training") or {}))
         return cls(**d)
 
 

@@ -71,13 +71,18 @@ class TrainOptions:
 
     @classmethod
     def from_settings(cls, settings: Settings, **overrides) -> TrainOptions:
-        """The settings' training knobs; ``overrides`` that are None are ignored."""
+        """The settings' training knobs, with the language model's training hints where
+        the person left a knob at its default (core/train/hints.py); ``overrides`` that are
+        None are ignored."""
+        from persona.core.train.hints import hinted_knobs
+
         knobs = dict(epsilon=settings.train_epsilon, delta=settings.privacy_delta,
                      epochs=settings.train_epochs, batch_size=settings.train_batch_size,
                      max_seq_len=settings.train_max_seq_len,
                      lora_layers=settings.train_lora_layers or None,
                      threads=settings.train_threads,
                      checkpoint_seconds=settings.train_checkpoint_minutes * 60)
+        knobs.update(hinted_knobs(settings))
         knobs.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**knobs)
 
