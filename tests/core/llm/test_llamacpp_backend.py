@@ -104,6 +104,24 @@ def test_an_open_prefill_reads_the_words_heard_so_far_and_no_end_of_turn(backend
     assert backend.last_stats.evaluated_tokens == len(ids) - len(open_ids)
 
 
+def test_prompts_are_read_on_the_cores_nothing_else_holds(gguf, monkeypatch):
+    import persona.core.llm.llamacpp_backend as mod
+
+    assert isinstance(mod.busy_elsewhere(), int)  # Linux: the kernel's runnable count
+    busy = LlamaCppBackend(gguf)
+    # The machine's load cannot be set from a test: the count of busy threads is given.
+    monkeypatch.setattr(mod, "busy_elsewhere", lambda: 5)
+    crowded = busy.chat(Q2, GREEDY)
+    assert busy._batch_threads == 1
+    idle = LlamaCppBackend(gguf)
+    monkeypatch.setattr(mod, "busy_elsewhere", lambda: 0)
+    assert idle.chat(Q2, GREEDY) == crowded  # the thread count changes only the time
+    assert idle._batch_threads == mod.prompt_threads()
+    fixed = LlamaCppBackend(gguf, batch_threads=1)
+    fixed.chat(Q2, GREEDY)
+    assert fixed._batch_threads == 1  # an explicit count is kept
+
+
 class _StopAfter:
     """A cancel flag that turns on after ``n`` looks (the prefill checks it per chunk)."""
 
