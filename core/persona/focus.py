@@ -36,7 +36,7 @@ from datetime import date
 import numpy as np
 
 from persona.core.persona.grounding import MONTHS, fold, norm, says_dont_know
-from persona.core.persona.prompt import EXAMPLE
+from persona.core.persona.prompt import EXAMPLE, RULES
 
 # Words that open a noun phrase naming what the question is about.
 OPENERS = frozenset({"my", "your", "our", "the", "which", "what", "whose", "his", "her",
@@ -117,6 +117,7 @@ _PARTS = re.compile(_AND + r"|\?\s+", re.IGNORECASE)
 # "Maya, ..." / "Hi Maya! ..." at the start of a reply: greeting the person names no fact.
 _VOCATIVE = re.compile(r"^(?:(?:hi|hello|hey|dear|oh|well)\s+)?[A-Z][\w'-]*[,!]\s*")
 _MEMORY_LINE = re.compile(r"^\d+\.\s")
+_RULES = RULES.split("{", 1)[0]  # how the system prompt's rules line starts
 _SYSTEM_SPLIT = re.compile(r"(?<=[.!?])\s+|\n")
 
 Encode = Callable[[Sequence[str]], np.ndarray]
@@ -235,8 +236,9 @@ def given_units(messages: list[dict[str, str]]) -> list[str]:
     units: list[str] = []
     body = [m for m in messages if m not in EXAMPLE]
     for n, m in enumerate(body):
-        if m["role"] == "system":
-            units += [u for u in _SYSTEM_SPLIT.split(m["content"]) if u.strip()]
+        if m["role"] == "system":  # without the rules: they are about the prompt
+            units += [u for line in m["content"].splitlines() if not line.startswith(_RULES)
+                      for u in _SYSTEM_SPLIT.split(line) if u.strip()]
         elif m["role"] == "user" and n < len(body) - 1:
             units.append(m["content"])
         elif m["role"] == "user":
@@ -301,7 +303,9 @@ class Focus:
         cannot answer), else None. Only for a question about the person's own life: "Which
         film should I watch?" asks for advice, "What is the capital of Peru?" for knowledge."""
         toks = [norm(w) for w in words(self.question)]
-        if not PERSONAL & set(toks) or ADVICE & set(toks) or toks[:2] in REQUESTS:
+        # About the person's life: "my", "I", or someone from their memories ("Ingrid").
+        named = any(p.head[:1].isupper() and self.known(p.head) for p in self.phrases)
+        if not (PERSONAL & set(toks) or named) or ADVICE & set(toks) or toks[:2] in REQUESTS:
             return None
         return next((p for p in self.phrases if not self.known(p.head)), None)
 
@@ -312,9 +316,8 @@ class Focus:
 
     def off_topic(self, sentence: str) -> bool:
         """True when most words ``sentence`` takes from the memories come from memories
-        that are not about the question's focus. A memory is about a focus when it holds
-        each of the focus's words that some memory holds (as itself or a word as close as
-        SAME); a focus no memory holds that closely says nothing either way."""
+        that are not about the question's focus (see _about); a focus no memory holds even
+        loosely says nothing either way."""
         if not self.phrases or says_dont_know(sentence):
             return False
         sentence = _VOCATIVE.sub("", sentence.strip()) if self.person else sentence
@@ -384,14 +387,18 @@ class Focus:
 
     def _about(self, phrase: Phrase) -> set[int] | None:
         """The given texts about ``phrase``: those holding each of its words that some text
-        holds as SAME; when none holds them all and the head is there as itself ("research
-        project": the grant's memory says "project"), those holding the head. None when no
-        text holds any of its words that closely."""
-        found = [w for w in phrase.words if self.known(w, SAME)]
+        holds as SAME (failing that, as SIMILAR); when none holds them all and the head is
+        there as itself ("research project": the grant's memory says "project"), those
+        holding the head. None when no text holds any of its words even as SIMILAR."""
+        near = SAME
+        found = [w for w in phrase.words if self.known(w, near)]
+        if not found:  # only a looser match ("car" ~ "Volvo" 0.59): the memories it finds
+            near = SIMILAR
+            found = [w for w in phrase.words if self.known(w, near)]
         if not found:
             return None
         units = range(len(self.units))
-        every = {u for u in units if all(self._in(w, u, SAME) for w in found)}
+        every = {u for u in units if all(self._in(w, u, near) for w in found)}
         if every or phrase.head not in found:
             return every
         return {u for u in units if stem(phrase.head) in self._stems[u]}

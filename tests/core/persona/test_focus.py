@@ -60,6 +60,7 @@ def test_stems_fold_plurals_possessives_and_accents():
     ("What is my favourite film?", "your favourite film"),
     ("Which hotel am I staying at?", "a hotel"),
     ("Which university did I study at?", "a university"),
+    ("Which school did Ingrid go to?", "a school"),  # about someone in the memories
 ])
 def test_a_question_about_what_no_memory_mentions_is_refused(question, refusal, vectors):
     line = focus(question, vectors).refusal()
@@ -86,6 +87,7 @@ def test_a_question_the_memories_may_answer_is_not_refused(question, vectors):
     ("What is the name of my sailing instructor?", "It is Mr. Haugen."),
     ("Where does my uncle live?", "Your uncle lives in Lisbon."),
     ("Who is my sister?", "Your sister Ingrid is named Miso."),  # a name from elsewhere
+    ("What colour is my car?", "Your car is called Miso."),  # car ~ Volvo, loosely
 ])
 def test_words_from_a_memory_about_something_else_are_off_topic(question, sentence, vectors):
     assert focus(question, vectors).off_topic(sentence)
@@ -96,7 +98,7 @@ def test_words_from_a_memory_about_something_else_are_off_topic(question, senten
     ("What is my cat's name?", "Maya, your grey cat is Miso."),  # the name in passing
     ("Where does my sister live?", "Ingrid lives in Lisbon, Maya."),
     ("Who is my cello teacher?", "Mr. Haugen teaches you on Thursdays."),
-    ("What colour is my car?", "Your Volvo is green."),  # car ~ volvo: no judgement
+    ("What colour is my car?", "Your Volvo is green."),  # car ~ Volvo, loosely
     ("What is my cat's name, and where does my sister live?", "Miso. Ingrid is in Lisbon."),
     ("What is my cat's name, and what do I drive?", "You drive a green Volvo."),
     ("What is my neighbour's dog called?", "I don't know the dog's name."),
