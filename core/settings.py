@@ -88,7 +88,7 @@ class Settings(BaseModel):
 
     # Training (persona train and the nightly retrain; core/train/runner.py TrainOptions).
     # A knob left at its default takes the language model's training hint, if the catalog
-    # has one (core/train/hints.py): Qwen2.5-0.5B trains 4 blocks at up to 128 tokens.
+    # has one (core/train/hints.py): Qwen2.5-0.5B trains at up to 128 tokens, lr 5e-3.
     train_epochs: float = Field(1.0, gt=0, le=20, description="Passes over the records per run")
     train_batch_size: int = Field(32, ge=1, le=1024, description="Expected Poisson batch")
     train_max_seq_len: int = Field(256, ge=16, le=4096,
