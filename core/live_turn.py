@@ -165,6 +165,9 @@ class LiveTurn:
                 self.order, self.prefilled = order, messages
             self.pipe.llm.prefill(messages, cancel=self._stop_pass, open_end=True)
             seconds["prefill"] = time.perf_counter() - t0 - sum(seconds.values())
+            if not self._stop_pass.is_set():
+                self.pipe.warm_focus(messages)  # the grounding gate's word vectors
+                seconds["focus"] = time.perf_counter() - t0 - sum(seconds.values())
             self.passes.append(Pass(len(audio) / SAMPLE_RATE, text,
                                     [h.memory.id for h in order], seconds))
         except Exception:  # noqa: BLE001 - the release path does it all again

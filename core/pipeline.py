@@ -468,6 +468,17 @@ class Pipeline:
                 self._remember_all([(m, None) for m in turns])
         return out
 
+    def warm_focus(self, messages: list[dict[str, str]]) -> None:
+        """Compute the word vectors the grounding gate may need for a reply to ``messages``
+        (the memories' words, a few milliseconds each, cached): a live turn does it while
+        the key is held, so the release does not wait for them."""
+        if self._gating():
+            from persona.core.persona.focus import given_units, vocabulary
+
+            words = vocabulary(given_units(messages))
+            if words:
+                self.word_vectors(words)
+
     def _gating(self) -> bool:
         return bool(getattr(self.settings, "grounding_gate", True))
 

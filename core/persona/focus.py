@@ -228,6 +228,13 @@ def question_focus(question: str) -> list[Phrase]:
     return phrases
 
 
+def vocabulary(units: Sequence[str]) -> list[str]:
+    """The words of ``units`` a question's word is compared with by vector."""
+    return sorted({w.lower() for u in units for w in words(u)
+                   if w.isalpha() and len(w) > 2 and norm(w) not in FUNCTION
+                   and stem(w) not in RELATIONS})
+
+
 def given_units(messages: list[dict[str, str]]) -> list[str]:
     """What the model was given about the person, one text per source: each sentence of the
     system prompt (a profile field, today's date), each of the person's turns of the
@@ -283,9 +290,7 @@ class Focus:
         if kin is not None:
             return kin
         if s not in self._sims:
-            vocab = sorted({w.lower() for u in self.units for w in words(u)
-                            if w.isalpha() and len(w) > 2 and norm(w) not in FUNCTION
-                            and stem(w) not in RELATIONS})
+            vocab = vocabulary(self.units)
             self._sims[s] = {}
             if self.vectors is not None and vocab:
                 sims = self.vectors(vocab) @ self.vectors([word.lower()])[0]

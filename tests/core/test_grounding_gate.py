@@ -108,3 +108,14 @@ def test_each_part_of_a_two_part_question_gets_its_own_prompt_and_gate(pipe):
                                  'Miso."')
     assert [part for part, _, _ in out.parts] == ["Where does my sister live?",
                                                   "What is my cat's name?"]
+
+
+def test_the_gate_s_word_vectors_can_be_computed_ahead(pipe):
+    q = "Where does my sister live?"
+    pipe.warm_focus(pipe.prompt_messages(q, pipe.search(q), []))
+    cached = pipe.word_vectors._cache
+    assert {"lisbon", "nurse"} <= set(cached) and "sister" not in cached  # people: by kind
+    pipe.settings = pipe.settings.model_copy(update={"grounding_gate": False})
+    cached.clear()
+    pipe.warm_focus(pipe.prompt_messages(q, pipe.search(q), []))
+    assert not cached  # no gate, nothing to compute
