@@ -134,6 +134,10 @@ def rows_for(model: str, outcomes: list[Outcome], k: int) -> list[Row]:
                 idk >= TARGET_DONT_KNOW),
             Row("grounded", f"{model}: answerable replied 'don't know'",
                 share(outcomes, ANSWERABLE, "says_dont_know")),
+            # A hedged quote of the right memory ("I'm not sure, but on ... you wrote: ...")
+            # holds the answer and is counted correct; this row says how many were that.
+            Row("grounded", f"{model}: answerable correct as a hedged quote of the memory",
+                f"{sum(o.correct and o.says_dont_know for o in answerable)}/{len(answerable)}"),
             Row("grounded", f"{model}: answerable correct, grounding gate off",
                 share(outcomes, ANSWERABLE, "correct_gate_off")),
             Row("grounded", f"{model}: unanswerable 'don't know', grounding gate off",
