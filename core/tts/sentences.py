@@ -27,14 +27,19 @@ _CLAUSE = re.compile(r"[,;:—]\s")
 # A comma, semicolon or colon just after a letter at the end of the text so far: a clause end
 # without waiting for the next token's space ("1," may go on as "1,000"; a letter's comma not).
 _CLAUSE_AT_END = re.compile(r"[^\W\d_][,;:]$")
+# A first clause may also end before a joining word with no comma ("Ingrid lives in Lisbon |
+# and works as a nurse"): known once the word after it has begun.
+_JOIN = re.compile(r"(?<=[^\W\d_])\s+(?:and|but|because|so|which|who|where|while)\s+(?=\S)",
+                   re.IGNORECASE)
 
 
 class SentenceSplitter:
     """Incremental splitter: ``feed`` pieces, get finished sentences; ``flush`` at the end.
 
     With ``first_clause_words`` the first piece may end at a clause (a comma, semicolon,
-    colon or dash) once it has that many words: a spoken reply then starts after a few
-    words instead of a whole sentence, which is most of its time to first audio.
+    colon or dash, or before "and", "but", "which" ...) once it has that many words: a
+    spoken reply then starts after a few words instead of a whole sentence, which is most
+    of its time to first audio.
     """
 
     def __init__(self, *, first_clause_words: int = 0) -> None:
@@ -69,6 +74,9 @@ class SentenceSplitter:
         m = _CLAUSE_AT_END.search(self._buf)
         if m is not None and len(self._buf[:m.end()].split()) >= self.first_clause_words:
             return m.end()
+        for m in _JOIN.finditer(self._buf):
+            if len(self._buf[:m.start()].split()) >= self.first_clause_words:
+                return m.start()
         return None
 
     def flush(self) -> list[str]:

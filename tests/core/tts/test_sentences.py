@@ -91,3 +91,15 @@ def test_the_first_clause_is_cut_when_its_comma_arrives_not_one_token_later():
     s = SentenceSplitter(first_clause_words=4)
     assert s.feed("You walked about 1,") == []
     assert s.feed("500 steps, mostly uphill.") == ["You walked about 1,500 steps,"]
+
+
+def test_the_first_clause_may_end_before_a_joining_word():
+    s = SentenceSplitter(first_clause_words=4)
+    assert s.feed("My sister Ingrid lives in Lisbon and") == []  # "and" or "android"?
+    assert s.feed(" works") == ["My sister Ingrid lives in Lisbon"]
+    assert s.feed(" as a nurse and loves it. Bye") == ["and works as a nurse and loves it."]
+    # Too few words before it, or not the first piece: no cut.
+    assert list(split_sentences(["Miso and Ingrid are here."], first_clause_words=4)) == [
+        "Miso and Ingrid are here."]
+    whole = "Tomas got engaged to Lea and the wedding is in Porto."
+    assert list(split_sentences([whole])) == [whole]  # without the option: sentences only
