@@ -15,13 +15,11 @@ from pathlib import Path
 from persona.core.errors import ModelError
 
 # The one place the defaults are chosen. The language model is settled by measurement
-# (benchmarks/bench_models.py, RESULTS.md). Qwen 0.5B answered 50/66 grounded questions where
-# SmolLM2 answered 32/66, in 1.7 GB of app RSS; the 1.5B (62/66) needs 2.9 GB for the app and
-# 8.1 GB to train. Qwen 0.5B's training is at the edge of its targets (3.8 GB alone, 5.1 GB in
-# the nightly job with its embedder; 50k tokens extrapolated to 23-25 min with its training
-# hints, from a 20k-token nightly on a busy machine):
-# the quiet run in RESULTS.md confirms or overturns this choice. Whisper base heard espeak-ng
-# clips with fewer errors than tiny.en.
+# (benchmarks/bench_models.py, RESULTS.md "Issue 9"). With the grounding gate, Qwen 0.5B
+# answers 61/66 grounded questions and says it does not know to 12/15 unanswerable ones
+# (SmolLM2: 49/66, 13/15); quiet run: 1.26 GB app RSS, 3.8 GB to train, a 50k-token nightly
+# in 17.5 min. The 1.5B (62/66 before the gate) needs 2.9 GB for the app and 8.1 GB to
+# train. Whisper base heard espeak-ng clips with fewer errors than tiny.en.
 DEFAULT_LLM = "qwen2.5-coder-0.5b"
 DEFAULT_ASR = "whisper-base"
 ROLES = ("llm", "asr")
