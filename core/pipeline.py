@@ -389,7 +389,7 @@ class Pipeline:
                     hits = self.search(question, exclude_ids=exclude) if use_memory else []
             # "What is my cat's name, and what am I allergic to?": a small model answers the
             # first half only, so each part gets its own prompt over the same memories.
-            from persona.core.persona.focus import split_question
+            from persona.core.persona.question import split_question
 
             parts = split_question(question) if use_memory else [question]
             with t.stage("prompt"):

@@ -178,8 +178,10 @@ class SentenceGate:
     ``feed`` a piece of text, get back the text that may be shown and spoken now (whole
     checked sentences, or the first clause, cut where speech would cut it, so gating adds no
     wait before the first audio); ``flush`` at the end. After the first unsupported sentence
-    the gate gives the honest line, sets ``stopped`` (the caller stops generating) and
-    releases nothing more.
+    the gate gives the honest line (or, with a ``focus`` and nothing said yet, the quote of
+    the memory that holds what was asked), sets ``stopped`` (the caller stops generating) and
+    releases nothing more. With a focus, ``flush`` may add the memory's date to a "when"
+    answer that gave none.
     """
 
     def __init__(self, known: str, *, first_clause_words: int = 0, focus=None) -> None:

@@ -6,14 +6,9 @@ from __future__ import annotations
 import pytest
 
 from persona.core.memory.embed import Embedder
-from persona.core.persona.focus import (
-    Focus,
-    WordVectors,
-    question_focus,
-    split_question,
-    stem,
-)
+from persona.core.persona.focus import Focus, WordVectors
 from persona.core.persona.grounding import SentenceGate, gated, says_dont_know
+from persona.core.persona.question import question_focus, split_question, stem
 
 DIARY = [
     "1. [2026-01-11] I adopted a grey cat from the shelter today and named her Miso.",
