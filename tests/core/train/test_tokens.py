@@ -19,12 +19,19 @@ BOS, EOS = 1, 2
 
 
 class NamesBos:
-    """Like Qwen2.5 and SmolLM2: a BOS id is named, but encoding adds nothing."""
+    """Like Qwen2.5: the end-of-text marker is named as BOS, but encoding adds nothing."""
 
     bos_token_id, eos_token_id = BOS, EOS
+    bos_token = "<|endoftext|>"
 
     def encode(self, text: str, add_special_tokens: bool = False) -> list[int]:
         return [10 + ord(c) % 50 for c in text]
+
+
+class StartBos(NamesBos):
+    """Like SmolLM2: a start marker is named as BOS, and encoding adds nothing."""
+
+    bos_token = "<|im_start|>"
 
 
 class AddsBos(NamesBos):
@@ -47,6 +54,7 @@ def test_a_bos_the_tokenizer_does_not_add_is_not_put_first():
 def test_a_bos_the_tokenizer_adds_starts_every_example():
     tok = AddsBos()
     assert start_ids(tok) == [BOS]
+    assert start_ids(StartBos()) == [BOS]  # a start marker is put first even when not added
     enc = encode_example(tok, TrainingExample("r", "", "abcd"), 64)
     assert enc.ids == [BOS, *tok.encode("abcd"), EOS] and enc.target_start == 1
 
@@ -59,9 +67,9 @@ def test_the_prompt_is_context_with_or_without_a_bos():
         assert enc.ids[enc.target_start:] == tok.encode("hi there") + [EOS]
 
 
-def test_the_fast_models_tokenizer_adds_no_bos(model_folder):  # noqa: F811
-    """SmolLM2's tokenizer names <|im_start|> as BOS but does not add it: no BOS in training
-    (measured neutral for SmolLM2: 4.95 vs 4.96 nats on held-out speeches)."""
+def test_the_fast_models_start_marker_starts_every_example(model_folder):  # noqa: F811
+    """SmolLM2's tokenizer names <|im_start|> as BOS without adding it; it is put first (without
+    it, DP training on MLX no longer lowered the held-out loss, test_dp_mlx.py)."""
     tokenizer = AutoTokenizer.from_pretrained(model_folder, local_files_only=True)
     assert tokenizer.bos_token_id is not None
-    assert start_ids(tokenizer) == []
+    assert start_ids(tokenizer) == [tokenizer.bos_token_id]
