@@ -47,7 +47,7 @@ def start_ids(tokenizer) -> list[int]:
     # it, DP training on MLX stopped lowering the held-out loss: base NLL 6.13 -> 6.32 and 3 of
     # 4 ε = 8 runs failed tests/core/train/test_dp_mlx.py), dropped when it is the marker a
     # model sees *between* documents (Qwen2.5's <|endoftext|>, see above).
-    return [] if "endoftext" in str(tokenizer.bos_token) else [bos]
+    return [] if "endoftext" in str(getattr(tokenizer, "bos_token", "") or "") else [bos]
 
 
 def encode_example(tokenizer, example: TrainingExample, max_len: int, *,
