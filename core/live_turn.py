@@ -240,10 +240,11 @@ class LiveTurn:
                on_heard: Callable | None = None,
                on_text: Callable[[str], None] | None = None,
                stop: threading.Event | None = None,
-               silence: threading.Event | None = None):
-        """The key was released: hear the whole ``utterance``, answer it; returns
-        (Heard, Reply) as ``Pipeline.voice_turn``. The person's turn is stored in parallel
-        with the reply and committed before this returns (a failure raises here)."""
+               silence: threading.Event | None = None, as_me: bool = False):
+        """The key was released: hear the whole ``utterance``, answer it (``as_me``: in the
+        person's voice, Pipeline.reply); returns (Heard, Reply) as ``Pipeline.voice_turn``.
+        The person's turn is stored in parallel with the reply and committed before this
+        returns (a failure raises here)."""
         from persona.core.pipeline import Heard, _emotion_fields
 
         pipe = self.pipe
@@ -285,7 +286,8 @@ class LiveTurn:
             reply = pipe.reply(text, emotion=heard.emotion, speak=speak, wav=wav,
                                use_memory=self.use_memory, question_memory=turn,
                                conversation=self._conv, timings=t, on_text=first_words,
-                               stop=stop, silence=silence, hits=order, now=self.now)
+                               stop=stop, silence=silence, hits=order, now=self.now,
+                               as_me=as_me)
             if not stored:
                 stored.append(pipe.remember_soon(turn, audio=utterance))
             with t.stage("store turn"):

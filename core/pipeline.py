@@ -62,6 +62,8 @@ class Reply:
     # Each part of a two-part question: (part, its prompt, the model's pieces before the gate).
     parts: list[tuple[str, list[dict[str, str]], list[str]]] = field(default_factory=list)
     timings: Timings = field(default_factory=Timings)
+    # Its statements no memory supports (core/persona/claims.py), checked once it is done.
+    unsupported: list = field(default_factory=list)
 
 
 def component(build: Callable) -> property:
@@ -460,6 +462,8 @@ class Pipeline:
                     log.warning("the question was not stored: %s", exc)
             raise
         out.first_token_s = first_token[0] if first_token else None
+        with t.stage("claims"):  # after the last word is spoken: off the first audio's path
+            out.unsupported = self.unsupported_claims(out)
         if store_turns and out.text:
             turns.append(Memory(text=out.text, source="chat", speaker="assistant",
                                 conversation_id=conv.id))
@@ -467,6 +471,26 @@ class Pipeline:
             with t.stage("memory"):
                 self._remember_all([(m, None) for m in turns])
         return out
+
+    def unsupported_claims(self, reply: Reply) -> list:
+        """The statements of ``reply`` that no memory supports (``claims.Claim``s): checked
+        against what its prompts gave the model, then a fresh search per failing sentence.
+        A failing check costs the flags only, never the reply."""
+        if not reply.text:
+            return []
+        from persona.core.persona.claims import reply_claims
+        from persona.core.persona.prompt import memory_line
+
+        def search(sentence: str) -> list[str]:
+            return [memory_line(h, 10_000) for h in self.search(sentence, k=3)]
+
+        prompts = [p for _, p, _ in reply.parts] or [reply.messages]
+        try:
+            return reply_claims(reply.text, prompts, self.word_vectors, search=search,
+                                person=self.profile().identity.name or "")
+        except Exception as exc:  # noqa: BLE001 - flags are advice; the reply stands
+            log.warning("the unsupported-claim check failed: %s", exc)
+            return []
 
     def warm_focus(self, messages: list[dict[str, str]]) -> None:
         """Compute the word vectors the grounding gate may need for a reply to ``messages``

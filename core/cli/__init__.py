@@ -91,6 +91,9 @@ def build_parser() -> argparse.ArgumentParser:
     _training_parsers(sub)
     _bundle_parsers(sub)
     _models_parsers(sub)
+    from persona.core.cli.commands_topics import add_parser as topics_parser
+
+    topics_parser(sub)
 
     p = sub.add_parser("devices", help="list microphones")
     _common(p, json_flag=True)
@@ -285,6 +288,7 @@ def main(argv: list[str] | None = None) -> int:
         commands_forget,
         commands_memories,
         commands_models,
+        commands_topics,
         commands_train,
     )
 
@@ -292,7 +296,8 @@ def main(argv: list[str] | None = None) -> int:
     name = "cmd_" + "_".join(x for x in (args.command, getattr(args, "action", None)) if x)
     handler = (getattr(commands, name, None) or getattr(commands_memories, name, None)
                or getattr(commands_bundle, name, None) or getattr(commands_forget, name, None)
-               or getattr(commands_models, name, None) or getattr(commands_train, name))
+               or getattr(commands_models, name, None) or getattr(commands_topics, name, None)
+               or getattr(commands_train, name))
     try:
         return handler(args) or 0
     except PersonaError as exc:

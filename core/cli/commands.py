@@ -130,7 +130,7 @@ def cmd_ask(args: Namespace) -> int:
     stream = not args.json and not args.speak
     reply = pipe.reply(args.question, speak=args.speak,
                        wav=Path(args.wav) if args.wav else None,
-                       use_memory=not args.no_memory,
+                       use_memory=not args.no_memory, as_me=args.as_me,
                        on_text=(lambda s: print(s, end="", flush=True)) if stream else None)
     if args.json:
         emit_json({"question": reply.question, "reply": reply.text,

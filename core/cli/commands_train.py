@@ -96,6 +96,7 @@ def _outcome_dict(outcome) -> dict:
         "candidate_perplexity": ev.candidate_perplexity if ev else None,
         "promoted": outcome.promoted, "version": outcome.version, "reason": outcome.reason,
         "redaction": outcome.redaction, "summary": outcome.summary_line(),
+        "membership_auc": outcome.membership.membership_auc if outcome.membership else None,
     }
 
 
@@ -207,6 +208,10 @@ def cmd_eval(args: Namespace) -> int:
            "persona_perplexity": ev.reference_perplexity, "tokens": ev.tokens,
            "adapter": version, "epsilon": _eps(meta.max_record_epsilon) if meta else None,
            "private": meta.private if meta else None}
+    from persona.core.cli.fidelity_cli import fidelity_fields, fidelity_lines
+
+    report = fidelity_fields(args, home, settings, examples)
+    out.update(report)
     if args.json:
         emit_json(out)
         return 0
@@ -218,6 +223,7 @@ def cmd_eval(args: Namespace) -> int:
               f"max per-record ε {eps}{'' if meta.private else ', NON-PRIVATE'})")
     else:
         print("Persona perplexity:       (no trained adapter yet: same as the base model)")
+    print("\n".join(fidelity_lines(report)))
     return 0
 
 
@@ -226,6 +232,7 @@ def _eps(x):
 
 
 def cmd_privacy(args: Namespace) -> int:
+    from persona.core.evaluate.membership import audit_fields, audit_line
     from persona.core.train.adapter_store import AdapterStore
     from persona.core.train.jobcontrol import training_status
     from persona.core.train.ledger_binding import check_bindings
@@ -240,7 +247,8 @@ def cmd_privacy(args: Namespace) -> int:
     summary = build_summary(ledger)
     # A run going in another process (the nightly job, or the app's Train now).
     running = summary["training_running"] = training_status(home)
-    lines = report_lines(summary)
+    summary.update(audit_fields(home.privacy_dir, AdapterStore(home).current_version()))
+    lines = [*report_lines(summary), audit_line(summary)]
     if running is not None:
         lines.append(f"A training run is going now (pid {running['pid'] or 'unknown'}, "
                      f"since {running['started'] or 'just now'}).")

@@ -45,27 +45,29 @@ def backend_name(settings: Settings, name: str | None = None) -> str:
 
 
 def load_backend(settings: Settings, home: Home, name: str | None = None, *,
-                 progress: Progress | None = None) -> LLMBackend:
+                 progress: Progress | None = None, adapter: bool = True) -> LLMBackend:
     """The backend ``name`` ("llamacpp", "torch" or "mlx"; None = from the settings and the
     platform) with the model from the settings (a GGUF for llama.cpp, run as it is; a model
     folder for torch and MLX, the bundled GGUF converted on first use) and the person's
-    adapter from ``home.adapter_dir``, if one has been trained."""
-    backend = _load(settings, home, backend_name(settings, name), progress)
+    adapter from ``home.adapter_dir``, if one has been trained (``adapter=False``: the base
+    model alone, as the fidelity report's baseline)."""
+    backend = _load(settings, home, backend_name(settings, name), progress, adapter)
     if backend.adapter_note:
         log.warning("%s", backend.adapter_note)
     return backend
 
 
-def _load(settings: Settings, home: Home, name: str, progress: Progress | None) -> LLMBackend:
+def _load(settings: Settings, home: Home, name: str, progress: Progress | None,
+          adapter: bool = True) -> LLMBackend:
     # An adapter trained for another base model is skipped (adapter_note says so).
-    fit = adapter_fit(settings, home.adapter_dir)
+    fit = adapter_fit(settings, home.adapter_dir) if adapter else AdapterFit(None)
     if name == "llamacpp":
         from persona.core.llm.llamacpp_backend import LlamaCppBackend
         from persona.core.llm.prefix_state import state_dir
 
         # The persona prefix's KV state is kept in the home: a new process skips reading it.
         return _noted(LlamaCppBackend(model_gguf(settings, home), fit.adapter_dir,
-                                      state_dir=state_dir(home.root)), fit)
+                                      state_dir=state_dir(home.root) if adapter else None), fit)
     folder = ensure_model_folder(settings, home, progress)
     if name == "torch":
         from persona.core.llm.torch_backend import TorchBackend

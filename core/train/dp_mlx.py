@@ -64,18 +64,24 @@ def train_mlx(model_folder: Path, examples: Sequence[TrainingExample], config: T
                            should_stop=should_stop)
 
 
-def heldout_loss_mlx(model_folder: Path, adapter: Path | None,
-                     examples: Sequence[TrainingExample], *, max_seq_len: int = 256,
-                     batch_size: int = 8) -> tuple[float, int]:
-    """(mean NLL per target token, target tokens) of the base model, plus the adapter in
-    ``adapter`` if given (mlx-lm, or peft converted), on ``examples`` tokenized exactly as
-    for training."""
+def eval_model_mlx(model_folder: Path, adapter: Path | None):
+    """(model, tokenizer) of the base model plus ``adapter`` if given, ready to score."""
     use_system_blas()
     model, tokenizer = load_base(model_folder)
     if adapter is not None:
         with tempfile.TemporaryDirectory(prefix="persona-mlx-") as scratch:
             continue_lora(model, Path(adapter), Path(scratch))
     model.eval()
+    return model, tokenizer
+
+
+def heldout_loss_mlx(model_folder: Path, adapter: Path | None,
+                     examples: Sequence[TrainingExample], *, max_seq_len: int = 256,
+                     batch_size: int = 8) -> tuple[float, int]:
+    """(mean NLL per target token, target tokens) of the base model, plus the adapter in
+    ``adapter`` if given (mlx-lm, or peft converted), on ``examples`` tokenized exactly as
+    for training."""
+    model, tokenizer = eval_model_mlx(model_folder, adapter)
     encoded = encode_examples(tokenizer, examples, max_seq_len)
     if not encoded:
         raise TextError(f"None of the {len(examples)} held-out examples has a token to "

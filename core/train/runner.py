@@ -113,6 +113,7 @@ class RunOutcome:
     reason: str = ""
     redaction: dict = field(default_factory=dict)
     seconds: float = 0.0
+    membership: object = None  # core.evaluate.membership.MembershipAudit of a promoted adapter
 
     def summary_line(self) -> str:
         p = self.plan
@@ -302,6 +303,12 @@ def _run_locked(home: Home, settings: Settings, options: TrainOptions, *,
             private=bool(summary.get("private", plan.private)), from_base=from_base,
             **base_record(settings), **adapter_anchor_fields(ledger)))
         outcome.promoted = True
+        from persona.core.train.audit_hook import audit_after_run
+
+        outcome.membership = audit_after_run(
+            home, backend, model_folder, find_adapter(store.current_dir(), fmt), examples,
+            dataset.heldout,
+            max_seq_len=config.max_seq_len, version=outcome.version, run_id=run_id, log=log)
     else:
         outcome.reason = "held-out perplexity got worse; kept the current adapter"
         store.discard(candidate)

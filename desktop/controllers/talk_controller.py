@@ -228,6 +228,7 @@ class TalkController(QObject):
         bubble = state["reply"]
         if bubble is not None:
             bubble.set_text(reply.text or "(no reply)")
+            bubble.mark_unsupported([c.sentence for c in reply.unsupported])
             bubble.set_sources(len(reply.hits))
             bubble.sources_requested.connect(lambda: self.show_sources(reply))
             timing = f" · first words after {reply.first_token_s:.1f} s" \

@@ -44,6 +44,11 @@ class Bubble(QWidget):
         self.sources.setAccessibleName("Show the memories behind this reply")
         self.sources.clicked.connect(self.sources_requested)
         self.sources.hide()
+        self.claims_note = QLabel()  # "No memory supports the underlined part" (claim_marks)
+        self.claims_note.setObjectName("claimsNote")
+        self.claims_note.hide()
+        self.unsupported: list[str] = []
+        self._plain = ""
 
         foot = QHBoxLayout()
         foot.setContentsMargins(0, 0, 0, 0)
@@ -55,6 +60,7 @@ class Bubble(QWidget):
         inner.setContentsMargins(12, 8, 12, 8)
         inner.setSpacing(4)
         inner.addWidget(self.text_label)
+        inner.addWidget(self.claims_note)
         inner.addLayout(foot)
 
         row = QHBoxLayout(self)
@@ -68,13 +74,21 @@ class Bubble(QWidget):
 
     @property
     def text(self) -> str:
-        return self.text_label.text()
+        return self._plain if self.unsupported else self.text_label.text()
 
     def set_text(self, text: str) -> None:
         self.text_label.setText(text)
 
     def append(self, piece: str) -> None:
         self.text_label.setText(self.text_label.text() + piece)
+
+    def mark_unsupported(self, sentences: list[str]) -> None:
+        """Underline the sentences of the reply that no memory supports (with a note)."""
+        from persona.desktop.widgets.claim_marks import mark
+
+        text = self.text  # the plain reply: marks are re-drawn from it, never stacked
+        self._plain, self.unsupported = text, list(sentences)
+        mark(self.text_label, self.claims_note, text, self.unsupported)
 
     def set_meta(self, text: str) -> None:
         self.meta.setText(text)

@@ -1,0 +1,191 @@
+"""The fidelity report: how much the persona writes like the person, and what it knows.
+
+Two measures beside held-out perplexity (`persona eval`):
+
+- style: a few held-out records of the person each give a prompt (their first words, to go
+  on from "as me"); the persona (base model + the person's adapter) and the base model alone
+  answer the same "as me" prompt, and the stylometric profile of what each *generated* is
+  compared with the profile of the person's held-out text (``style_similarity_persona``,
+  ``style_similarity_base``);
+- memory: questions made from facts in the person's memories (memory_qa.py) are answered by
+  the persona as a normal question is (retrieval, prompt, gate); ``memory_qa_accuracy`` is
+  the share answered right.
+
+Few prompts and bounded tokens keep it to a minute or two on a small machine. The report is
+kept in the home (eval/fidelity.json, 0600) for the app.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from persona.core.atomic import atomic_write_text
+from persona.core.paths import Home
+from persona.core.settings import Settings
+
+Progress = Callable[[int, int, str], None]  # done, total, what is happening
+REPORT_FILE = Path("eval") / "fidelity.json"
+
+
+@dataclass
+class FidelityOptions:
+    samples: int = 3  # held-out records to prompt from (per model)
+    questions: int = 6  # memory questions
+    max_new_tokens: int = 48  # per generated sample
+    prompt_words: int = 8  # the record's first words given as the start
+
+
+@dataclass
+class FidelityReport:
+    style_similarity_persona: float | None
+    style_similarity_base: float | None
+    memory_qa_accuracy: float | None
+    adapter: str | None  # the persona's adapter version (None: no adapter, persona = base)
+    samples: list[dict] = field(default_factory=list)  # prompt, persona, base
+    questions: list[dict] = field(default_factory=list)  # question, answer, reply, correct
+    styles: dict = field(default_factory=dict)  # person / persona / base: StyleProfile dicts
+    created: str = ""
+    seconds: float = 0.0
+    notes: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def start_of(text: str, n: int) -> str:
+    """The first ``n`` words of ``text`` (the prompt a sample goes on from)."""
+    return " ".join(text.split()[:n])
+
+
+def style_prompt(start: str) -> str:
+    return f"Write a few sentences of my diary, going on from: \"{start} …\""
+
+
+def compare_styles(person_text: str, persona_texts: list[str], base_texts: list[str]
+                   ) -> tuple[float | None, float | None, dict]:
+    """(persona vs person, base vs person, the three profiles) — over generated text only;
+    None where a side generated no words."""
+    from persona.core.errors import TextError
+    from persona.core.evaluate.stylometry import profile, similarity
+
+    person = profile(person_text)
+    styles, sims = {"person": person.to_dict()}, {}
+    for name, texts in (("persona", persona_texts), ("base", base_texts)):
+        try:
+            p = profile("\n".join(texts))
+        except TextError:
+            sims[name] = None
+            continue
+        styles[name] = p.to_dict()
+        sims[name] = round(similarity(p, person), 4)
+    return sims["persona"], sims["base"], styles
+
+
+def run_fidelity(home: Home, settings: Settings, options: FidelityOptions | None = None, *,
+                 progress: Progress | None = None,
+                 should_stop: Callable[[], bool] | None = None, pipeline=None,
+                 heldout: list | None = None) -> FidelityReport | None:
+    """The fidelity report of the home's persona (None when stopped by ``should_stop``).
+    ``heldout``: the person's reference text as TrainingExamples (default: the held-out
+    slice of their memories, as `persona eval`).
+
+    Loads the language model twice (with and without the adapter) unless the persona has no
+    adapter, in which case the base model's numbers are the persona's.
+    """
+    from persona.core.conversation import Conversation
+    from persona.core.evaluate import memory_qa
+    from persona.core.evaluate.membership import sample
+    from persona.core.llm.backend import GenerationOptions
+    from persona.core.llm.factory import load_backend
+    from persona.core.persona.as_me import as_me_messages, style_of
+    from persona.core.pipeline import Pipeline
+    from persona.core.train.adapter_store import AdapterStore
+    from persona.core.train.runner import load_dataset
+
+    opt = options or FidelityOptions()
+    stop = should_stop or (lambda: False)
+    t0 = time.perf_counter()
+    pipe = pipeline or Pipeline(home, settings)
+    dataset = load_dataset(home, settings)
+    heldout = [ex for ex in (dataset.heldout if heldout is None else heldout)
+               if ex.target.strip()]
+    chosen = sample(heldout, opt.samples)
+    pairs = memory_qa.generate(pipe.store.all_memories(), limit=opt.questions)
+    report = FidelityReport(None, None, None, AdapterStore(home).current_version())
+    # Without an adapter the persona is the base model: its samples serve for both.
+    total = (2 if report.adapter else 1) * len(chosen) + len(pairs)
+    done = 0
+
+    def step(text: str) -> bool:
+        nonlocal done
+        if progress is not None:
+            progress(done, total, text)
+        done += 1
+        return stop()
+
+    if chosen:
+        # The style hint comes from the trained records, never from the held-out ones.
+        style = style_of([ex.target for ex in dataset.train[:200]])
+        profile = pipe.profile()
+        gen = GenerationOptions(max_new_tokens=opt.max_new_tokens,
+                                temperature=settings.temperature)
+        prompts = [style_prompt(start_of(ex.target, opt.prompt_words)) for ex in chosen]
+        messages = [as_me_messages(profile, [], p, style) for p in prompts]
+        persona_out = []
+        for m in messages:
+            if step("The persona writes as you …"):
+                return None
+            persona_out.append(pipe.llm.chat(m, gen).strip())
+        base_out = [] if report.adapter else list(persona_out)
+        base = load_backend(settings, home, adapter=False) if report.adapter else None
+        for m in messages if base is not None else []:
+            if step("The base model writes as you …"):
+                return None
+            base_out.append(base.chat(m, gen).strip())
+        del base  # its memory goes before the questions load anything more
+        report.samples = [{"prompt": p, "persona": a, "base": b}
+                          for p, a, b in zip(prompts, persona_out, base_out, strict=True)]
+        (report.style_similarity_persona, report.style_similarity_base,
+         report.styles) = compare_styles("\n".join(ex.target for ex in heldout),
+                                         persona_out, base_out)
+    else:
+        report.notes.append("No held-out memories yet: style was not compared.")
+    replies = []
+    for pair in pairs:
+        if step(f"Question: {pair.question}"):
+            return None
+        reply = pipe.reply(pair.question, store_turns=False, conversation=Conversation.new())
+        replies.append(reply.text)
+        report.questions.append({"question": pair.question, "answer": pair.answer,
+                                 "kind": pair.kind, "reply": reply.text,
+                                 "correct": memory_qa.is_correct(pair, reply.text)})
+    report.memory_qa_accuracy = memory_qa.accuracy(pairs, replies)
+    if not pairs:
+        report.notes.append("No memory held a fact to ask about: no questions were asked.")
+    if not report.adapter:
+        report.notes.append("No trained adapter yet: the persona is the base model.")
+    if progress is not None:
+        progress(total, total, "Done")
+    report.created = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+    report.seconds = round(time.perf_counter() - t0, 1)
+    return report
+
+
+def save_report(home: Home, report: FidelityReport) -> Path:
+    """Keep ``report`` as the home's last fidelity report (0600 in a 0700 folder)."""
+    path = home.root / REPORT_FILE
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    atomic_write_text(path, json.dumps(report.to_dict(), indent=1) + "\n")
+    return path
+
+
+def load_report(home: Home) -> dict | None:
+    """The home's last fidelity report as a dict, or None."""
+    try:
+        return json.loads((home.root / REPORT_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
