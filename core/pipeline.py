@@ -102,6 +102,7 @@ class Pipeline:
         self._component_locks: dict[str, threading.Lock] = {}
         self._writer: ThreadPoolExecutor | None = None  # see remember_soon
         self._writes: list[Future] = []
+        self._style = None  # the person's StyleProfile, for replies "as me"
 
     # ----------------------------------------------------------------- components
     @component
@@ -355,7 +356,7 @@ class Pipeline:
               question_memory: Memory | None = None, conversation=None,
               timings: Timings | None = None, stop: threading.Event | None = None,
               silence: threading.Event | None = None, hits: list[Hit] | None = None,
-              now: datetime | None = None) -> Reply:
+              now: datetime | None = None, as_me: bool = False) -> Reply:
         """Answer ``question`` from the profile and the memories, streaming into speech.
 
         With ``speak`` or ``wav`` each sentence is synthesised as soon as it is complete, so
@@ -363,6 +364,8 @@ class Pipeline:
         thread) ends generation and speech; the reply keeps the text produced so far. Setting
         ``silence`` ends only the speech: the text is still generated in full. Given ``hits``
         (the live turn's), they are not retrieved again and keep their order in the prompt.
+        ``as_me``: answer as the person, in their voice (core/persona/as_me.py); such a reply
+        is a rehearsal in their words, not a statement of fact, so the grounding gate is off.
         """
         from persona.core.conversation import Conversation
 
@@ -393,11 +396,11 @@ class Pipeline:
             # first half only, so each part gets its own prompt over the same memories.
             from persona.core.persona.question import split_question
 
-            parts = split_question(question) if use_memory else [question]
+            parts = split_question(question) if use_memory and not as_me else [question]
             with t.stage("prompt"):
-                prompts = [self.prompt_messages(part, hits, conv.history, emotion=emotion,
-                                                now=now, keep_order=keep_order)
-                           for part in parts]
+                prompts = [self.as_me_messages(question, hits, now=now)] if as_me else [
+                    self.prompt_messages(part, hits, conv.history, emotion=emotion, now=now,
+                                         keep_order=keep_order) for part in parts]
             messages = prompts[0]
             options = GenerationOptions(max_new_tokens=self.settings.max_new_tokens,
                                         temperature=self.settings.temperature)
@@ -424,7 +427,7 @@ class Pipeline:
             def pieces() -> Iterator[str]:
                 said = ""
                 for i, part in enumerate(parts):
-                    gate = self._grounding_gate(prompts[i], part)
+                    gate = None if as_me else self._grounding_gate(prompts[i], part)
                     for n, piece in enumerate(self._gated(tokens(i, gate), gate)):
                         if stop is not None and stop.is_set():
                             return
@@ -557,6 +560,15 @@ class Pipeline:
             options.max_memories = max(options.max_memories, len(hits))
         return build_messages(self.profile(), hits, history, question, emotion=emotion,
                               now=now, options=options)
+
+    def as_me_messages(self, question: str, hits: list[Hit], *, now: datetime | None = None
+                       ) -> list[dict[str, str]]:
+        """The messages for answering ``question`` as the person (core/persona/as_me.py)."""
+        from persona.core.persona.as_me import as_me_messages, person_style
+
+        if self._style is None:  # the person's style changes slowly: read once per pipeline
+            self._style = person_style(self.store)
+        return as_me_messages(self.profile(), hits, question, self._style, now=now)
 
     def voice_turn(self, utterance: Utterance | str | Path, *, speak: bool = False,
                    wav: Path | None = None, use_memory: bool = True,

@@ -64,6 +64,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--speak", action="store_true", help="say the reply aloud")
     p.add_argument("--wav", metavar="OUT", help="write the spoken reply to a WAV file")
     p.add_argument("--no-memory", action="store_true", help="answer without retrieval")
+    p.add_argument("--as-me", action="store_true",
+                   help="answer as you would, in your own voice and style (e.g. \"How would I "
+                        "answer this invitation?\"), from your profile, memories and adapter")
 
     _memories_parsers(sub)
 
@@ -203,6 +206,28 @@ def _progress_jsonl(p: argparse.ArgumentParser) -> None:
                         "loss, epsilon), log messages, then done (the outcome) or error")
 
 
+def _count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a count; give a whole number, 0 or more")
+    return value
+
+
+def _fidelity_args(p: argparse.ArgumentParser) -> None:
+    """`persona eval`'s style and memory-question knobs (core/evaluate/fidelity.py): each
+    sample and question is one generation, so these bound how long it takes."""
+    p.add_argument("--samples", type=_count, default=3, metavar="N",
+                   help="held-out memories to write from, as you, with the persona and the "
+                        "base model (48 tokens each; default 3)")
+    p.add_argument("--questions", type=_count, default=6, metavar="N",
+                   help="questions made from facts in your memories (default 6)")
+    p.add_argument("--perplexity-only", action="store_true",
+                   help="skip style and questions: only held-out perplexity (fast)")
+
+
 def _training_parsers(sub) -> None:
     p = sub.add_parser("train", help="fine-tune the persona on your words under DP")
     _common(p, json_flag=True)
@@ -220,11 +245,13 @@ def _training_parsers(sub) -> None:
                         "(the way out when the privacy ledger cannot account for it)")
     _progress_jsonl(p)
 
-    p = sub.add_parser("eval", help="perplexity of the base model and of the persona")
+    p = sub.add_parser("eval", help="the fidelity report: perplexity, style and memory "
+                       "questions, base model vs persona (a minute or two; see --help)")
     _common(p, json_flag=True)
     p.add_argument("--heldout", nargs="+", metavar="PATH", default=None,
                    help="text files to judge on (default: the held-out slice of your memories)")
     p.add_argument("--backend", choices=("torch", "mlx"), default=None)
+    _fidelity_args(p)
 
     p = sub.add_parser("privacy", help="the privacy ledger: runs and ε spent per record")
     _common(p, json_flag=True)
