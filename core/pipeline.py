@@ -485,7 +485,9 @@ class Pipeline:
         from persona.core.persona.prompt import memory_line
 
         def search(sentence: str) -> list[str]:
-            return [memory_line(h, 10_000) for h in self.search(sentence, k=3)]
+            # Numbered as in the prompt, so the check reads each line's date the same way.
+            return [f"{n}. {memory_line(h, 10_000)}"
+                    for n, h in enumerate(self.search(sentence, k=3), 1)]
 
         prompts = [p for _, p, _ in reply.parts] or [reply.messages]
         try:

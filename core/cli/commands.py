@@ -136,6 +136,7 @@ def cmd_ask(args: Namespace) -> int:
         emit_json({"question": reply.question, "reply": reply.text,
                    "retrieved": [report.hit_dict(h) for h in reply.hits],
                    "reply_wav": str(reply.wav) if reply.wav else None,
+                   "unsupported": [c.to_dict() for c in reply.unsupported],
                    "first_token_s": reply.first_token_s, "first_audio_s": reply.first_audio_s,
                    "timings": reply.timings.rounded()})
         return 0
@@ -143,6 +144,8 @@ def cmd_ask(args: Namespace) -> int:
         print()
     else:
         print(reply.text)
+    for claim in reply.unsupported:  # on stderr: the reply itself stays as it was said
+        info(f"(no memory supports: {claim.sentence})")
     if reply.wav:
         info(f"(spoken reply written to {reply.wav})")
     return 0

@@ -184,6 +184,11 @@ class Focus:
     def _in(self, word: str, unit: int, threshold: float = SIMILAR) -> bool:
         return bool(self._close(word, threshold) & self._stems[unit])
 
+    def holds(self, word: str, unit: int, threshold: float = SIMILAR) -> bool:
+        """Whether given text ``unit`` holds ``word``: itself, its own kind for a word for
+        people, or a word as close by vector as ``threshold`` (the claim check asks this)."""
+        return self._in(word, unit, threshold)
+
     def known(self, word: str, threshold: float = SIMILAR) -> bool:
         return any(self._in(word, u, threshold) for u in range(len(self.units)))
 

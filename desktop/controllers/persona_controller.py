@@ -21,6 +21,7 @@ from persona.core.persona.fields import (
 )
 from persona.core.persona.profile import Profile, induced_path, load_induced
 from persona.desktop.context import AppContext
+from persona.desktop.controllers.topics_controller import TopicsController
 from persona.desktop.views.persona_view import FieldSpec, PersonaView
 from persona.desktop.workers.task import start_task
 
@@ -43,9 +44,11 @@ class PersonaController:
         view.revert_clicked.connect(self.revert)
         view.reinduce_clicked.connect(self.reinduce)
         ctx.profile_changed.connect(self._changed_elsewhere)
+        self.topics = TopicsController(ctx, view.topics)
 
     # ---------------------------------------------------------------- loading
     def activate(self) -> None:
+        self.topics.activate()
         if not self._loaded and not self.busy:
             self.load()
 

@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
 
 from persona.desktop.widgets.buttons import button
 from persona.desktop.widgets.scroll_body import scroll_body
+from persona.desktop.widgets.topics_panel import TopicsPanel
 
 # Friendlier labels than the field names in profile.yaml.
 LABELS = {"avg_sentence_words": "Words per sentence", "emotion_distribution": "Emotions",
@@ -110,6 +111,8 @@ class PersonaView(QWidget):
         self.report.hide()
 
         self.scroll, self._body_layout = scroll_body()
+        self.topics = TopicsPanel()  # first in the body: the profile's sections follow
+        self._body_layout.addWidget(self.topics)
 
         lay = QVBoxLayout(self)
         lay.setContentsMargins(24, 18, 24, 12)

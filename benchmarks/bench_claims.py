@@ -1,0 +1,108 @@
+"""Unsupported-claim flags: precision and recall on a hand-labelled set of reply sentences.
+
+The set (tests/data/claims_labelled.json, see its "about") holds replies to questions about
+the sample persona, each sentence labelled supported / unsupported / none by hand. Each
+reply goes through the pipeline's own check (Pipeline.unsupported_claims) with the memories
+the pipeline retrieves for its question in the prompt, and a fresh retrieval for a sentence
+that fails, as `persona ask` does. A labelled sentence counts as flagged when a flagged
+sentence is it (or holds it). Positives are the unsupported sentences; precision is the
+share of flags that are right, recall the share of unsupported sentences flagged. No
+language model runs: the replies are given.
+
+    python -m benchmarks.bench_claims            # the table
+    python -m benchmarks.bench_claims --verbose  # and every wrong call
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+import time
+from pathlib import Path
+
+from benchmarks.table import format_grid
+from persona.core.cli.demo import load_sample_persona
+from persona.core.pipeline import Pipeline, Reply
+
+LABELLED = Path(__file__).resolve().parents[1] / "tests" / "data" / "claims_labelled.json"
+
+
+# (evidence, how many new plain words a supported sentence may add) per row of the table.
+MODES = {"shipped": "prompt's memories + fresh retrieval (as shipped)",
+         "prompt": "prompt's memories only",
+         "strict": "as shipped, but no new plain word allowed"}
+
+
+def flags(pipe: Pipeline, question: str, text: str, mode: str = "shipped") -> list[str]:
+    """The sentences of ``text`` the pipeline's check flags, as it checks a reply to
+    ``question`` (see MODES)."""
+    hits = pipe.search(question)
+    messages = pipe.prompt_messages(question, hits, [])
+    reply = Reply(question, text, hits, None, messages=messages)
+    if mode == "shipped":
+        return [c.sentence for c in pipe.unsupported_claims(reply)]
+    from persona.core.persona.claims import ClaimOptions, reply_claims
+    from persona.core.persona.prompt import memory_line
+
+    search = None if mode == "prompt" else (
+        lambda s: [f"{n}. {memory_line(h, 10_000)}" for n, h in enumerate(pipe.search(s, k=3), 1)])
+    options = ClaimOptions(new_words_per=10_000) if mode == "strict" else None
+    return [c.sentence for c in reply_claims(text, [messages], pipe.word_vectors,
+                                             person=pipe.profile().identity.name or "",
+                                             search=search, options=options)]
+
+
+def score(calls: list[tuple[str, bool]]) -> tuple[float, float, int, int, int]:
+    """(precision, recall, true flags, false flags, missed) of (label, flagged) calls."""
+    tp = sum(1 for label, f in calls if f and label == "unsupported")
+    fp = sum(1 for label, f in calls if f and label != "unsupported")
+    fn = sum(1 for label, f in calls if not f and label == "unsupported")
+    return (tp / (tp + fp) if tp + fp else float("nan"),
+            tp / (tp + fn) if tp + fn else float("nan"), tp, fp, fn)
+
+
+def run(verbose: bool = False) -> str:
+    data = json.loads(LABELLED.read_text(encoding="utf-8"))["replies"]
+    with tempfile.TemporaryDirectory(prefix="persona-claims-") as root:
+        pipe = Pipeline(Path(root) / "home")
+        load_sample_persona(pipe)
+        pipe.word_vectors(["warm"])  # the embedder loads outside the timing
+        calls: dict[str, list[tuple[str, str, bool, str]]] = {m: [] for m in MODES}
+        start = time.perf_counter()
+        for item in data:
+            text = " ".join(s["s"] for s in item["sentences"])
+            for mode in calls:
+                got = flags(pipe, item["q"], text, mode)
+                for s in item["sentences"]:
+                    hit = any(s["s"] in g or g in s["s"] for g in got)
+                    calls[mode].append((item["split"], s["label"], hit, s["s"]))
+        seconds = (time.perf_counter() - start) / (len(MODES) * len(data))
+    body = []
+    for mode, label in MODES.items():
+        for split in ("dev", "test", "all"):
+            sel = [(lab, f) for sp, lab, f, _ in calls[mode] if split in ("all", sp)]
+            p, r, tp, fp, fn = score(sel)
+            body.append((label, split, str(len(sel)), f"{p:.0%}", f"{r:.0%}",
+                         f"{tp} / {fp} / {fn}"))
+    never = [s for _, lab, f, s in calls["shipped"] if lab == "none" and f]
+    out = format_grid(("evidence", "split", "sentences", "precision", "recall",
+                       "right flags / wrong flags / missed"), body)
+    out += (f"\n\n'none' sentences (refusals, quotes, questions) flagged: {len(never)}; "
+            f"{seconds * 1000:.0f} ms a reply (retrieval + check, after the embedder loaded)")
+    if verbose:
+        wrong = [(sp, lab, s) for sp, lab, f, s in calls["shipped"]
+                 if f != (lab == "unsupported")]
+        out += "\n\nWrong calls (split, label, sentence):\n" + "\n".join(
+            f"  {sp:4} {lab:11} {s}" for sp, lab, s in wrong)
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--verbose", action="store_true", help="list every wrong call")
+    print(run(verbose=ap.parse_args().verbose))
+
+
+if __name__ == "__main__":
+    main()

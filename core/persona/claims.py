@@ -1,0 +1,218 @@
+"""Which statements of a finished reply no memory supports: the unsupported-claim check.
+
+The grounding gate (grounding.py) stops, while a reply streams, a sentence that names a
+specific the model was never given. This check runs after the reply is complete and asks
+more of each statement about the person: that *one* memory (or profile line, or earlier turn)
+holds what it says together. A content word or name is *anchored* when a memory holds it
+(the same word stem, a close word by vector, or a number of the same value) and that memory
+also holds another of the sentence's content words. "Your sister Ingrid lives in Porto" is
+flagged: Porto is remembered, but from Tomas's wedding, not with the sister; so is "Your
+cello lessons are on Tuesdays" (no memory says Tuesday) and "You adopted Miso in February"
+(the memory about Miso was written in January).
+
+What counts as a statement: a declarative sentence with content words. Questions, "I don't
+know" lines, the gate's hedged quotes of a memory, and the assistant's talk about itself
+("I hope that helps") are never flagged. Names, numbers, colours, weekdays and months must
+be anchored; of the other words a few may be new (a paraphrase adds words: "You felt
+overjoyed") — see ``ClaimOptions``. It reads words, not meaning: "Your sister does not live in
+Lisbon" passes, since every word is remembered together. benchmarks/bench_claims.py measures
+its precision and recall on a hand-labelled set (tests/data/claims_labelled.json).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from persona.core.persona.focus import SAME, Focus, WordVectors, _written, given_units
+from persona.core.persona.grounding import (
+    COLOURS,
+    DAYS,
+    MONTHS,
+    Grounding,
+    _tokens,
+    fold,
+    norm,
+    number_value,
+    says_dont_know,
+)
+from persona.core.persona.question import FUNCTION, stem, words
+from persona.core.tts.sentences import SentenceSplitter
+
+# Chat words that say nothing about the person ("That sounds lovely, you must be proud").
+SOFT = frozenset({
+    "lovely", "wonderful", "nice", "good", "well", "glad", "hope", "hear", "sorry", "must",
+    "seems", "seem", "sound", "feel", "felt", "feeling", "quite", "pretty", "lot", "lots",
+    "thing", "things", "something", "anything", "everything", "way", "kind", "bit", "little",
+    "one", "time", "times", "day", "get", "got", "make", "made", "take", "took", "let",
+    "really", "actually", "definitely", "certainly", "probably", "especially", "wrote",
+    "write", "written", "noted", "mention", "diary", "note", "notes", "remembered", "recall",
+    "yourself", "you're", "you've", "you'd", "you'll", "she's", "he's", "it's", "that's",
+    "there's", "they're", "what's", "can't", "don't", "didn't", "isn't", "wasn't", "also",
+    "such", "both", "someone", "people", "person", "other", "another", "like", "love",
+    "loves", "loved", "which", "called", "named", "name"})
+# The assistant speaking of itself, not stating a fact about the person.
+_SELF = re.compile(r"^(?:i(?:'m| am| hope| think| see| understand| can| could| would| will|"
+                   r"'d|'ll)|let me|feel free|happy to|glad to)\b")
+# Offers and sign-offs that speak to the person without stating anything about them.
+_OFFER = re.compile(r"^(?:let me know|feel free|if you (?:want|need|like|wish|ever)|"
+                    r"is there anything|do you want|would you like)\b")
+_PERSONAL = re.compile(r"\b(?:you|your|yours|yourself|you're|you've|you'd)\b")
+_NAMED = re.compile(r"\b(?:called|named|Mr|Mrs|Ms|Dr)\.?\s+(?:(?:Mr|Mrs|Ms|Dr)\.?\s+)?"
+                    r"([A-Z][\w'-]*)")
+_QUOTE = re.compile(r"\byou wrote(?: that)?\b[^\"]*[\"\u201c]")  # the gate's hedged quote
+
+
+@dataclass
+class ClaimOptions:
+    # Cosine at which a reply's word counts as a memory's word (a paraphrase):
+    # focus.SAME, measured there (instructor~teacher 0.73 is, car~volvo 0.59 is not).
+    similar: float = SAME
+    # Plain content words a supported statement may add, per this many of its words.
+    new_words_per: int = 3
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A statement of a reply that no memory supports, and the words that lack support."""
+
+    sentence: str
+    missing: tuple[str, ...]
+
+    def to_dict(self) -> dict:
+        return {"sentence": self.sentence, "missing": list(self.missing)}
+
+
+def statements(reply: str) -> list[str]:
+    """The sentences of ``reply`` (cut where speech cuts them: "Mr. Haugen" stays whole)."""
+    splitter = SentenceSplitter()
+    return [s.strip() for s in splitter.feed(reply) + splitter.flush() if s.strip()]
+
+
+def is_statement(sentence: str) -> bool:
+    """Whether ``sentence`` states something that needs a memory: not a question, not an
+    "I don't know", not a hedged quote of a memory, not the assistant about itself."""
+    low = norm(sentence).strip()
+    if not low or low.endswith("?") or says_dont_know(low) or _QUOTE.search(low) \
+            or _OFFER.match(low):
+        return False
+    return not (_SELF.match(low) and not _PERSONAL.search(low))
+
+
+@dataclass(frozen=True)
+class _Word:
+    text: str  # as said
+    key: str  # its stem
+    specific: bool  # a name, number, colour, weekday or month: must be anchored
+
+
+def content_words(sentence: str) -> list[_Word]:
+    """The words of ``sentence`` that carry its content, each once."""
+    out: dict[str, _Word] = {}
+    toks = _tokens(sentence)  # "thirty-four" is one number, as the gate reads it
+    for i, tok in enumerate(toks):
+        low = norm(tok).strip("'")
+        if number_value(low) is not None:
+            out.setdefault(low, _Word(tok, low, True))
+            continue
+        if len(low) < 3 or low in FUNCTION or low in SOFT:
+            continue
+        name = tok[:1].isupper() and (i > 0 or len(toks) == 1 or low not in _STARTERS)
+        specific = name or low in COLOURS or low in DAYS or low in MONTHS or \
+            low.rstrip("s") in DAYS
+        out.setdefault(stem(low), _Word(tok, stem(low), specific))
+    return list(out.values())
+
+
+# Sentence-initial capitals that are ordinary words, not names.
+_STARTERS = frozenset({"you", "your", "she", "her", "he", "his", "they", "their", "it", "its",
+                       "that", "this", "there", "then", "yes", "and", "but", "so"})
+
+
+class ClaimCheck:
+    """The statements of replies checked against ``evidence`` (memory lines as the prompt
+    numbers them, "3. [2026-01-19] My sister ...", profile lines, earlier turns); a memory
+    line's date is read as focus.py reads it."""
+
+    def __init__(self, evidence: Sequence[str], vectors: WordVectors | None = None, *,
+                 person: str = "", options: ClaimOptions | None = None) -> None:
+        self.evidence = [u for u in evidence if u.strip()]
+        self.options = options or ClaimOptions()
+        self.person = {stem(w) for w in words(person)}
+        self._focus = Focus("", self.evidence, vectors)
+        self._grounding = [Grounding.of(u) for u in self.evidence]
+        # A memory's date stands for "when" only if its text names no month or weekday of
+        # its own: "the course is in June", written in May, does not say May.
+        self._dates = [_written(u) for u in self.evidence]
+        self._says = [{k for k, names in (("month", MONTHS), ("day", DAYS))
+                       if any(n in norm(u) for n in names)} for u in self.evidence]
+
+    def _holds(self, word: _Word, unit: int) -> bool:
+        low = norm(word.text).strip("'")
+        value = number_value(low)
+        if value is not None:
+            return value in self._grounding[unit].numbers
+        day, when = self._dates[unit], low.rstrip("s")
+        if day is not None and (when == day.strftime("%A").lower() and "day" not in
+                                self._says[unit] or when == day.strftime("%B").lower()
+                                and "month" not in self._says[unit]):
+            return True  # "on Sunday" / "in January": the day the memory was written
+        if word.specific:  # a name or colour: itself, possessive or accents aside
+            return bool({low, word.key, fold(word.key)} & self._grounding[unit].words)
+        return self._focus.holds(low, unit, self.options.similar)
+
+    def missing(self, sentence: str) -> tuple[str, ...]:
+        """The words of ``sentence`` no memory holds together with the rest ((): supported,
+        or not a statement)."""
+        if not is_statement(sentence):
+            return ()
+        # The person's name said in passing names nothing; said as a name ("is called
+        # Mr. Lindqvist") it is a claim like any other.
+        named = {stem(w) for w in _NAMED.findall(sentence)}
+        said = [w for w in content_words(sentence)
+                if w.key not in self.person or w.key in named]
+        if not said:
+            return ()
+        held = [{i for i, w in enumerate(said) if self._holds(w, u)}
+                for u in range(len(self.evidence))]
+        # Anchored: held by a memory that holds another of its words too (or is the only one).
+        anchored = set().union(*(h for h in held if len(h) >= min(2, len(said))), set())
+        loose = [w for i, w in enumerate(said) if i not in anchored]
+        plain = [w for w in loose if not w.specific]
+        allowed = len([w for w in said if not w.specific]) // self.options.new_words_per
+        if any(w.specific for w in loose) or len(plain) > allowed:
+            return tuple(w.text for w in loose)
+        return ()
+
+    def unsupported(self, reply: str, more: Callable[[str], Sequence[str]] | None = None
+                    ) -> list[Claim]:
+        """The statements of ``reply`` no evidence supports. ``more(sentence)`` may give
+        further evidence for a sentence that fails (a fresh retrieval for it)."""
+        out = []
+        for sentence in statements(reply):
+            lacking = self.missing(sentence)
+            if lacking and more is not None:
+                extra = [u for u in more(sentence) if u not in self.evidence]
+                if extra:
+                    wider = ClaimCheck(self.evidence + extra, self._focus.vectors,
+                                       options=self.options)
+                    wider.person = self.person
+                    lacking = wider.missing(sentence)
+            if lacking:
+                out.append(Claim(sentence, lacking))
+        return out
+
+
+def reply_claims(text: str, prompts: Sequence[list[dict[str, str]]],
+                 vectors: WordVectors | None = None, *, person: str = "",
+                 search: Callable[[str], Sequence[str]] | None = None,
+                 options: ClaimOptions | None = None) -> list[Claim]:
+    """The unsupported statements of a finished reply ``text``, checked against what its
+    ``prompts`` (build_messages', one per part of the question) gave the model, then, for a
+    sentence that fails, against ``search(sentence)`` (memory lines of a fresh retrieval)."""
+    evidence: list[str] = []
+    for messages in prompts:
+        evidence += [u for u in given_units(messages) if u not in evidence]
+    return ClaimCheck(evidence, vectors, person=person, options=options).unsupported(
+        text, more=search)
