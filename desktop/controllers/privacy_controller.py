@@ -38,6 +38,9 @@ class PrivacyController:
         self._ours: set[int] = set()  # pids of runs this window started or followed
         self._loading = self._again = False
         self._last_error = ""
+        from persona.desktop.controllers.fidelity_controller import FidelityController
+
+        self.fidelity = FidelityController(ctx, view.fidelity)
 
         job.started.connect(self._job_started)
         job.progress.connect(self._job_progress)
@@ -96,6 +99,7 @@ class PrivacyController:
         self.snapshot, self._last_error = snap, ""
         self.view.set_summary(snap.summary, going=snap.running is not None)
         self.view.set_evaluation(snap.evaluation)
+        self.fidelity.show(snap.fidelity, snap.audit or {})
         self._show_state()
         if was_other != (self._other_run() is not None):
             self.ctx.training_changed.emit()

@@ -27,6 +27,8 @@ class PrivacySnapshot:
     evaluation: AdapterMeta | None  # the current adapter's; None: the base model
     running: dict | None  # core.train.jobcontrol.training_status: {"pid", "started", ...}
     signature: tuple
+    fidelity: dict | None = None  # core.evaluate.fidelity.load_report: the last `persona eval`
+    audit: dict | None = None  # core.evaluate.membership.audit_fields: the adapter's audit
 
 
 def signature(home: Home, settings: Settings) -> tuple:
@@ -43,8 +45,12 @@ def signature(home: Home, settings: Settings) -> tuple:
     except OSError:
         current = None
     running = training_status(home)
+    from persona.core.evaluate.fidelity import REPORT_FILE
+    from persona.core.evaluate.membership import audit_path
+
     return (stamp(home.ledger_file), current, running and running["pid"],
-            settings.privacy_budget)
+            settings.privacy_budget, stamp(home.root / REPORT_FILE),
+            stamp(audit_path(home.privacy_dir)))
 
 
 def load_snapshot(home: Home, settings: Settings, *, unless: tuple | None = None
@@ -58,6 +64,11 @@ def load_snapshot(home: Home, settings: Settings, *, unless: tuple | None = None
     # As `persona privacy`: a ledger that lost what the adapter spent would under-report.
     check_bindings(store, ledger, checkpoints_dir(home))
     version = store.current_version()
+    from persona.core.evaluate.fidelity import load_report
+    from persona.core.evaluate.membership import audit_fields
+
     return PrivacySnapshot(summary=build_summary(ledger),
                            evaluation=store.meta(version) if version else None,
-                           running=training_status(home), signature=sig)
+                           running=training_status(home), signature=sig,
+                           fidelity=load_report(home),
+                           audit=audit_fields(home.privacy_dir, version))

@@ -46,6 +46,7 @@ class TalkController(QObject):
         super().__init__(view)
         self.ctx, self.view = ctx, view
         self.muted = False
+        self.as_me = False  # the view's "Speak as me" toggle
         self.recorder = RecordingWorker(ctx.settings, self)
         self._turns = QThreadPool(self)  # one turn at a time, in order
         self._turns.setMaxThreadCount(1)
@@ -65,6 +66,7 @@ class TalkController(QObject):
         view.text_submitted.connect(self.ask)
         view.stop_clicked.connect(self.stop_speaking)
         view.mute_toggled.connect(self._set_muted)
+        view.as_me_toggled.connect(lambda on: setattr(self, "as_me", on))
         self.recorder.started.connect(self._recording_started)
         self.recorder.level.connect(view.meter.set_level)
         self.recorder.limit_reached.connect(self._limit_reached)
@@ -164,7 +166,7 @@ class TalkController(QObject):
         live = self.live or LiveTurn(self.ctx.pipeline)
         self._run_turn("Answering", lambda stop, sig: live.finish(
             utterance, speak=not self.muted, on_heard=sig.heard.emit, on_text=sig.piece.emit,
-            stop=stop, silence=self._silence))
+            stop=stop, silence=self._silence, as_me=self.as_me))
 
     def ask(self, question: str) -> None:
         """A typed question: shown at once, answered like a spoken one."""
@@ -174,7 +176,8 @@ class TalkController(QObject):
             tag = pipe.tagger.tag(question)
             sig.heard.emit(_Typed(question, tag))
             return None, pipe.reply(question, emotion=tag, speak=not self.muted,
-                                    on_text=sig.piece.emit, stop=stop, silence=self._silence)
+                                    on_text=sig.piece.emit, stop=stop, silence=self._silence,
+                                    as_me=self.as_me)
 
         self._run_turn("Answering", turn)
 

@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from persona.desktop.views.fidelity_box import FidelityBox
 from persona.desktop.views.runs_table import RunsTable, eps_text, when
 from persona.desktop.widgets.charts import BarChart, Series
 
@@ -88,6 +89,8 @@ class PrivacyView(QWidget):
         side = QVBoxLayout()
         side.setSpacing(12)
         side.addWidget(self._evaluation_box())
+        self.fidelity = FidelityBox()
+        side.addWidget(self.fidelity)
         side.addWidget(self._schedule_box())
         side.addStretch(1)
         lower.addLayout(side, 2)

@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
 
 from persona.desktop.theme import icon
 from persona.desktop.widgets.bubble import Bubble
+from persona.desktop.widgets.buttons import button
 from persona.desktop.widgets.level_meter import LevelMeter
 
 IDLE_HINT = "Hold Space (or the microphone) and speak; release to send."
@@ -33,6 +34,7 @@ class TalkView(QWidget):
     text_submitted = Signal(str)
     stop_clicked = Signal()
     mute_toggled = Signal(bool)
+    as_me_toggled = Signal(bool)
 
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
@@ -48,6 +50,11 @@ class TalkView(QWidget):
         self.mute.setAccessibleName("Mute spoken replies")
         self.mute.setShortcut("Ctrl+M")
         self.mute.toggled.connect(self._mute_changed)
+        # "Speak as me": replies in the person's own voice (Pipeline.reply(as_me=True)).
+        self.as_me = button("Speak as me", name="Speak as me", checkable=True,
+                            tip="Answer as you would, in your own words and style (\"How would "
+                                "I answer this invitation?\") instead of as your assistant")
+        self.as_me.toggled.connect(self.as_me_toggled)
         self.stop = QPushButton("Stop")
         self.stop.setToolTip("Stop speaking and stop the reply (Esc)")
         self.stop.setAccessibleName("Stop speaking")
@@ -57,6 +64,7 @@ class TalkView(QWidget):
         head = QHBoxLayout()
         head.addWidget(title)
         head.addStretch(1)
+        head.addWidget(self.as_me)
         head.addWidget(self.mute)
         head.addWidget(self.stop)
 
