@@ -43,10 +43,7 @@ def cmd_topics(args: Namespace) -> int:
     if args.json:
         emit_json(report.to_dict())
         return 0
-    if not report.total:
-        print("No memories yet: there is nothing I can answer about you.")
-        return 0
-    print(f"{report.total} memories in {len(report.topics)} topics:")
+    print(report.summary())
     for t in report.topics:
         print(f"- {t.sentence(report.total)}")
         for example in t.examples:

@@ -44,12 +44,8 @@ class TopicsController:
         self.report = report
         rows = [(t.name, t.level(report.total), t.sentence(report.total),
                  "For example: " + " · ".join(t.examples)) for t in report.topics]
-        if not report.total:
-            summary = "No memories yet: once you have told me things, I show here what I know."
-        else:
-            summary = (f"Your {report.total} memories fall into {len(report.topics)} "
-                       f"topic{'s' if len(report.topics) != 1 else ''}. Held-out perplexity "
-                       "and test questions per topic: `persona topics --perplexity --qa`.")
+        summary = report.summary() + (" The more memories a topic has, the better I can "
+                                      "answer about it." if report.total else "")
         self.panel.show_topics(rows, summary)
 
     def _failed(self, message: str) -> None:

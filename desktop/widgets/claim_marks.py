@@ -53,10 +53,12 @@ def mark(label: QLabel, note: QLabel, text: str, sentences: Sequence[str]) -> No
         label.setToolTip("")
         note.hide()
         return
+    colour = colours()["@recording"]
     label.setTextFormat(Qt.TextFormat.RichText)
-    label.setText(marked_html(text, sentences, colours()["@recording"]))
+    label.setText(marked_html(text, sentences, colour))
     label.setToolTip(tooltip(sentences))
     note.setText(NOTE)
+    note.setStyleSheet(f"color: {colour}; font-size: 11px;")
     note.setToolTip(tooltip(sentences))
     note.setAccessibleName(f"{len(sentences)} statement(s) no memory supports")
     note.show()

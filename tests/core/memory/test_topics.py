@@ -33,6 +33,7 @@ def test_two_separate_subjects_are_found_and_named(store):
               + [Memory(text="Your hike sounds lovely.", source="chat", speaker="assistant")])
     report = store_topics(store)
     assert report.total == 12  # the assistant's words are not the person's subjects
+    assert not report.loose and report.clarity > 0.08
     groups = [{store.get(i).text for i in t.memory_ids} for t in report.topics]
     assert sorted(map(sorted, groups)) == sorted([sorted(HIKING), sorted(WORK)])
     names = {t.name for t in report.topics}
