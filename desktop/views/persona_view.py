@@ -144,6 +144,9 @@ class PersonaView(QWidget):
                 outer.addLayout(form)
                 groups[spec.section] = form
                 self._body_layout.addWidget(box)
+                # A layout shows a child added to a visible widget only on the event loop's
+                # next pass: show it now, so the view is whole when build() returns.
+                box.show()
             label = LABELS.get(spec.name, spec.name.replace("_", " ").capitalize())
             editor = self._editor(spec, label)
             badge = QLabel("from memories")
