@@ -1,9 +1,11 @@
 """Export a persona into an encrypted bundle, and import one into a new home.
 
 What goes in: settings, the profile and its induction sidecar, every memory with its
-embedding, the adapters (with the ``current`` link), the privacy ledger; recordings only
-when asked. Never the base model, logs, checkpoints, caches or lock files. The format and
-its crypto live in ``privacy.bundle`` (docs/bundle-format.md).
+embedding, the adapters (with the ``current`` link), the privacy ledger, the person's
+choices between replies with their reward model (``preferences/``: they are part of who the
+person is, and the bundle is encrypted); recordings only when asked. Never the base model,
+logs, checkpoints, caches or lock files. The format and its crypto live in
+``privacy.bundle`` (docs/bundle-format.md).
 
 Import is atomic: the bundle is decrypted and checked in full into a hidden folder beside
 the target, the memory table is rebuilt there, and only then is the folder renamed into
@@ -102,7 +104,8 @@ def export_persona(home: Home, out: str | os.PathLike[str], *, passphrase: str,
     manifest = Manifest(format_version=FORMAT_VERSION, app_version=__version__,
                         created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
                         base_model=base_model_identity(settings), with_audio=with_audio)
-    trees = [(home.adapters_dir, "adapters"), (home.privacy_dir, "privacy")]
+    trees = [(home.adapters_dir, "adapters"), (home.privacy_dir, "privacy"),
+             (home.root / "preferences", "preferences")]
     if with_audio:
         trees.append((home.audio_dir, "audio"))
     table = transfer.open_table(home.memory_dir)

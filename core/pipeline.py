@@ -61,6 +61,8 @@ class Reply:
     messages: list[dict[str, str]] = field(default_factory=list)  # the prompt it answered
     # Each part of a two-part question: (part, its prompt, the model's pieces before the gate).
     parts: list[tuple[str, list[dict[str, str]], list[str]]] = field(default_factory=list)
+    # Best-of-N (core/prefs/bestof.py): the candidates and the one chosen, per part.
+    best_of: list = field(default_factory=list)
     timings: Timings = field(default_factory=Timings)
     # Its statements no memory supports (core/persona/claims.py), checked once it is done.
     unsupported: list = field(default_factory=list)
@@ -152,6 +154,14 @@ class Pipeline:
         from persona.core.llm.factory import load_backend
 
         return load_backend(self.settings, self.home)
+
+    @component
+    def prefs(self):
+        """The person's choices and reward model (core/prefs/service.py)."""
+        from persona.core.prefs.service import Preferences
+
+        return Preferences(self.home.root, self.home.profile_file,
+                           encode=lambda texts: self.embedder.encode(texts))
 
     @component
     def speaker(self):
@@ -356,7 +366,7 @@ class Pipeline:
               question_memory: Memory | None = None, conversation=None,
               timings: Timings | None = None, stop: threading.Event | None = None,
               silence: threading.Event | None = None, hits: list[Hit] | None = None,
-              now: datetime | None = None, as_me: bool = False) -> Reply:
+              now: datetime | None = None, as_me: bool = False, best_of=None) -> Reply:
         """Answer ``question`` from the profile and the memories, streaming into speech.
 
         With ``speak`` or ``wav`` each sentence is synthesised as soon as it is complete, so
@@ -366,6 +376,8 @@ class Pipeline:
         (the live turn's), they are not retrieved again and keep their order in the prompt.
         ``as_me``: answer as the person, in their voice (core/persona/as_me.py); such a reply
         is a rehearsal in their words, not a statement of fact, so the grounding gate is off.
+        ``best_of``: choose among sampled replies with the reward model (core/prefs/hook.py;
+        by default for typed questions not spoken, once the model beats chance).
         """
         from persona.core.conversation import Conversation
 
@@ -404,6 +416,10 @@ class Pipeline:
             messages = prompts[0]
             options = GenerationOptions(max_new_tokens=self.settings.max_new_tokens,
                                         temperature=self.settings.temperature)
+            from persona.core.prefs.hook import best_of_for, model_stream
+
+            best = best_of_for(self, best_of, typed=not keep_order and question_memory is None,
+                               spoken=speak or wav is not None, stop=stop)
             start = time.perf_counter()
             first_token: list[float] = []
             raw: list[list[str]] = [[] for _ in parts]  # what the model said, part by part
@@ -416,7 +432,7 @@ class Pipeline:
                     raw[i].append(refusal)
                     yield refusal
                     return
-                for piece in self.llm.stream_chat(prompts[i], options):
+                for piece in model_stream(self, prompts[i], options, best, parts[i]):
                     if stop is not None and stop.is_set():
                         break
                     if not first_token:
@@ -442,6 +458,7 @@ class Pipeline:
 
             out = Reply(question, "", hits, emotion, timings=t, messages=messages)
             out.parts = [(part, prompts[i], raw[i]) for i, part in enumerate(parts)]
+            out.best_of = best.picks if best is not None else []
             with t.stage("reply"):
                 if speak or wav is not None:
                     from persona.core.tts.streaming import SpeechStream

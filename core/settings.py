@@ -68,6 +68,19 @@ class Settings(BaseModel):
                           "names a name, place, number or date found nowhere in the profile, "
                           "memories, conversation or question ends the reply with \"I don't "
                           "have a memory of that.\"")
+    # Best-of-N and side-by-side choices (core/prefs/): they start once the reward model
+    # trained on the person's choices beats chance on held-out pairs.
+    best_of_n: int = Field(
+        4, ge=1, le=16, description="Most candidate replies to a typed question the reward "
+                                    "model chooses among (1 = off)")
+    best_of_seconds: float = Field(
+        6.0, gt=0, le=120, description="Time budget for the candidates of one reply; N is "
+                                       "fitted to it")
+    best_of_temperature: float = Field(0.8, gt=0, le=2,
+                                       description="Temperature of the sampled candidates")
+    compare_every: int = Field(
+        10, ge=0, le=1000, description="In the app, every Nth typed reply also offers two "
+                                       "replies side by side to choose from (0 = never)")
 
     # Speech out.
     tts_voice: str | None = None

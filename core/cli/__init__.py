@@ -91,6 +91,7 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("value", help="the value; lists comma-separated ('sailing, tea'); "
                                  "'none' empties it")
 
+    _prefs_parsers(sub)
     _training_parsers(sub)
     _bundle_parsers(sub)
     _models_parsers(sub)
@@ -159,6 +160,27 @@ def _memories_parsers(sub) -> None:
     _common(q, json_flag=True)
     q.add_argument("names", nargs="+", metavar="NAME")
     _common(nsub.add_parser("list", help="the names redaction replaces"), json_flag=True)
+
+
+def _prefs_parsers(sub) -> None:
+    p = sub.add_parser("prefer", help="thumbs up/down on a reply, or choose between two")
+    psub = p.add_subparsers(dest="action", required=True, metavar="ACTION")
+    for name, what in (("up", "thumb up"), ("down", "thumb down"), ("undo", "take back")):
+        q = psub.add_parser(name, help=f"{what} on Persona's last reply (or --id)")
+        _common(q, json_flag=True)
+        q.add_argument("--id", help="the reply's memory id (persona memories list --source chat)")
+    q = psub.add_parser("compare", help="two replies to QUESTION side by side: pick 1 or 2")
+    _common(q, json_flag=True)
+    q.add_argument("question")
+    q.add_argument("--pick", choices=("1", "2"), help="the pick, without asking")
+    q = psub.add_parser("pair", help="keep a choice made elsewhere: CHOSEN over REJECTED")
+    _common(q, json_flag=True)
+    q.add_argument("chosen")
+    q.add_argument("rejected")
+    q.add_argument("--question", help="what both reply to")
+    p = sub.add_parser("prefs", help="what Persona learnt from your choices: pairs, held-out "
+                                     "accuracy, a summary")
+    _common(p, json_flag=True)
 
 
 def _models_parsers(sub) -> None:
@@ -315,6 +337,7 @@ def main(argv: list[str] | None = None) -> int:
         commands_forget,
         commands_memories,
         commands_models,
+        commands_prefs,
         commands_topics,
         commands_train,
     )
@@ -323,8 +346,8 @@ def main(argv: list[str] | None = None) -> int:
     name = "cmd_" + "_".join(x for x in (args.command, getattr(args, "action", None)) if x)
     handler = (getattr(commands, name, None) or getattr(commands_memories, name, None)
                or getattr(commands_bundle, name, None) or getattr(commands_forget, name, None)
-               or getattr(commands_models, name, None) or getattr(commands_topics, name, None)
-               or getattr(commands_train, name))
+               or getattr(commands_models, name, None) or getattr(commands_prefs, name, None)
+               or getattr(commands_topics, name, None) or getattr(commands_train, name))
     try:
         return handler(args) or 0
     except PersonaError as exc:

@@ -16,7 +16,9 @@ One function for the CLI (`persona forget`) and the app (Memories → Forget). I
   phrase of the text). A field the person wrote is never changed (the report names it if it
   quotes the text).
 - the language model's saved KV state of the persona prefix (``core/llm/prefix_state.py``),
-  computed from the profile as it was.
+  computed from the profile as it was;
+- the person's choices (thumbs, pairs; ``core/prefs/store.py``) about a forgotten reply or
+  quoting a forgotten text; the reward model is retrained without them on its next use.
 
 The ids go to ``privacy/forgotten.txt`` first (ids only), so that no later training run
 samples them, even if the memory comes back from an old copy of the store.
@@ -55,12 +57,14 @@ class ForgetReport:
     log_lines_removed: int = 0
     profile_reinduced: list[str] = field(default_factory=list)  # induced fields that changed
     profile_yours_quoting: list[str] = field(default_factory=list)  # person's fields, kept
+    choices_removed: int = 0  # thumbs and pairs about them (core/prefs/store.py)
 
     def store_files_removed_text(self) -> str:
         """One line: what left the disk besides the rows."""
         return (f"{self.files_removed} store files (old versions, rewritten fragments), "
                 f"indexes rebuilt ({', '.join(self.indexes_rebuilt) or 'none'}), "
-                f"{self.recordings_deleted} recordings, {self.log_lines_removed} log lines; "
+                f"{self.recordings_deleted} recordings, {self.log_lines_removed} log lines, "
+                f"{self.choices_removed} reply choices; "
                 f"profile fields induced again: {', '.join(self.profile_reinduced) or 'none'}")
 
     def to_dict(self) -> dict:
@@ -71,7 +75,8 @@ class ForgetReport:
                 "indexes_rebuilt": self.indexes_rebuilt,
                 "log_lines_removed": self.log_lines_removed,
                 "profile_fields_reinduced": self.profile_reinduced,
-                "profile_fields_yours_quoting_it": self.profile_yours_quoting}
+                "profile_fields_yours_quoting_it": self.profile_yours_quoting,
+                "choices_removed": self.choices_removed}
 
 
 def needles(text: str) -> list[str]:
@@ -146,6 +151,9 @@ def forget_memories(home: Home, store, memory_ids: Sequence[str]) -> ForgetRepor
     traces = [n for m in report.forgotten for n in needles(m.text)]
     report.log_lines_removed = scrub_logs(home.logs_dir, traces)
     _forget_in_profile(home, store, traces, report)
+    from persona.core.prefs.store import forget_lines
+
+    report.choices_removed = forget_lines(home.root, [m.id for m in report.forgotten], traces)
     # The language model's saved persona prefix was read from the profile as it was.
     from persona.core.llm.prefix_state import clear
 

@@ -55,6 +55,10 @@ LAYOUT: dict[str, tuple[str, str, str, dict]] = {
     "max_new_tokens": ("Longest reply", "Answers", "int", {"suffix": " tokens"}),
     "temperature": ("Temperature", "Answers", "float", {}),
     "history_turns": ("Turns remembered in a talk", "Answers", "int", {}),
+    "best_of_n": ("Candidate replies (best of N)", "Answers", "int", {}),
+    "best_of_seconds": ("Time for the candidates", "Answers", "float", {"suffix": " s"}),
+    "best_of_temperature": ("Temperature of candidates", "Answers", "float", {}),
+    "compare_every": ("Offer a choice every N typed replies", "Answers", "int", {}),
 }
 GROUP_ORDER = ("Microphone", "Voice", "Model options", "Privacy", "Training", "Answers", "Other")
 # Chosen in the Models box (desktop/views/models_box.py) with "Use", which checks and loads

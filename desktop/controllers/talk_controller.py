@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
 )
 
 from persona.core.live_turn import LiveTurn
+from persona.desktop.controllers.prefs_controller import PrefsController
 from persona.desktop.views.sources_dialog import SourcesDialog
 from persona.desktop.views.talk_view import IDLE_HINT, TalkView
 from persona.desktop.workers.recording import RecordingWorker
@@ -50,6 +51,7 @@ class TalkController(QObject):
         self.recorder = RecordingWorker(ctx.settings, self)
         self._turns = QThreadPool(self)  # one turn at a time, in order
         self._turns.setMaxThreadCount(1)
+        self.prefs = PrefsController(ctx, view, self._turns)  # thumbs, side-by-side choices
         self._stop: threading.Event | None = None
         self.live: LiveTurn | None = None  # the turn being recorded (or the last one)
         self._busy = 0
@@ -207,6 +209,7 @@ class TalkController(QObject):
         e = heard.emotion
         bubble.chip.set_emotion(e.label, e.valence, e.arousal, e.confidence, e.method)
         state["person"] = bubble
+        state["typed"] = isinstance(heard, _Typed)
         state["reply"] = self.view.add_turn("assistant", "", meta="Persona")
         state["reply"].set_text("…")
         state["started"] = False
@@ -237,6 +240,10 @@ class TalkController(QObject):
             timing = f" · first words after {reply.first_token_s:.1f} s" \
                 if reply.first_token_s is not None else ""
             bubble.set_meta(f"Persona{timing}")
+            if reply.text:
+                self.prefs.attach(bubble, reply.question)
+        if reply.text:
+            self.prefs.after_reply(reply.question, typed=state.get("typed", False))
         self.ctx.memories_changed.emit()
         self.turn_finished.emit(reply)
 
@@ -294,6 +301,7 @@ class TalkController(QObject):
     def _show_history(self, turns) -> None:
         if self.view.turns():
             return  # the person already started talking
+        question = ""
         for m in turns:
             when = m.ts.astimezone().strftime("%d %b, %H:%M")
             role = "person" if m.speaker == "person" else "assistant"
@@ -301,6 +309,9 @@ class TalkController(QObject):
                                         meta=when if role == "person" else f"Persona · {when}")
             if role == "person":
                 bubble.chip.set_emotion(m.emotion, m.valence, m.arousal, m.emotion_confidence)
+                question = m.text
+            else:
+                self.prefs.attach(bubble, question, reply_id=m.id)
 
     def shutdown(self) -> None:
         QApplication.instance().removeEventFilter(self)

@@ -34,6 +34,7 @@ class TalkView(QWidget):
     text_submitted = Signal(str)
     stop_clicked = Signal()
     mute_toggled = Signal(bool)
+    compare_clicked = Signal()
     as_me_toggled = Signal(bool)
 
     def __init__(self, parent=None) -> None:
@@ -65,6 +66,14 @@ class TalkView(QWidget):
         head.addWidget(title)
         head.addStretch(1)
         head.addWidget(self.as_me)
+        self.compare = QToolButton()  # two replies side by side (desktop/widgets/choice_card)
+        self.compare.setText("Compare replies")
+        self.compare.setToolTip("Two replies to your last question side by side: pick the "
+                                "better one and Persona learns how you like replies (Ctrl+B)")
+        self.compare.setAccessibleName("Compare two replies")
+        self.compare.setShortcut("Ctrl+B")
+        self.compare.clicked.connect(self.compare_clicked)
+        head.addWidget(self.compare)
         head.addWidget(self.mute)
         head.addWidget(self.stop)
 
@@ -153,6 +162,11 @@ class TalkView(QWidget):
         # Before the trailing stretch, so turns stay at the bottom like a chat.
         self._turns_layout.insertWidget(self._turns_layout.count() - 1, bubble)
         return bubble
+
+    def add_card(self, card: QWidget) -> None:
+        """A widget in the conversation that is not a turn (a side-by-side choice)."""
+        self.empty.hide()
+        self._turns_layout.insertWidget(self._turns_layout.count() - 1, card)
 
     def remove_turn(self, bubble: Bubble) -> None:
         self._turns_layout.removeWidget(bubble)

@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
 )
 
 from persona.desktop.widgets.emotion_chip import EmotionChip
+from persona.desktop.widgets.thumbs import Thumbs
 
 
 class Bubble(QWidget):
@@ -56,6 +57,9 @@ class Bubble(QWidget):
         foot.addWidget(self.chip)
         foot.addStretch(1)
         foot.addWidget(self.sources)
+        self.thumbs = Thumbs()  # Persona's replies: shown by the Talk view's PrefsController
+        self.thumbs.hide()
+        foot.addWidget(self.thumbs)
         inner = QVBoxLayout(frame)
         inner.setContentsMargins(12, 8, 12, 8)
         inner.setSpacing(4)

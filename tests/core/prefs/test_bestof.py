@@ -1,0 +1,104 @@
+"""Best-of-N: the reward model's pick among candidates follows the learnt preference, N
+stays within the budget, and the pipeline uses it for typed questions only."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from benchmarks.prefs_data import synthetic_pairs
+from persona.core.llm.backend import GenerationOptions, LLMBackend
+from persona.core.pipeline import Pipeline
+from persona.core.prefs.bestof import BestOfN
+from persona.core.prefs.hook import best_of_for
+from persona.core.prefs.service import Preferences
+from persona.core.prefs.store import pair
+from persona.core.settings import Settings
+
+CANDIDATES = [
+    "Your sister Ana lives in Lisbon and works as a nurse there. She moved there years ago "
+    "and you visit her often in the spring.",
+    "Ana lives in Lisbon.",
+    "Your sister Ana lives in Lisbon, where she works as a nurse.",
+]
+
+
+class Candidates(LLMBackend):
+    """Stands in for the model where the test must know the candidates to check which one
+    is picked (a real model's samples are random; the real model is used below)."""
+
+    def __init__(self, texts: list[str]) -> None:
+        self.texts, self.calls = texts, 0
+
+    def stream_chat(self, messages, options=None):
+        text = self.texts[self.calls % len(self.texts)]
+        self.calls += 1
+        yield from (w + " " for w in text.split())
+
+    @property
+    def adapter_loaded(self) -> bool:
+        return False
+
+
+def _trained(root, encode, *, shorter: bool) -> Preferences:
+    prefs = Preferences(root, encode=encode)
+    for p in synthetic_pairs("shorter", 16):
+        prefs.record(pair(p.question, *((p.chosen, p.rejected) if shorter
+                                        else (p.rejected, p.chosen))))
+    assert prefs.status().beats_chance
+    return prefs
+
+
+@pytest.mark.parametrize("shorter", [True, False])
+def test_the_chosen_candidate_follows_the_preference(tmp_path, encode, shorter):
+    prefs = _trained(tmp_path, encode, shorter=shorter)
+    best = BestOfN(prefs.scorer(), max_n=3, budget_s=math.inf)
+    chosen = "".join(best.stream(Candidates(CANDIDATES), [], GenerationOptions()))
+    assert chosen == (CANDIDATES[1] if shorter else CANDIDATES[0])
+    picked = best.picks[0]
+    assert len(picked.candidates) == 3 and picked.candidates[0].sampled is False
+
+
+def test_n_is_fitted_to_the_budget_and_a_candidate_the_gate_cuts_ranks_last(tmp_path, encode):
+    prefs = _trained(tmp_path, encode, shorter=True)
+    none_left = BestOfN(prefs.scorer(), max_n=3, budget_s=0.0)
+    assert "".join(none_left.stream(Candidates(CANDIDATES), [], GenerationOptions())) \
+        == CANDIDATES[0]  # no time for a second one: the usual reply
+    gated = BestOfN(prefs.scorer(), max_n=3, budget_s=math.inf)
+    chosen = "".join(gated.stream(Candidates(CANDIDATES), [], GenerationOptions(),
+                                  check=lambda t: "" if t == CANDIDATES[1] else t))
+    assert chosen == CANDIDATES[2]
+
+
+def test_the_pipeline_chooses_for_typed_questions_once_the_model_beats_chance(tmp_path,
+                                                                              encode):
+    pipe = Pipeline(tmp_path / "home", settings=Settings(best_of_n=3, best_of_seconds=60))
+    pipe.remember_text("My sister Ana lives in Lisbon and works as a nurse.")
+    assert best_of_for(pipe, None, typed=True, spoken=False) is None  # no choices yet
+    _trained(pipe.home.root, encode, shorter=True)
+    pipe.__dict__.pop("prefs", None)  # re-read the trained model
+    pipe.__dict__["llm"] = Candidates(CANDIDATES)
+    reply = pipe.reply("Where does my sister live?")
+    assert reply.text == CANDIDATES[1]
+    assert len(reply.best_of[0].candidates) == 3
+    # A spoken reply keeps its first-audio path, a live turn is never delayed.
+    assert best_of_for(pipe, None, typed=True, spoken=True) is None
+    assert best_of_for(pipe, None, typed=False, spoken=False) is None
+    assert best_of_for(pipe, False, typed=True, spoken=False) is None
+
+
+@pytest.mark.slow
+def test_best_of_n_with_the_real_model_picks_the_shortest_sampled_reply(tmp_path, encode):
+    pipe = Pipeline(tmp_path / "home", settings=Settings(
+        best_of_n=3, best_of_seconds=600, max_new_tokens=40, best_of_temperature=1.0))
+    pipe.remember_text("My sister Ana lives in Lisbon and works as a nurse at the hospital.")
+    _trained(pipe.home.root, encode, shorter=True)
+    reply = pipe.reply("Tell me about my sister.")
+    picked = reply.best_of[0]
+    assert len(picked.candidates) >= 2  # sampled replies differ from the greedy one
+    chosen = picked.candidates[picked.chosen]
+    assert reply.text == chosen.shown.strip()
+    supported = [c for c in picked.candidates if c.supported] or picked.candidates
+    assert chosen.reward == max(c.reward for c in supported)
+    assert len(chosen.text.split()) == min(len(c.text.split()) for c in supported)

@@ -1,0 +1,83 @@
+"""Thumbs on Persona's replies and the side-by-side choice card in the Talk view, over the
+real core (LanceDB, the embedder, the reward model); no language model is needed here (the
+two replies of a comparison come from the real model in tests/core/prefs/)."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+
+from persona.core.memory.schema import Memory
+from persona.core.pipeline import Pipeline
+from persona.core.prefs.bestof import Candidate
+from persona.core.prefs.replies import SideBySide
+from persona.core.prefs.store import ChoiceLog
+
+
+def _with_conversation(home) -> Memory:
+    pipe = Pipeline(home)
+    turns = [Memory(text="Where does my sister live?", source="chat", speaker="person",
+                    conversation_id="c1"),
+             Memory(text="Your sister Ana lives in Lisbon.", source="chat",
+                    speaker="assistant", conversation_id="c1")]
+    pipe._remember_all([(m, None) for m in turns])
+    return turns[1]
+
+
+def test_thumbs_on_a_reply_by_mouse_and_keyboard_are_kept(sample_home, make_window, qtbot):
+    reply = _with_conversation(sample_home)
+    window = make_window(sample_home)
+    view, controller = window.page("talk")
+    qtbot.waitUntil(lambda: len(view.turns()) == 2, timeout=30_000)
+    bubble = view.turns()[1]
+    assert bubble.thumbs.isVisible() and not view.turns()[0].thumbs.isVisible()
+    assert bubble.thumbs.up.accessibleName() == "Good reply"
+    assert bubble.thumbs.down.focusPolicy() & Qt.FocusPolicy.TabFocus
+    with qtbot.waitSignal(controller.prefs.recorded, timeout=60_000):
+        qtbot.mouseClick(bubble.thumbs.up, Qt.MouseButton.LeftButton)
+    (vote,), _ = ChoiceLog(sample_home).current()
+    assert (vote.vote, vote.reply_id, vote.question) == (1, reply.id,
+                                                         "Where does my sister live?")
+    view.window().activateWindow()
+    view.mic.setFocus()
+    qtbot.waitUntil(view.mic.hasFocus)
+    with qtbot.waitSignal(controller.prefs.recorded, timeout=60_000):
+        qtbot.keyClick(view.mic, Qt.Key.Key_Down, Qt.KeyboardModifier.ControlModifier)
+    assert bubble.thumbs.vote == -1 and bubble.thumbs.down.isChecked()
+    (vote,), _ = ChoiceLog(sample_home).current()
+    assert vote.vote == -1
+
+
+def test_a_pick_on_the_choice_card_becomes_a_pair(sample_home, make_window, qtbot):
+    window = make_window(sample_home)
+    view, controller = window.page("talk")
+    shown = SideBySide("Where does my sister live?",
+                       Candidate("Ana lives in Lisbon.", 1.0, False, "Ana lives in Lisbon."),
+                       Candidate("Your sister Ana lives in Lisbon, where she works as a nurse.",
+                                 1.0, True, "Your sister Ana lives in Lisbon, where she works "
+                                            "as a nurse."))
+    with qtbot.waitSignal(controller.prefs.card_shown) as shown_signal:
+        controller.prefs._show_card(shown)
+    card = shown_signal.args[0]
+    qtbot.waitUntil(card.isVisible)
+    assert card.buttons[1].accessibleName() == "Reply B is better"
+    view.window().activateWindow()
+    card.setFocus()
+    qtbot.waitUntil(card.hasFocus)
+    with qtbot.waitSignal(controller.prefs.recorded, timeout=60_000):
+        qtbot.keyClick(card, Qt.Key.Key_2)
+    assert not card.skip.isEnabled() and "B" in card.outcome.text()
+    _, (kept,) = ChoiceLog(sample_home).current()
+    assert (kept.chosen, kept.rejected, kept.how) == (shown.b.text, shown.a.text,
+                                                      "side-by-side")
+
+
+def test_every_nth_typed_reply_offers_a_comparison(sample_home, make_window, qtbot):
+    window = make_window(sample_home)
+    _, controller = window.page("talk")
+    asked: list[str] = []
+    controller.prefs.compare = asked.append  # only the count is checked here, not the replies
+    every = controller.ctx.settings.compare_every
+    for i in range(2 * every):
+        controller.prefs.after_reply(f"question {i}", typed=True)
+        controller.prefs.after_reply("spoken", typed=False)  # spoken turns do not count
+    assert asked == [f"question {every - 1}", f"question {2 * every - 1}"]
