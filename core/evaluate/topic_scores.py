@@ -18,6 +18,7 @@ from persona.core.evaluate.perplexity import perplexity
 from persona.core.memory.topics import TopicReport
 
 MAX_RECORDS = 40  # held-out records scored per topic: bounds the time on a large home
+MAX_SEQ_LEN = 256  # as `persona eval` reads held-out records
 Progress = Callable[[str], None]
 
 
@@ -31,17 +32,41 @@ def topic_perplexity(pipe, report: TopicReport, *, backend: str | None = None,
     from persona.core.train.runner import load_dataset, trainer, training_backend
 
     heldout = {ex.record_id: ex for ex in load_dataset(pipe.home, pipe.settings).heldout}
-    _, loss_fn, fmt = trainer(backend or training_backend(pipe.settings))
+    backend = backend or training_backend(pipe.settings)
+    _, loss_fn, fmt = trainer(backend)
     adapter = find_adapter(AdapterStore(pipe.home).current_dir(), fmt)
     folder = ensure_model_folder(pipe.settings, pipe.home)
+    groups = []
     for topic in report.topics:
-        examples = [heldout[i] for i in topic.memory_ids if i in heldout][:max_records]
-        topic.heldout_records = len(examples)
-        if examples:
-            if log is not None:
-                log(f"perplexity on {topic.name}: {len(examples)} held-out records")
-            nll, _ = loss_fn(folder, adapter, examples, max_seq_len=256)
-            topic.perplexity = perplexity(nll)
+        groups.append([heldout[i] for i in topic.memory_ids if i in heldout][:max_records])
+        topic.heldout_records = len(groups[-1])
+    if not any(groups):
+        return
+    if log is not None:
+        log(f"perplexity on {sum(map(len, groups))} held-out records in "
+            f"{sum(1 for g in groups if g)} topics")
+    if backend == "torch":  # the model loads once for every topic
+        losses = _torch_losses(folder, adapter, groups)
+    else:
+        losses = [loss_fn(folder, adapter, g, max_seq_len=MAX_SEQ_LEN)[0] if g else None
+                  for g in groups]
+    for topic, nll in zip(report.topics, losses, strict=True):
+        topic.perplexity = None if nll is None else perplexity(nll)
+
+
+def _torch_losses(folder, adapter, groups) -> list[float | None]:
+    """The mean NLL per token of each group of examples, the model loaded once."""
+    from persona.core.evaluate.perplexity import mean_nll_torch
+    from persona.core.train.lora import merged_model
+    from persona.core.train.tokens import encode_examples, pad_id
+
+    model, tokenizer = merged_model(folder, adapter)
+    out: list[float | None] = []
+    for group in groups:
+        encoded = encode_examples(tokenizer, group, MAX_SEQ_LEN)
+        out.append(mean_nll_torch(model, encoded, pad_id=pad_id(tokenizer)).nll
+                   if encoded else None)
+    return out
 
 
 def topic_qa(pipe, report: TopicReport, *, per_topic: int = 3,
