@@ -91,7 +91,7 @@ def test_the_pipeline_chooses_for_typed_questions_once_the_model_beats_chance(tm
 @pytest.mark.slow
 def test_best_of_n_with_the_real_model_picks_the_shortest_sampled_reply(tmp_path, encode):
     pipe = Pipeline(tmp_path / "home", settings=Settings(
-        best_of_n=3, best_of_seconds=600, max_new_tokens=40, best_of_temperature=1.0))
+        best_of_n=3, best_of_seconds=120, max_new_tokens=40, best_of_temperature=1.0))
     pipe.remember_text("My sister Ana lives in Lisbon and works as a nurse at the hospital.")
     _trained(pipe.home.root, encode, shorter=True)
     reply = pipe.reply("Tell me about my sister.")
