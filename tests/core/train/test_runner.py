@@ -8,9 +8,11 @@ hash-based held-out slice judges each run). Settings are small so the test stays
 from __future__ import annotations
 
 import math
+import stat
 
 import pytest
 
+from persona.core.evaluate.membership import audit_fields, audit_path
 from persona.core.memory.schema import Memory
 from persona.core.pipeline import Pipeline
 from persona.core.train.adapter_store import AdapterMeta, AdapterStore
@@ -58,6 +60,13 @@ def test_runs_are_charged_judged_promoted_or_rejected_and_rolled_back(home):
     assert (store.current_dir() / "peft" / "adapter_config.json").exists()
     assert (store.current_dir() / "mlx" / "adapters.safetensors").exists()  # for a Mac
     assert (store.current_dir() / "gguf" / "adapter.gguf").is_file()  # for llama.cpp
+    # The promoted adapter was audited: trained vs held-out records, kept 0600 in the home.
+    audit = good.membership
+    assert 0.0 <= audit.membership_auc <= 1.0 and audit.adapter == good.version
+    assert audit.members > 0 and audit.nonmembers > 0
+    assert audit_fields(home.privacy_dir, good.version)["membership_auc"] == \
+        audit.membership_auc
+    assert stat.S_IMODE(audit_path(home.privacy_dir).stat().st_mode) == 0o600
 
     # A run that wrecks the model (an absurd learning rate) must not replace the good one.
     bad = run_training(home, settings, _options(epsilon=math.inf, learning_rate=50.0))
@@ -72,6 +81,8 @@ def test_runs_are_charged_judged_promoted_or_rejected_and_rolled_back(home):
 
     assert store.rollback() is None  # no earlier adapter: back to the base model
     assert store.current_version() is None and store.current_dir() is None
+    # The audit spoke for the adapter rolled away from: no longer shown.
+    assert audit_fields(home.privacy_dir, store.current_version())["membership_auc"] is None
 
 
 def test_a_stopped_run_resumes_without_a_second_charge(home):
