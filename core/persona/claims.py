@@ -118,16 +118,12 @@ def content_words(sentence: str) -> list[_Word]:
             continue
         if len(low) < 3 or low in FUNCTION or low in SOFT:
             continue
-        name = tok[:1].isupper() and (i > 0 or len(toks) == 1 or low not in _STARTERS)
+        name = tok[:1].isupper() and i > 0  # the first word is capitalised anyway
         specific = name or low in COLOURS or low in DAYS or low in MONTHS or \
             low.rstrip("s") in DAYS
         out.setdefault(stem(low), _Word(tok, stem(low), specific))
     return list(out.values())
 
-
-# Sentence-initial capitals that are ordinary words, not names.
-_STARTERS = frozenset({"you", "your", "she", "her", "he", "his", "they", "their", "it", "its",
-                       "that", "this", "there", "then", "yes", "and", "but", "so"})
 
 
 class ClaimCheck:
