@@ -7,9 +7,9 @@ hedged one, always the one about music) and each number of pairs (5, 10, 20, 50)
 it beats chance (the binomial test that turns best-of-N on). Features: style numbers plus the
 reply's MiniLM vector ("vectors"), or the style numbers alone ("style").
 
-``--latency``: time of each best-of-N candidate with the default language model on the
-sample persona (the first reads the prompt; the others reuse it), and the N the default
-budget allows.
+``--latency``: best-of-N with the default language model on the sample persona, as a typed
+question runs it: the time of each candidate (the first reads the prompt; the others reuse
+it) and the N the default budget gave; then the same with no budget (up to 4).
 
     python -m benchmarks.bench_prefs [--latency]
 """
@@ -57,26 +57,27 @@ def accuracy_table(encode) -> list[tuple[str, ...]]:
 
 
 def latency(max_n: int = 4) -> list[tuple[str, ...]]:
+    """Per question: candidate seconds, total, N within the default budget; then again
+    with no budget."""
     from benchmarks.common import sample_pipeline
     from persona.core.conversation import Conversation
     from persona.core.prefs.bestof import BestOfN
 
     pipe = sample_pipeline()
     rows = []
+    budget = pipe.settings.best_of_seconds
     for question in ("Where does my sister live?", "What did I do with my cello?",
                      "How was the hike?"):
-        best = BestOfN(None, max_n=max_n, min_n=max_n, budget_s=math.inf,
-                       temperature=pipe.settings.best_of_temperature)
-        start = time.perf_counter()
-        pipe.reply(question, store_turns=False, conversation=Conversation.new(), best_of=best)
-        total = time.perf_counter() - start
-        seconds = [c.seconds for p in best.picks for c in p.candidates]
-        budget = pipe.settings.best_of_seconds
-        fits = 1  # as BestOfN decides: one more while time so far + the last one fits
-        while fits < len(seconds) and sum(seconds[:fits]) + seconds[fits - 1] <= budget:
-            fits += 1
-        rows.append((question, " / ".join(f"{s:.1f}" for s in seconds), f"{total:.1f}",
-                     f"{fits} of {len(seconds)} in {budget:g} s"))
+        for limit in (budget, math.inf):
+            best = BestOfN(None, max_n=max_n, budget_s=limit,
+                           temperature=pipe.settings.best_of_temperature)
+            start = time.perf_counter()
+            pipe.reply(question, store_turns=False, conversation=Conversation.new(),
+                       best_of=best)
+            total = time.perf_counter() - start
+            seconds = [c.seconds for p in best.picks for c in p.candidates]
+            rows.append((question, f"{limit:g} s", " / ".join(f"{s:.1f}" for s in seconds),
+                         str(len(seconds)), f"{total:.1f}"))
     return rows
 
 
@@ -95,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
           f"{time.perf_counter() - start:.1f} s")
     if args.latency:
         print()
-        print(format_grid(("question", "candidate seconds", "total s", "N in budget"),
+        print(format_grid(("question", "budget", "candidate seconds", "N", "reply s"),
                           latency()))
     return 0
 

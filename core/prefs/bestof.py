@@ -3,8 +3,12 @@
 The first candidate is the reply the settings would give anyway (greedy by default); the
 others are sampled (``temperature`` > 0). The model reads the prompt once: llama.cpp keeps
 it cached, so each further candidate costs only its own tokens. N is fitted to a latency
-budget as it goes: after each candidate, another is made only if the time so far plus the
-last candidate's time stays within ``budget_s`` (and N stays within ``max_n``).
+budget as it goes: after each candidate, another is made only if the time so far plus what
+the next one should take stays within ``budget_s`` (and N stays within ``max_n``). The next
+one should take as long as the last sampled one, or, after the first, as long as the first
+took to generate its tokens (the backend's ``last_stats``; its prompt is not read again).
+A sampled candidate still going when the budget runs out is stopped and dropped (a long
+ramble would otherwise hold the reply: 11.5 s for one, measured).
 
 Candidates are checked as the person would get them (``check``: the grounding gate's view
 of the text); one the gate would cut ranks below every one it would not.
@@ -85,14 +89,19 @@ class BestOfN:
             if self.stop is not None and self.stop.is_set():
                 break
             elapsed = time.perf_counter() - start
-            last = out.candidates[-1].seconds if out.candidates else 0.0
-            if len(out.candidates) >= self.min_n and elapsed + last > self.budget_s:
+            if len(out.candidates) >= self.min_n and \
+                    elapsed + _next_cost(out.candidates, llm) > self.budget_s:
                 break
             tries += 1
             t0 = time.perf_counter()
             first = not out.candidates
-            text = "".join(_pieces(llm.stream_chat(messages, options if first else sampled),
-                                   self.stop)).strip()
+            deadline = None if first or len(out.candidates) < self.min_n \
+                else start + self.budget_s
+            pieces = _pieces(llm.stream_chat(messages, options if first else sampled),
+                             self.stop, deadline)
+            text = "".join(pieces).strip()
+            if deadline is not None and time.perf_counter() > deadline:
+                break  # cut short by the budget: not a whole reply
             if not text or any(text == c.text for c in out.candidates):
                 continue  # nothing new to choose from
             out.candidates.append(Candidate(text, time.perf_counter() - t0, not first))
@@ -108,10 +117,23 @@ class BestOfN:
         return out
 
 
-def _pieces(stream: Iterator[str], stop: threading.Event | None) -> Iterator[str]:
+def _next_cost(candidates: list[Candidate], llm) -> float:
+    """Seconds the next candidate should take (see the module docstring)."""
+    if not candidates:
+        return 0.0
+    if len(candidates) > 1:
+        return candidates[-1].seconds
+    decode = getattr(getattr(llm, "last_stats", None), "decode_seconds", None)
+    return decode if isinstance(decode, float) and decode > 0 else candidates[0].seconds
+
+
+def _pieces(stream: Iterator[str], stop: threading.Event | None,
+            deadline: float | None = None) -> Iterator[str]:
     try:
         for piece in stream:
             if stop is not None and stop.is_set():
+                return
+            if deadline is not None and time.perf_counter() > deadline:
                 return
             yield piece
     finally:
