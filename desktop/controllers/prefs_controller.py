@@ -30,6 +30,7 @@ class PrefsController(QObject):
         self.ctx, self.view, self.pool = ctx, view, pool
         self.typed = 0  # typed replies this session, for compare_every
         self.last: tuple | None = None  # (question, bubble, reply id) of the last reply
+        self._stored: dict[str, int] | None = None  # reply id -> vote, read once for history
         for keys, vote in (("Ctrl+Up", 1), ("Ctrl+Down", -1)):
             shortcut = QShortcut(QKeySequence(keys), view)
             shortcut.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
@@ -40,9 +41,21 @@ class PrefsController(QObject):
     def attach(self, bubble, question: str, *, reply_id: str | None = None) -> None:
         """Offer thumbs on ``bubble`` (Persona's reply to ``question``)."""
         bubble.thumbs.show()
+        if reply_id is not None:  # a reply from before: show the vote it has
+            bubble.thumbs.set_vote(self._stored_votes().get(reply_id, 0))
         bubble.thumbs.voted.connect(
             lambda vote: self.vote(question, bubble.text, vote, reply_id=reply_id))
         self.last = (question, bubble, reply_id)
+
+    def _stored_votes(self) -> dict[str, int]:
+        if self._stored is None:
+            try:
+                thumbs, _ = self.ctx.pipeline.prefs.log.current()
+            except Exception as exc:  # noqa: BLE001 - a damaged file shows no votes
+                log.warning("the votes on earlier replies could not be read: %s", exc)
+                thumbs = []
+            self._stored = {t.reply_id: t.vote for t in thumbs if t.reply_id}
+        return self._stored
 
     def _vote_last(self, vote: int) -> None:
         if self.last is None:

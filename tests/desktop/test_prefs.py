@@ -81,3 +81,16 @@ def test_every_nth_typed_reply_offers_a_comparison(sample_home, make_window, qtb
         controller.prefs.after_reply(f"question {i}", typed=True)
         controller.prefs.after_reply("spoken", typed=False)  # spoken turns do not count
     assert asked == [f"question {every - 1}", f"question {2 * every - 1}"]
+
+
+def test_a_reply_from_before_shows_the_vote_it_has(sample_home, make_window, qtbot):
+    from persona.core.prefs.store import thumb
+
+    reply = _with_conversation(sample_home)
+    ChoiceLog(sample_home).append(thumb("Where does my sister live?", reply.text, -1,
+                                        reply_id=reply.id))
+    window = make_window(sample_home)
+    view, _ = window.page("talk")
+    qtbot.waitUntil(lambda: len(view.turns()) == 2, timeout=30_000)
+    thumbs = view.turns()[1].thumbs
+    assert thumbs.vote == -1 and thumbs.down.isChecked() and not thumbs.up.isChecked()
