@@ -20,8 +20,8 @@ def _thumb(args: Namespace) -> int:
 
     pipe = _pipeline(args)
     question, reply = reply_turn(pipe.store, args.id)
-    status = pipe.prefs.record(thumb(question, reply.text, VOTES[args.action],
-                                     reply_id=reply.id))
+    status = _with_setting(pipe, pipe.prefs.record(
+        thumb(question, reply.text, VOTES[args.action], reply_id=reply.id)))
     word = {"up": "Thumb up", "down": "Thumb down", "undo": "Vote taken back"}[args.action]
     return _report(args, status, f"{word} on: {_short(reply.text)}")
 
@@ -32,7 +32,8 @@ cmd_prefer_up = cmd_prefer_down = cmd_prefer_undo = _thumb
 def cmd_prefer_pair(args: Namespace) -> int:
     """A choice made elsewhere: CHOSEN preferred to REJECTED as replies to --question."""
     pipe = _pipeline(args)
-    status = pipe.prefs.record(pair(args.question or "", args.chosen, args.rejected, how="cli"))
+    status = _with_setting(pipe, pipe.prefs.record(
+        pair(args.question or "", args.chosen, args.rejected, how="cli")))
     return _report(args, status, "Choice kept.")
 
 
@@ -60,13 +61,13 @@ def cmd_prefer_compare(args: Namespace) -> int:
     if which not in ("1", "2"):
         info("Skipped; nothing was kept.")
         return 1
-    status = pipe.prefs.record(shown.choose(which))
+    status = _with_setting(pipe, pipe.prefs.record(shown.choose(which)))
     return _report(args, status, f"Kept: you preferred reply {which}.")
 
 
 def cmd_prefs(args: Namespace) -> int:
     pipe = _pipeline(args)
-    status = pipe.prefs.status()
+    status = _with_setting(pipe, pipe.prefs.status())
     if args.json:
         emit_json(status.to_dict())
         return 0
@@ -83,9 +84,11 @@ def describe(status: Status) -> str:
                  f"{acc:.0%} ({status.heldout_correct} of {status.heldout_total} pairs "
                  f"predicted by a model that had not seen them; p = {status.p_value:.3g})"
                  if acc is not None else "none yet")]
-    if status.beats_chance:
+    if status.best_of_n_active:
         lines.append("Best-of-N is on: typed questions are answered with the candidate the "
                      "model rates best.")
+    elif status.beats_chance:
+        lines.append("Best-of-N is off (the best_of_n setting is 1).")
     else:
         lines.append("Best-of-N is off until the model beats chance on held-out pairs "
                      "(`persona prefer compare \"a question\"` adds choices).")
@@ -95,6 +98,12 @@ def describe(status: Status) -> str:
     elif status.style and status.profile in ("written", "unchanged"):
         lines.append(f"Profile reply style (induced): {status.style}")
     return "\n".join(lines)
+
+
+def _with_setting(pipe, status: Status) -> Status:
+    """``status`` with best-of-N's state under this home's settings."""
+    status.best_of_n_active = status.beats_chance and pipe.settings.best_of_n > 1
+    return status
 
 
 def _report(args: Namespace, status: Status, message: str) -> int:

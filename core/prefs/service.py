@@ -41,6 +41,7 @@ class Status:
     summary: str
     style: str  # the words for the profile's reply style
     profile: str  # written / unchanged / yours / empty / not yet
+    best_of_n_active: bool = False  # beats chance and the best_of_n setting is above 1
 
     @property
     def accuracy(self) -> float | None:
@@ -53,7 +54,7 @@ class Status:
                 "heldout": {"correct": self.heldout_correct, "total": self.heldout_total,
                             "accuracy": None if acc is None else round(acc, 3),
                             "p_value": round(self.p_value, 4)},
-                "beats_chance": self.beats_chance, "best_of_n_active": self.beats_chance,
+                "beats_chance": self.beats_chance, "best_of_n_active": self.best_of_n_active,
                 "summary": self.summary, "reply_style": self.style,
                 "profile_reply_style": self.profile}
 

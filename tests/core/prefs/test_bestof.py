@@ -102,3 +102,40 @@ def test_best_of_n_with_the_real_model_picks_the_shortest_sampled_reply(tmp_path
     supported = [c for c in picked.candidates if c.supported] or picked.candidates
     assert chosen.reward == max(c.reward for c in supported)
     assert len(chosen.text.split()) == min(len(c.text.split()) for c in supported)
+
+
+def test_a_sampled_candidate_still_going_at_the_budget_is_dropped(tmp_path, encode,
+                                                                   monkeypatch):
+    """A clock that moves 1 s per word stands in for time, so the test needs no slow model;
+    the stand-in model says its first reply took 1 s to generate (the rest: its prompt)."""
+    from types import SimpleNamespace
+
+    import persona.core.prefs.bestof as bestof
+
+    now = [0.0]
+    monkeypatch.setattr(bestof.time, "perf_counter", lambda: now[0])
+
+    class Ticking(Candidates):
+        last_stats = SimpleNamespace(decode_seconds=1.0)
+
+        def stream_chat(self, messages, options=None):
+            for piece in super().stream_chat(messages, options):
+                now[0] += 1.0
+                yield piece
+
+    prefs = _trained(tmp_path, encode, shorter=True)
+    first = CANDIDATES[2]  # 12 words: 12 s
+    # 14 s: a second one is expected to take 1 s, so the long one (23 words) is started, cut
+    # at 14 s and dropped; the first is given.
+    best = BestOfN(prefs.scorer(), max_n=3, budget_s=14.0)
+    assert "".join(best.stream(Ticking([first, CANDIDATES[0]]), [],
+                               GenerationOptions())) == first
+    assert [c.text for c in best.picks[0].candidates] == [first]
+    # 17 s: the short one (4 words) ends at 16 s and is kept; a third would take as long as
+    # it did (4 s), past the budget, so none is started. The shorter one is chosen.
+    now[0] = 0.0
+    roomy = BestOfN(prefs.scorer(), max_n=3, budget_s=17.0)
+    llm = Ticking([first, CANDIDATES[1], CANDIDATES[0]])
+    assert "".join(roomy.stream(llm, [], GenerationOptions())) == CANDIDATES[1]
+    assert [c.text for c in roomy.picks[0].candidates] == [first, CANDIDATES[1]]
+    assert llm.calls == 2
