@@ -11,6 +11,7 @@ language model runs: the replies are given.
 
     python -m benchmarks.bench_claims            # the table
     python -m benchmarks.bench_claims --verbose  # and every wrong call
+    python -m benchmarks.bench_claims --live 30  # real replies of the default model, flagged
 """
 
 from __future__ import annotations
@@ -98,10 +99,34 @@ def run(verbose: bool = False) -> str:
     return out
 
 
+def live(n: int) -> str:
+    """The first ``n`` grounded questions (benchmarks/data) answered by the default model
+    through Pipeline.reply, each reply with the sentences it flags: for reading by hand
+    (real replies have no labels)."""
+    from benchmarks.bench_grounded import load_questions
+    from benchmarks.common import sample_pipeline
+    from persona.core.persona.claims import statements
+
+    pipe = sample_pipeline()
+    out, flagged, sentences = [], 0, 0
+    for item in load_questions()[:n]:
+        reply = pipe.reply(item["q"], store_turns=False)
+        sentences += len(statements(reply.text))
+        flagged += len(reply.unsupported)
+        out.append(f"Q ({item['kind']}): {item['q']}\nA: {reply.text}")
+        out += [f"   FLAG: {c.sentence}  (missing: {', '.join(c.missing)})"
+                for c in reply.unsupported]
+    return "\n".join(out) + f"\n\n{flagged} of {sentences} sentences flagged in {n} replies"
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--verbose", action="store_true", help="list every wrong call")
-    print(run(verbose=ap.parse_args().verbose))
+    ap.add_argument("--live", type=int, default=0, metavar="N",
+                    help="instead: N grounded questions answered by the default model, each "
+                         "reply with its flags, for reading by hand")
+    args = ap.parse_args()
+    print(live(args.live) if args.live else run(verbose=args.verbose))
 
 
 if __name__ == "__main__":

@@ -53,15 +53,19 @@ SOFT = frozenset({
     "such", "both", "someone", "people", "person", "other", "another", "like", "love",
     "loves", "loved", "which", "called", "named", "name"})
 # The assistant speaking of itself, not stating a fact about the person.
-_SELF = re.compile(r"^(?:i(?:'m| am| hope| think| see| understand| can| could| would| will|"
-                   r"'d|'ll)|let me|feel free|happy to|glad to)\b")
+# Small models also answer as the person ("I am allergic to peanuts"): those are statements,
+# so only the assistant's own turns of phrase are listed.
+_SELF = re.compile(r"^(?:i(?:'m| am) (?:glad|happy to|sorry|here|not able)|i hope|i think|"
+                   r"i see|i understand|i can help|i'd be happy|i'll|let me|feel free|"
+                   r"happy to|glad to)\b")
 # Offers and sign-offs that speak to the person without stating anything about them.
 _OFFER = re.compile(r"^(?:let me know|feel free|if you (?:want|need|like|wish|ever)|"
                     r"is there anything|do you want|would you like)\b")
 _PERSONAL = re.compile(r"\b(?:you|your|yours|yourself|you're|you've|you'd)\b")
 _NAMED = re.compile(r"\b(?:called|named|Mr|Mrs|Ms|Dr)\.?\s+(?:(?:Mr|Mrs|Ms|Dr)\.?\s+)?"
                     r"([A-Z][\w'-]*)")
-_QUOTE = re.compile(r"\byou wrote(?: that)?\b[^\"]*[\"\u201c]")  # the gate's hedged quote
+# The gate's hedged quote of a memory, and its line with a memory's date.
+_QUOTE = re.compile(r"\byou wrote(?: that)?\b[^\"]*[\"\u201c]|^you wrote that on\b")
 
 
 @dataclass
@@ -155,7 +159,8 @@ class ClaimCheck:
                                 and "month" not in self._says[unit]):
             return True  # "on Sunday" / "in January": the day the memory was written
         if word.specific:  # a name or colour: itself, possessive or accents aside
-            return bool({low, word.key, fold(word.key)} & self._grounding[unit].words)
+            base = low.removesuffix("'s").removesuffix("'")
+            return bool({low, base, fold(base), word.key} & self._grounding[unit].words)
         return self._focus.holds(low, unit, self.options.similar)
 
     def missing(self, sentence: str) -> tuple[str, ...]:
