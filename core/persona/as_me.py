@@ -18,10 +18,13 @@ from persona.core.memory.schema import Hit
 from persona.core.persona.profile import Profile
 from persona.core.persona.prompt import PromptOptions, memory_line
 
-AS_ME_RULES = ("You are {name}. Write as {name}, in the first person (\"I\", \"my\"), in "
-               "{name}'s own voice and style, the way {name} would really say it. Do not say "
-               "you are an assistant or an AI. Use only the memories and what is said about "
-               "{name} above for facts. Keep it short.")
+# Measured with Qwen2.5-Coder-0.5B: "You are {name} ... do not say you are an AI" made it
+# refuse ("I'm sorry, but I can't assist with that.") or echo the message; helping the person
+# write in their own voice gets their words.
+AS_ME_RULES = ("You help {name} write in {name}'s own voice. Write what {name} would write, in "
+               "the first person (\"I\", \"my\"), as {name}, in {name}'s style. Use only the "
+               "memories and what is said about {name} above for facts. Reply with {name}'s "
+               "words only. Keep it short.")
 
 
 def style_hints(style: StyleProfile | None) -> str:
@@ -82,7 +85,7 @@ def as_me_messages(profile: Profile, hits: list[Hit], question: str,
     parts = []
     if memories:
         parts.append("My memories:\n" + "\n".join(f"- {m}" for m in reversed(memories)))
-    parts.append("Answer this as me, in my words:\n" + question)
+    parts.append(question)  # as it is: a wrapper ("Answer this as me: ...") got it echoed
     return [{"role": "system", "content": as_me_system(profile, style, now)},
             {"role": "user", "content": "\n\n".join(parts)}]
 

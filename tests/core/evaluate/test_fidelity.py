@@ -45,7 +45,7 @@ def test_the_style_score_is_of_what_the_persona_generated(pipe):
     heldout = [s for s in report.samples]
     assert len(heldout) >= 1 and all(s["persona"] == FORMAL.strip() for s in heldout)
     # Each sample was prompted "as me" from a held-out record's first words.
-    assert all("You are" in m[0]["content"] for m in llm.prompts[:len(heldout)])
+    assert all("own voice" in m[0]["content"] for m in llm.prompts[:len(heldout)])
     person = report.styles["person"]
     formal_like = similarity(profile("\n".join([FORMAL.strip()] * len(heldout))),
                              profile(_heldout_text(pipe)))

@@ -30,7 +30,8 @@ def test_the_prompt_speaks_as_the_person_in_their_style():
     msgs = as_me_messages(p, [hit], "How would I answer Tomas's invitation?", profile(MINE),
                           now=NOW)
     system, user = msgs[0]["content"], msgs[1]["content"]
-    assert "You are Maya" in system and "first person" in system and "Bergen" in system
+    assert "write in Maya's own voice" in system and "first person" in system
+    assert "Bergen" in system
     assert "short sentences" in system and "exclamation marks" in system
     assert '"i love my cat"' in system  # a favourite phrase of theirs
     assert "Tomas invited me" in user and user.endswith("How would I answer Tomas's invitation?")
@@ -50,7 +51,7 @@ def test_reply_as_me_uses_that_prompt_and_is_not_gated(tmp_path):
     out = pipe.reply("How would I answer Tomas's invitation?", as_me=True, store_turns=False)
     assert out.text == said
     system = llm.prompts[0][0]["content"]
-    assert "You are Maya" in system and "Style:" in system
+    assert "write in Maya's own voice" in system and "Style:" in system
     assert "Tomas invited me" in llm.prompts[0][-1]["content"]
     pipe.reply("Who invited me to a wedding?", store_turns=False)
-    assert "You are Maya" not in llm.prompts[-1][0]["content"]  # the normal prompt
+    assert "own voice" not in llm.prompts[-1][0]["content"]  # the normal prompt
