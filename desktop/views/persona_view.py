@@ -149,10 +149,14 @@ class PersonaView(QWidget):
                 box.show()
             label = LABELS.get(spec.name, spec.name.replace("_", " ").capitalize())
             editor = self._editor(spec, label)
-            badge = QLabel("from memories")
+            # The reply style is induced from choices between replies (core/prefs/summary.py).
+            source = "choices" if spec.key == "preference.reply_style" else "memories"
+            badge = QLabel(f"from your {source}" if source == "choices" else "from memories")
             badge.setObjectName("inducedBadge")
-            badge.setToolTip(INDUCED_TIP)
-            badge.setAccessibleName(f"{label} was filled in from your memories")
+            badge.setToolTip(INDUCED_TIP if source == "memories" else (
+                "Written from your choices between replies (persona prefs). Edit it to make "
+                "it yours: your words are never replaced."))
+            badge.setAccessibleName(f"{label} was filled in from your {source}")
             badge.hide()
             row = QHBoxLayout()
             row.addWidget(editor, 1)

@@ -94,3 +94,21 @@ def test_a_reply_from_before_shows_the_vote_it_has(sample_home, make_window, qtb
     qtbot.waitUntil(lambda: len(view.turns()) == 2, timeout=30_000)
     thumbs = view.turns()[1].thumbs
     assert thumbs.vote == -1 and thumbs.down.isChecked() and not thumbs.up.isChecked()
+
+
+def test_the_reply_style_learnt_from_choices_is_marked_so_in_the_persona_view(
+        sample_home, make_window, qtbot):
+    from persona.core.persona.fields import set_values
+    from persona.core.persona.profile import load_induced
+    from persona.core.prefs.summary import write_style
+
+    profile = sample_home / "profile.yaml"
+    set_values(profile, {"preference.reply_style": ""})  # as if the person had left it empty
+    assert write_style(profile, "short and direct") == "written"
+    assert load_induced(profile)["preference.reply_style"] == "short and direct"
+    window = make_window(sample_home, view="persona")
+    view, _ = window.page("persona")
+    qtbot.waitUntil(lambda: "preference.reply_style" in view.badges, timeout=30_000)
+    badge = view.badges["preference.reply_style"]
+    qtbot.waitUntil(badge.isVisible, timeout=30_000)
+    assert badge.text() == "from your choices" and "choices" in badge.toolTip()
