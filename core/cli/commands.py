@@ -137,6 +137,8 @@ def cmd_ask(args: Namespace) -> int:
                    "retrieved": [report.hit_dict(h) for h in reply.hits],
                    "reply_wav": str(reply.wav) if reply.wav else None,
                    "unsupported": [c.to_dict() for c in reply.unsupported],
+                   # best-of-N's candidates, one entry per part (core/prefs/bestof.py)
+                   "best_of": [p.to_dict() for p in reply.best_of],
                    "first_token_s": reply.first_token_s, "first_audio_s": reply.first_audio_s,
                    "timings": reply.timings.rounded()})
         return 0
