@@ -9,7 +9,8 @@ reply's MiniLM vector ("vectors"), or the style numbers alone ("style").
 
 ``--latency``: best-of-N with the default language model on the sample persona, as a typed
 question runs it: the time of each candidate (the first reads the prompt; the others reuse
-it) and the N the default budget gave; then the same with no budget (up to 4).
+it) and the N the default budget (the time candidates may add after the first) gave; then
+the same with no budget (up to 4).
 
     python -m benchmarks.bench_prefs [--latency]
 """
@@ -96,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
           f"{time.perf_counter() - start:.1f} s")
     if args.latency:
         print()
-        print(format_grid(("question", "budget", "candidate seconds", "N", "reply s"),
+        print(format_grid(("question", "added budget", "candidate seconds", "N", "reply s"),
                           latency()))
     return 0
 

@@ -74,8 +74,8 @@ class Settings(BaseModel):
         4, ge=1, le=16, description="Most candidate replies to a typed question the reward "
                                     "model chooses among (1 = off)")
     best_of_seconds: float = Field(
-        6.0, gt=0, le=120, description="Time budget for the candidates of one reply; N is "
-                                       "fitted to it")
+        4.0, gt=0, le=120, description="Most seconds the extra candidates may add to a "
+                                       "reply (after the usual one); N is fitted to it")
     best_of_temperature: float = Field(0.8, gt=0, le=2,
                                        description="Temperature of the sampled candidates")
     compare_every: int = Field(

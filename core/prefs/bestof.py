@@ -2,13 +2,15 @@
 
 The first candidate is the reply the settings would give anyway (greedy by default); the
 others are sampled (``temperature`` > 0). The model reads the prompt once: llama.cpp keeps
-it cached, so each further candidate costs only its own tokens. N is fitted to a latency
-budget as it goes: after each candidate, another is made only if the time so far plus what
-the next one should take stays within ``budget_s`` (and N stays within ``max_n``). The next
-one should take as long as the last sampled one, or, after the first, as long as the first
-took to generate its tokens (the backend's ``last_stats``; its prompt is not read again).
-A sampled candidate still going when the budget runs out is stopped and dropped (a long
-ramble would otherwise hold the reply: 11.5 s for one, measured).
+it cached, so each further candidate costs only its own tokens. ``budget_s`` is what the
+extra candidates may add to the reply the person would have had anyway (however long the
+prompt took to read: a cold start is not best-of-N's cost). N is fitted to it as it goes:
+another candidate is made only if the time since the first one plus what the next one should
+take stays within the budget (and N within ``max_n``). The next one should take as long as
+the last sampled one, or, after the first, as long as the first took to generate its tokens
+(the backend's ``last_stats``; its prompt is not read again). A sampled candidate still
+going when the budget runs out is stopped and dropped (a long ramble would otherwise hold
+the reply: 11.5 s for one, measured).
 
 Candidates are checked as the person would get them (``check``: the grounding gate's view
 of the text); one the gate would cut ranks below every one it would not.
@@ -83,23 +85,24 @@ class BestOfN:
         out = Picked(budget_s=self.budget_s)
         self.picks.append(out)
         sampled = replace(options, temperature=max(options.temperature, self.temperature))
-        start = time.perf_counter()
+        start = None  # when the first candidate (the usual reply) was done
         tries = 0
         while len(out.candidates) < self.max_n and tries < self.max_n + 3:
             if self.stop is not None and self.stop.is_set():
                 break
-            elapsed = time.perf_counter() - start
-            if len(out.candidates) >= self.min_n and \
-                    elapsed + _next_cost(out.candidates, llm) > self.budget_s:
+            over = start is not None and (time.perf_counter() - start + _next_cost(
+                out.candidates, llm) > self.budget_s)
+            if len(out.candidates) >= self.min_n and over:
                 break
             tries += 1
             t0 = time.perf_counter()
             first = not out.candidates
-            deadline = None if first or len(out.candidates) < self.min_n \
+            deadline = None if start is None or len(out.candidates) < self.min_n \
                 else start + self.budget_s
             pieces = _pieces(llm.stream_chat(messages, options if first else sampled),
                              self.stop, deadline)
             text = "".join(pieces).strip()
+            start = start if start is not None else time.perf_counter()
             if deadline is not None and time.perf_counter() > deadline:
                 break  # cut short by the budget: not a whole reply
             if not text or any(text == c.text for c in out.candidates):

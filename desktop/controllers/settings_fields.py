@@ -56,7 +56,7 @@ LAYOUT: dict[str, tuple[str, str, str, dict]] = {
     "temperature": ("Temperature", "Answers", "float", {}),
     "history_turns": ("Turns remembered in a talk", "Answers", "int", {}),
     "best_of_n": ("Candidate replies (best of N)", "Answers", "int", {}),
-    "best_of_seconds": ("Time for the candidates", "Answers", "float", {"suffix": " s"}),
+    "best_of_seconds": ("Time added for candidates", "Answers", "float", {"suffix": " s"}),
     "best_of_temperature": ("Temperature of candidates", "Answers", "float", {}),
     "compare_every": ("Offer a choice every N typed replies", "Answers", "int", {}),
 }

@@ -125,16 +125,16 @@ def test_a_sampled_candidate_still_going_at_the_budget_is_dropped(tmp_path, enco
 
     prefs = _trained(tmp_path, encode, shorter=True)
     first = CANDIDATES[2]  # 12 words: 12 s
-    # 14 s: a second one is expected to take 1 s, so the long one (23 words) is started, cut
-    # at 14 s and dropped; the first is given.
-    best = BestOfN(prefs.scorer(), max_n=3, budget_s=14.0)
+    # 2 s more: a second one is expected to take 1 s, so the long one (23 words) is started,
+    # cut at 14 s and dropped; the first is given.
+    best = BestOfN(prefs.scorer(), max_n=3, budget_s=2.0)
     assert "".join(best.stream(Ticking([first, CANDIDATES[0]]), [],
                                GenerationOptions())) == first
     assert [c.text for c in best.picks[0].candidates] == [first]
-    # 17 s: the short one (4 words) ends at 16 s and is kept; a third would take as long as
-    # it did (4 s), past the budget, so none is started. The shorter one is chosen.
+    # 5 s more: the short one (4 words) ends at 16 s and is kept; a third would take as long
+    # as it did (4 s), past 17 s, so none is started. The shorter one is chosen.
     now[0] = 0.0
-    roomy = BestOfN(prefs.scorer(), max_n=3, budget_s=17.0)
+    roomy = BestOfN(prefs.scorer(), max_n=3, budget_s=5.0)
     llm = Ticking([first, CANDIDATES[1], CANDIDATES[0]])
     assert "".join(roomy.stream(llm, [], GenerationOptions())) == CANDIDATES[1]
     assert [c.text for c in roomy.picks[0].candidates] == [first, CANDIDATES[1]]
