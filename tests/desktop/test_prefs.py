@@ -4,7 +4,9 @@ two replies of a comparison come from the real model in tests/core/prefs/)."""
 
 from __future__ import annotations
 
+import pytest
 from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QLabel
 
 from persona.core.memory.schema import Memory
 from persona.core.pipeline import Pipeline
@@ -112,3 +114,25 @@ def test_the_reply_style_learnt_from_choices_is_marked_so_in_the_persona_view(
     badge = view.badges["preference.reply_style"]
     qtbot.waitUntil(badge.isVisible, timeout=30_000)
     assert badge.text() == "from your choices" and "choices" in badge.toolTip()
+
+
+@pytest.mark.slow
+def test_compare_replies_shows_two_replies_from_the_model(sample_home, make_window, qtbot):
+    """The real default model writes both replies, on the turn pool after the turn."""
+    from persona.core.settings import load_settings, save_settings
+
+    path = sample_home / "settings.yaml"
+    save_settings(load_settings(path).model_copy(update={"max_new_tokens": 32}), path)
+    window = make_window(sample_home)
+    view, controller = window.page("talk")
+    view.mute.setChecked(True)
+    with qtbot.waitSignal(controller.turn_finished, timeout=240_000):
+        view.entry.setText("Where does my sister live?")
+        view.entry.returnPressed.emit()
+    assert view.turns()[1].thumbs.isVisible()
+    with qtbot.waitSignal(controller.prefs.card_shown, timeout=240_000) as shown:
+        view.compare.click()
+    card = shown.args[0]
+    a, b = (label.text() for label in card.texts)
+    assert a and b and a != b
+    assert "sister" in card.findChild(QLabel, "choiceTitle").text()
