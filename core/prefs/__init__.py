@@ -7,5 +7,7 @@ personal reward model that picks the best of several sampled replies.
 - ``reward``: Bradley-Terry logistic regression (numpy), its held-out accuracy;
 - ``summary``: what the person seems to prefer, in words, into the profile;
 - ``bestof``: best-of-N among sampled candidates within a latency budget;
+- ``hook``: where ``Pipeline.reply`` asks for best-of-N (typed, unspoken questions);
+- ``replies``: the reply a thumb is about; two replies side by side;
 - ``service``: the one object the CLI, the pipeline and the app use.
 """
