@@ -66,6 +66,7 @@ def test_speak_as_me_answers_a_typed_message_in_the_persons_voice(qtbot, make_wi
         view.entry.returnPressed.emit()
     reply = done.args[0]
     assert reply.text  # the real model's words, as the person
-    assert "You are Maya" in reply.messages[0]["content"]  # the "as me" prompt, not the assistant's
+    # The "as me" prompt, not the assistant's.
+    assert "write in Maya Lindqvist's own voice" in reply.messages[0]["content"]
     view.as_me.setChecked(False)
     assert controller.as_me is False
