@@ -1,7 +1,8 @@
 """Unsupported-claim flags: precision and recall on a hand-labelled set of reply sentences.
 
-The set (tests/data/claims_labelled.json, see its "about") holds replies to questions about
-the sample persona, each sentence labelled supported / unsupported / none by hand. Each
+Two sets, each sentence labelled supported / unsupported / none by hand (see each file's
+"about"): tests/data/claims_labelled.json, replies written for the check (subtle inventions
+included), and tests/data/claims_live.json, real replies of the default model. Each
 reply goes through the pipeline's own check (Pipeline.unsupported_claims) with the memories
 the pipeline retrieves for its question in the prompt, and a fresh retrieval for a sentence
 that fails, as `persona ask` does. A labelled sentence counts as flagged when a flagged
@@ -26,7 +27,9 @@ from benchmarks.table import format_grid
 from persona.core.cli.demo import load_sample_persona
 from persona.core.pipeline import Pipeline, Reply
 
-LABELLED = Path(__file__).resolve().parents[1] / "tests" / "data" / "claims_labelled.json"
+DATA = Path(__file__).resolve().parents[1] / "tests" / "data"
+# Replies written for the check (dev/test splits), and real replies of the default model.
+SETS = {"written": DATA / "claims_labelled.json", "live": DATA / "claims_live.json"}
 
 
 # (evidence, how many new plain words a supported sentence may add) per row of the table.
@@ -64,38 +67,42 @@ def score(calls: list[tuple[str, bool]]) -> tuple[float, float, int, int, int]:
 
 
 def run(verbose: bool = False) -> str:
-    data = json.loads(LABELLED.read_text(encoding="utf-8"))["replies"]
     with tempfile.TemporaryDirectory(prefix="persona-claims-") as root:
         pipe = Pipeline(Path(root) / "home")
         load_sample_persona(pipe)
         pipe.word_vectors(["warm"])  # the embedder loads outside the timing
-        calls: dict[str, list[tuple[str, str, bool, str]]] = {m: [] for m in MODES}
-        start = time.perf_counter()
-        for item in data:
-            text = " ".join(s["s"] for s in item["sentences"])
-            for mode in calls:
-                got = flags(pipe, item["q"], text, mode)
-                for s in item["sentences"]:
-                    hit = any(s["s"] in g or g in s["s"] for g in got)
-                    calls[mode].append((item["split"], s["label"], hit, s["s"]))
-        seconds = (time.perf_counter() - start) / (len(MODES) * len(data))
+        # (set, split, label, flagged, sentence) per mode
+        calls: dict[str, list[tuple[str, str, str, bool, str]]] = {m: [] for m in MODES}
+        start, replies = time.perf_counter(), 0
+        for name, path in SETS.items():
+            for item in json.loads(path.read_text(encoding="utf-8"))["replies"]:
+                replies += 1
+                text = " ".join(s["s"] for s in item["sentences"])
+                for mode in calls:
+                    got = flags(pipe, item["q"], text, mode)
+                    for s in item["sentences"]:
+                        hit = any(s["s"] in g or g in s["s"] for g in got)
+                        calls[mode].append((name, item["split"], s["label"], hit, s["s"]))
+        seconds = (time.perf_counter() - start) / (len(MODES) * replies)
     body = []
     for mode, label in MODES.items():
-        for split in ("dev", "test", "all"):
-            sel = [(lab, f) for sp, lab, f, _ in calls[mode] if split in ("all", sp)]
+        for name, split in (("written", "dev"), ("written", "test"), ("written", "all"),
+                            ("live", "live")):
+            sel = [(lab, f) for n, sp, lab, f, _ in calls[mode]
+                   if n == name and split in ("all", sp)]
             p, r, tp, fp, fn = score(sel)
-            body.append((label, split, str(len(sel)), f"{p:.0%}", f"{r:.0%}",
+            body.append((label, f"{name} / {split}", str(len(sel)), f"{p:.0%}", f"{r:.0%}",
                          f"{tp} / {fp} / {fn}"))
-    never = [s for _, lab, f, s in calls["shipped"] if lab == "none" and f]
-    out = format_grid(("evidence", "split", "sentences", "precision", "recall",
+    never = [s for *_, lab, f, s in calls["shipped"] if lab == "none" and f]
+    out = format_grid(("evidence", "set / split", "sentences", "precision", "recall",
                        "right flags / wrong flags / missed"), body)
     out += (f"\n\n'none' sentences (refusals, quotes, questions) flagged: {len(never)}; "
             f"{seconds * 1000:.0f} ms a reply (retrieval + check, after the embedder loaded)")
     if verbose:
-        wrong = [(sp, lab, s) for sp, lab, f, s in calls["shipped"]
+        wrong = [(n, sp, lab, s) for n, sp, lab, f, s in calls["shipped"]
                  if f != (lab == "unsupported")]
-        out += "\n\nWrong calls (split, label, sentence):\n" + "\n".join(
-            f"  {sp:4} {lab:11} {s}" for sp, lab, s in wrong)
+        out += "\n\nWrong calls (set, split, label, sentence):\n" + "\n".join(
+            f"  {n:7} {sp:4} {lab:11} {s}" for n, sp, lab, s in wrong)
     return out
 
 
