@@ -69,11 +69,12 @@ def _torch_losses(folder, adapter, groups) -> list[float | None]:
     return out
 
 
-def topic_qa(pipe, report: TopicReport, *, per_topic: int = 3,
-             log: Progress | None = None) -> bool:
+def topic_qa(pipe, report: TopicReport, *, per_topic: int = 3, log: Progress | None = None,
+             should_stop: Callable[[], bool] | None = None) -> bool:
     """Fill each topic's ``qa_accuracy`` and ``qa_questions``: up to ``per_topic`` questions
     made from its memories (memory_qa.generate), answered by ``pipe.reply`` without storing
-    the turns, judged by memory_qa.is_correct. False when memory_qa is not available."""
+    the turns, judged by memory_qa.is_correct. False when memory_qa is not available;
+    ``should_stop`` is asked before each question (a topic cut short keeps no score)."""
     try:
         from persona.core.evaluate import memory_qa
     except ImportError:
@@ -86,6 +87,8 @@ def topic_qa(pipe, report: TopicReport, *, per_topic: int = 3,
             continue
         right = 0
         for pair in pairs:
+            if should_stop is not None and should_stop():
+                return True
             if log is not None:
                 log(f"{topic.name}: {pair.question}")
             reply = pipe.reply(pair.question, store_turns=False)

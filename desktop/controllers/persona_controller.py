@@ -156,6 +156,9 @@ class PersonaController:
         self._start(run, "Re-inducing the profile", "Re-inducing from your memories …", done,
                     error_title="Re-induction failed")
 
+    def shutdown(self) -> None:
+        self.topics.shutdown()
+
     # ---------------------------------------------------------------- plumbing
     def _start(self, fn, name: str, text: str, on_result, *,
                error_title: str = "The profile could not be read") -> None:

@@ -18,7 +18,9 @@ class TopicsController:
         self.report: TopicReport | None = None
         self.busy = False
         self._stale = True
+        self._measuring = None  # the running test's Task
         panel.refresh_clicked.connect(self.load)
+        panel.measure_clicked.connect(self.measure)
         ctx.memories_changed.connect(self._memories_changed)
 
     def activate(self) -> None:
@@ -48,8 +50,43 @@ class TopicsController:
                                       "answer about it." if report.total else "")
         self.panel.show_topics(rows, summary)
 
+    def measure(self, per_topic: int = 2) -> None:
+        """Ask ``per_topic`` questions made from each topic's memories (core/evaluate/
+        topic_scores.topic_qa) on a worker, then show the topics with their scores; a
+        second click cancels. Held-out perplexity needs a second model in memory: it stays
+        on the command line (`persona topics --perplexity`)."""
+        if self._measuring is not None:
+            self._measuring.cancel()
+            return
+        if self.busy or self.report is None or not self.report.topics:
+            return
+        from persona.core.evaluate.topic_scores import topic_qa
+
+        report, pipe = self.report, self.ctx.pipeline
+        self.panel.set_measuring(True, "Asking a few questions about each topic …")
+
+        def run(task):
+            topic_qa(pipe, report, per_topic=per_topic,
+                     log=lambda text: task.progress(0, 0, text),
+                     should_stop=lambda: task.cancelled)
+            return report
+
+        def finished() -> None:
+            self._measuring = None
+            self.panel.set_measuring(False)
+
+        self._measuring = start_task(
+            run, name="Testing topics", on_result=self._show, on_error=self._failed,
+            on_progress=lambda _d, _t, text: self.panel.summary.setText(f"Asking: {text}"),
+            on_finished=finished)
+
     def _failed(self, message: str) -> None:
         self.panel.summary.setText(f"The topics could not be found: {message}")
+
+    def shutdown(self) -> None:
+        """Cancel a running test (the window is closing)."""
+        if self._measuring is not None:
+            self._measuring.cancel()
 
     def _memories_changed(self) -> None:
         self._stale = True

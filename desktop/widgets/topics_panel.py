@@ -15,10 +15,12 @@ from persona.desktop.widgets.buttons import button
 
 # How full each level's bar is drawn (of five blocks), and its words.
 LEVEL_BLOCKS = {"a lot": 5, "some": 3, "little": 1}
+MEASURE = "Test me"
 
 
 class TopicsPanel(QGroupBox):
     refresh_clicked = Signal()
+    measure_clicked = Signal()  # "Test me" (or Cancel while it runs)
 
     def __init__(self, parent=None) -> None:
         super().__init__("What I can answer well", parent)
@@ -30,8 +32,13 @@ class TopicsPanel(QGroupBox):
         self.refresh = button("Refresh", on_click=self.refresh_clicked,
                               tip="Group your memories into topics again",
                               name="Refresh the topics")
+        self.measure = button(MEASURE, on_click=self.measure_clicked,
+                              tip="Ask a few questions made from each topic's memories and "
+                                  "count the right answers (uses the language model)",
+                              name="Test how well Persona knows each topic")
         head = QHBoxLayout()
         head.addWidget(self.summary, 1)
+        head.addWidget(self.measure, 0, Qt.AlignmentFlag.AlignTop)
         head.addWidget(self.refresh, 0, Qt.AlignmentFlag.AlignTop)
         self._rows = QWidget()
         self._grid = QGridLayout(self._rows)
@@ -70,5 +77,13 @@ class TopicsPanel(QGroupBox):
 
     def set_busy(self, busy: bool, text: str = "") -> None:
         self.refresh.setEnabled(not busy)
+        self.measure.setEnabled(not busy)
+        if text:
+            self.summary.setText(text)
+
+    def set_measuring(self, on: bool, text: str = "") -> None:
+        """While the test runs its button cancels it; Refresh waits."""
+        self.measure.setText("Cancel" if on else MEASURE)
+        self.refresh.setEnabled(not on)
         if text:
             self.summary.setText(text)

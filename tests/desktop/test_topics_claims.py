@@ -3,6 +3,8 @@ no memory supports (Talk view), over the real core and the sample persona."""
 
 from __future__ import annotations
 
+from PySide6.QtCore import Qt
+
 from persona.desktop.widgets.bubble import Bubble
 from persona.desktop.widgets.claim_marks import NOTE
 from tests.core.scripted_llm import ScriptedLLM
@@ -50,3 +52,20 @@ def test_a_typed_question_gets_its_unsupported_sentence_marked(sample_home, make
     bubble = view.turns()[1]
     assert bubble.unsupported == ["She also teaches yoga at weekends."]
     assert bubble.claims_note.isVisible()
+
+
+def test_test_me_asks_questions_per_topic_and_shows_the_score(sample_home, make_window,
+                                                             qtbot):
+    # A scripted model stands in for the slow real one: this is about the panel's wiring.
+    window = make_window(sample_home, "persona")
+    view, controller = window.page("persona")
+    panel = view.topics
+    qtbot.waitUntil(lambda: bool(panel.rows), timeout=60_000)
+    window.ctx.pipeline.__dict__["llm"] = ScriptedLLM("Your sister Ingrid lives in Lisbon.")
+    qtbot.mouseClick(panel.measure, Qt.MouseButton.LeftButton)
+    assert panel.measure.text() == "Cancel"
+    qtbot.waitUntil(lambda: panel.measure.text() == "Test me", timeout=120_000)
+    scored = [t for t in controller.topics.report.topics if t.qa_questions]
+    assert scored, "no topic got a test question"
+    shown = [text.text() for _, _, text in panel.rows]
+    assert any("test questions right" in s for s in shown)
