@@ -30,9 +30,11 @@ def cmd_topics(args: Namespace) -> int:
     from persona.core.evaluate.topic_scores import topic_perplexity, topic_qa
     from persona.core.memory.topics import TopicOptions, store_topics
 
-    if args.max_topics < 2 or args.qa < 0:
-        raise SettingsError(f"--max-topics must be at least 2 (got {args.max_topics}) and "
-                            f"--qa at least 0 (got {args.qa}).")
+    if args.max_topics < 2:
+        raise SettingsError(f"--max-topics must be at least 2, not {args.max_topics}.")
+    if args.qa < 0:
+        raise SettingsError(f"--qa is a number of questions per topic, 0 or more, not "
+                            f"{args.qa}.")
     pipe = _pipeline(args)
     report = store_topics(pipe.store, TopicOptions(max_topics=args.max_topics))
     log = None if args.json else info
