@@ -12,11 +12,14 @@ cello lessons are on Tuesdays" (no memory says Tuesday) and "You adopted Miso in
 
 What counts as a statement: a declarative sentence with content words. Questions, "I don't
 know" lines, the gate's hedged quotes of a memory, and the assistant's talk about itself
-("I hope that helps") are never flagged. Names, numbers, colours, weekdays and months must
-be anchored; of the other words a few may be new (a paraphrase adds words: "You felt
-overjoyed") — see ``ClaimOptions``. It reads words, not meaning: "Your sister does not live in
-Lisbon" passes, since every word is remembered together. benchmarks/bench_claims.py measures
-its precision and recall on a hand-labelled set (tests/data/claims_labelled.json).
+("I hope that helps", "Let me know if ...") are never flagged; a small model's answer in the
+person's voice ("I am allergic to peanuts") is a statement like "You are ...". Names,
+numbers, colours, weekdays and months must be anchored; of the other words a few may be new (a
+paraphrase adds words: "You felt overjoyed") — see ``ClaimOptions``. It reads words, not
+meaning: "Your sister does not live in Lisbon" passes, since every word is remembered
+together, and so does a garbled answer made of remembered words. benchmarks/bench_claims.py
+measures precision and recall on hand-labelled sentences: replies written for the check
+(tests/data/claims_labelled.json) and real replies of the default model (claims_live.json).
 """
 
 from __future__ import annotations
