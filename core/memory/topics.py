@@ -6,8 +6,9 @@ score between 2 and ``TopicOptions.max_topics``. Each topic is named by its dist
 frequent words: a word's count in the topic times how rare it is across topics (c-TF-IDF),
 stop words and one-off words left out. How much Persona knows of a topic is first how many
 memories it holds; ``core/evaluate/topic_scores.py`` adds held-out perplexity and QA accuracy.
-Pure numpy, no model: 2.8 s for 10,000 memories on 2 cores (measured with synthetic vectors;
-the silhouette runs on a sample), so the app runs it on a worker. When no k is clearly better
+Pure numpy, no model, and bounded: k-means runs on at most 4,000 memories (a fixed sample;
+every memory then joins the nearest topic) and the silhouette on 1,500, so the app runs it on
+a worker; timings in benchmarks/RESULTS.md. When no k is clearly better
 than another (a short diary of unrelated days), the finer grouping is kept and the report
 says the topics are loose.
 """
@@ -54,6 +55,7 @@ class TopicOptions:
     min_memories: int = 4  # fewer memories than this: one topic, nothing to cluster
     seed: int = 0
     silhouette_sample: int = 1500  # the score is O(n^2): judged on a sample this large
+    fit_sample: int = 4000  # more memories: topics found on a sample, then every one assigned
     name_words: int = 3
     examples: int = 2  # memories shown as examples of a topic (closest to its centre)
 
@@ -177,6 +179,19 @@ def choose_k(x: np.ndarray, options: TopicOptions) -> tuple[np.ndarray, float | 
     return best, best_score
 
 
+def fit(x: np.ndarray, options: TopicOptions) -> tuple[np.ndarray, float | None]:
+    """``choose_k`` on at most ``fit_sample`` memories (a fixed random sample), then each
+    memory in the topic whose centre is nearest: a 100,000-memory home costs as much as 4,000."""
+    if len(x) <= options.fit_sample:
+        return choose_k(x, options)
+    rng = np.random.default_rng(options.seed)
+    sample = np.sort(rng.choice(len(x), options.fit_sample, replace=False))
+    labels, clarity = choose_k(x[sample], options)
+    ks = np.unique(labels)
+    centres = np.stack([x[sample][labels == j].mean(0) for j in ks])
+    return ks[np.argmax(x @ centres.T, axis=1)], clarity
+
+
 def tokens(text: str) -> list[str]:
     """Lower-case words of ``text`` that may name a subject (no stop words, no numbers)."""
     out = []
@@ -217,9 +232,9 @@ def topic_report(memories: Sequence[Memory], vectors: np.ndarray,
         raise ValueError(f"{len(memories)} memories but {len(vectors)} vectors")
     if not len(memories):
         return TopicReport()
-    x = np.asarray(vectors, dtype=np.float64)
+    x = np.asarray(vectors, dtype=np.float32)
     x = x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
-    labels, clarity = choose_k(x, opt)
+    labels, clarity = fit(x, opt)
     groups = [np.flatnonzero(labels == j) for j in np.unique(labels)]
     names = topic_words([[memories[i].text for i in g] for g in groups], opt.name_words)
     topics = []
