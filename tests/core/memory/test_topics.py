@@ -8,7 +8,13 @@ import json
 import numpy as np
 
 from persona.core.memory.schema import Memory
-from persona.core.memory.topics import find_topics, person_vectors, silhouette, store_topics
+from persona.core.memory.topics import (
+    TopicOptions,
+    find_topics,
+    person_vectors,
+    silhouette,
+    store_topics,
+)
 
 HIKING = [
     "Hiked up the ridge trail above the lake; my boots are finally broken in.",
@@ -74,3 +80,11 @@ def test_persona_topics_json(tmp_path, capsys):
     assert out["memories"] == 12 and len(out["topics"]) == 2
     assert {t["memories"] for t in out["topics"]} == {6}
     assert all(t["perplexity"] is None and t["qa_accuracy"] is None for t in out["topics"])
+
+
+def test_a_large_home_is_fitted_on_a_sample_and_every_memory_placed(store):
+    store.add([Memory(text=t) for t in HIKING + WORK])
+    memories, vectors = person_vectors(store)
+    topics = find_topics(memories, vectors, TopicOptions(fit_sample=8))  # 12 > 8: sampled
+    texts = sorted(sorted(store.get(i).text for i in t.memory_ids) for t in topics)
+    assert texts == sorted([sorted(HIKING), sorted(WORK)])
