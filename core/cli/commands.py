@@ -122,6 +122,8 @@ def cmd_listen(args: Namespace) -> int:
         _print_heard(heard, args.json)
         if reply is not None and not args.json:
             print(f"Persona:    {reply.text}")
+            for claim in reply.unsupported:
+                info(f"(no memory supports: {claim.sentence})")
     return 0
 
 
