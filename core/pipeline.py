@@ -482,8 +482,9 @@ class Pipeline:
                     log.warning("the question was not stored: %s", exc)
             raise
         out.first_token_s = first_token[0] if first_token else None
-        with t.stage("claims"):  # after the last word is spoken: off the first audio's path
-            out.unsupported = self.unsupported_claims(out)
+        if not as_me:  # a reply as the person is a rehearsal in their words, as for the gate
+            with t.stage("claims"):  # after the last word is spoken: off the first audio's path
+                out.unsupported = self.unsupported_claims(out)
         if store_turns and out.text:
             turns.append(Memory(text=out.text, source="chat", speaker="assistant",
                                 conversation_id=conv.id))
