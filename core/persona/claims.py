@@ -10,9 +10,10 @@ flagged: Porto is remembered, but from Tomas's wedding, not with the sister; so 
 cello lessons are on Tuesdays" (no memory says Tuesday) and "You adopted Miso in February"
 (the memory about Miso was written in January).
 
-What counts as a statement: a declarative sentence with content words. Questions, "I don't
-know" lines, the gate's hedged quotes of a memory, and the assistant's talk about itself
-("I hope that helps", "Let me know if ...") are never flagged; a small model's answer in the
+What counts as a statement: a declarative sentence that speaks of someone (you, I, she, a
+name) or names a number or a day. Questions, "I don't know" lines, the gate's hedged quotes
+of a memory, greetings, thanks, sympathy ("That must have been hard") and the assistant's
+talk about itself ("I hope that helps", "Let me know if ...") are never flagged; a small model's answer in the
 person's voice ("I am allergic to peanuts") is a statement like "You are ...". Names,
 numbers, colours, weekdays and months must be anchored; of the other words a few may be new (a
 paraphrase adds words: "You felt overjoyed") — see ``ClaimOptions``. It reads words, not
@@ -31,6 +32,7 @@ from dataclasses import dataclass
 from persona.core.persona.focus import SAME, Focus, WordVectors, _written, given_units
 from persona.core.persona.grounding import (
     COLOURS,
+    COMMON,
     DAYS,
     MONTHS,
     Grounding,
@@ -54,7 +56,7 @@ SOFT = frozenset({
     "yourself", "you're", "you've", "you'd", "you'll", "she's", "he's", "it's", "that's",
     "there's", "they're", "what's", "can't", "don't", "didn't", "isn't", "wasn't", "also",
     "such", "both", "someone", "people", "person", "other", "another", "like", "love",
-    "loves", "loved", "which", "called", "named", "name"})
+    "loves", "loved", "which", "called", "named", "name", "welcome", "thanks", "sharing"})
 # The assistant speaking of itself, not stating a fact about the person.
 # Small models also answer as the person ("I am allergic to peanuts"): those are statements,
 # so only the assistant's own turns of phrase are listed.
@@ -65,6 +67,17 @@ _SELF = re.compile(r"^(?:i(?:'m| am) (?:glad|happy to|sorry|here|not able)|i hop
 _OFFER = re.compile(r"^(?:let me know|feel free|if you (?:want|need|like|wish|ever)|"
                     r"is there anything|do you want|would you like)\b")
 _PERSONAL = re.compile(r"\b(?:you|your|yours|yourself|you're|you've|you'd)\b")
+# Someone a statement can be about: the person (as "you", or as "I" in their own voice) or
+# someone in their life.
+_PRONOUNS = frozenset({"you", "your", "yours", "you're", "you've", "you'd", "i", "i'm", "i've",
+                       "i'd", "my", "me", "mine", "we", "our", "us", "she", "he", "they",
+                       "her", "his", "him", "their", "them", "she's", "he's", "they're"})
+_SOMEONE = re.compile(r"\b(?:" + "|".join(re.escape(p) for p in _PRONOUNS) + r")(?![\w'])")
+# Greetings, thanks and exclamations: chat, not statements.
+_CHAT = re.compile(r"^(?:hello|hi|hey|dear|good (?:morning|afternoon|evening|night)|thanks|"
+                   r"thank you|you're welcome|no problem|of course|sure|okay|ok|bye|goodbye|"
+                   r"take care|have a (?:nice|good|great|lovely|wonderful)|congratulations|"
+                   r"congrats|oh|wow|what a)\b")
 _NAMED = re.compile(r"\b(?:called|named|Mr|Mrs|Ms|Dr)\.?\s+(?:(?:Mr|Mrs|Ms|Dr)\.?\s+)?"
                     r"([A-Z][\w'-]*)")
 # The gate's hedged quote of a memory, and its line with a memory's date.
@@ -98,13 +111,29 @@ def statements(reply: str) -> list[str]:
 
 
 def is_statement(sentence: str) -> bool:
-    """Whether ``sentence`` states something that needs a memory: not a question, not an
-    "I don't know", not a hedged quote of a memory, not the assistant about itself."""
+    """Whether ``sentence`` states something about the person that needs a memory: it speaks
+    of someone (you, I, she, a name) or names a number or a day, and it is not a question,
+    an "I don't know", a hedged quote of a memory, a greeting or thanks, or the assistant
+    about itself. "That must have been frustrating" states nothing to look up."""
     low = norm(sentence).strip()
     if not low or low.endswith("?") or says_dont_know(low) or _QUOTE.search(low) \
-            or _OFFER.match(low):
+            or _OFFER.match(low) or _CHAT.match(low):
         return False
-    return not (_SELF.match(low) and not _PERSONAL.search(low))
+    if _SELF.match(low) and not _PERSONAL.search(low):
+        return False
+    return bool(_SOMEONE.search(low)) or _names_something(sentence)
+
+
+def _names_something(sentence: str) -> bool:
+    """A name (a capitalised word that is not a common word), a number, a colour, a day or
+    a month."""
+    for i, tok in enumerate(_tokens(sentence)):
+        low = norm(tok).strip("'")
+        if number_value(low) is not None or low in COLOURS or low.rstrip("s") in DAYS + MONTHS:
+            return True
+        if tok[:1].isupper() and low not in COMMON and (i or low not in _PRONOUNS):
+            return True
+    return False
 
 
 @dataclass(frozen=True)

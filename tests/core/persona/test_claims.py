@@ -52,8 +52,10 @@ def test_paraphrases_and_dates_of_the_memory_pass(check):
 @pytest.mark.parametrize("reply", [
     "I don't know.", HONEST_LINE, "I don't know: I have no memory that mentions your mother.",
     'I\'m not sure, but on Sunday, 11 January 2026 you wrote: "I adopted a grey cat."',
-    "Would you like to tell me about your brother?", "I hope that helps!"])
-def test_refusals_quotes_and_questions_are_never_flagged(check, reply):
+    "Would you like to tell me about your brother?", "I hope that helps!", "Hello Maya!",
+    "That must have been frustrating.", "Thank you for telling me.", "You're welcome.",
+    "You wrote that on Sunday, 11 January 2026."])
+def test_refusals_quotes_greetings_and_questions_are_never_flagged(check, reply):
     assert not is_statement(statements(reply)[0])
     assert flagged(check, reply) == []
 
