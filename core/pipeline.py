@@ -510,7 +510,8 @@ class Pipeline:
         prompts = [p for _, p, _ in reply.parts] or [reply.messages]
         try:
             return reply_claims(reply.text, prompts, self.word_vectors, search=search,
-                                person=self.profile().identity.name or "")
+                                person=self.profile().identity.name or "",
+                                said=reply.question)
         except Exception as exc:  # noqa: BLE001 - flags are advice; the reply stands
             log.warning("the unsupported-claim check failed: %s", exc)
             return []

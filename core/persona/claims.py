@@ -56,11 +56,13 @@ SOFT = frozenset({
     "yourself", "you're", "you've", "you'd", "you'll", "she's", "he's", "it's", "that's",
     "there's", "they're", "what's", "can't", "don't", "didn't", "isn't", "wasn't", "also",
     "such", "both", "someone", "people", "person", "other", "another", "like", "love",
-    "loves", "loved", "which", "called", "named", "name", "welcome", "thanks", "sharing"})
+    "loves", "loved", "which", "called", "named", "name", "welcome", "thanks", "sharing",
+    "i'm", "i've", "i'd", "i'll", "we're", "we've"})
 # The assistant speaking of itself, not stating a fact about the person.
 # Small models also answer as the person ("I am allergic to peanuts"): those are statements,
 # so only the assistant's own turns of phrase are listed.
-_SELF = re.compile(r"^(?:i(?:'m| am) (?:glad|happy to|sorry|here|not able)|i hope|i think|"
+_SELF = re.compile(r"^(?:i(?:'m| am) (?:glad|happy to|sorry|here|not able|fine|good|well|"
+                   r"doing)|i hope|i think|"
                    r"i see|i understand|i can help|i'd be happy|i'll|let me|feel free|"
                    r"happy to|glad to)\b")
 # Offers and sign-offs that speak to the person without stating anything about them.
@@ -239,13 +241,16 @@ class ClaimCheck:
 
 def reply_claims(text: str, prompts: Sequence[list[dict[str, str]]],
                  vectors: WordVectors | None = None, *, person: str = "",
-                 search: Callable[[str], Sequence[str]] | None = None,
+                 search: Callable[[str], Sequence[str]] | None = None, said: str = "",
                  options: ClaimOptions | None = None) -> list[Claim]:
     """The unsupported statements of a finished reply ``text``, checked against what its
     ``prompts`` (build_messages', one per part of the question) gave the model, then, for a
-    sentence that fails, against ``search(sentence)`` (memory lines of a fresh retrieval)."""
+    sentence that fails, against ``search(sentence)`` (memory lines of a fresh retrieval).
+    ``said``: the person's message; when it is not a question, it is evidence too."""
     evidence: list[str] = []
     for messages in prompts:
         evidence += [u for u in given_units(messages) if u not in evidence]
+    if said and not said.rstrip().endswith("?"):
+        evidence.append(said)  # what the person has just told ("I had a rough day")
     return ClaimCheck(evidence, vectors, person=person, options=options).unsupported(
         text, more=search)

@@ -91,3 +91,15 @@ def test_ask_json_lists_the_unsupported_statements(tmp_path, monkeypatch, capsys
     assert out["reply"] == "Your sister Ingrid lives in Lisbon. She also teaches yoga at weekends."
     assert out["unsupported"] == [{"sentence": "She also teaches yoga at weekends.",
                                    "missing": ["teaches", "yoga", "weekends"]}]
+
+
+def test_what_the_person_just_said_is_evidence_but_a_question_is_not(check):
+    from persona.core.persona.claims import reply_claims
+
+    vectors = check._focus.vectors
+    assert reply_claims("You had a rough day at work.", [], vectors,
+                        said="I had a rough day at work today.") == []
+    flagged = reply_claims("Your favourite colour is blue.", [], vectors,
+                           said="What is my favourite colour?")
+    assert [c.sentence for c in flagged] == ["Your favourite colour is blue."]
+    assert reply_claims("I am fine, thanks.", [], vectors, said="How are you?") == []
