@@ -58,16 +58,24 @@ SOFT = frozenset({
     "such", "both", "someone", "people", "person", "other", "another", "like", "love",
     "loves", "loved", "which", "called", "named", "name", "welcome", "thanks", "sharing",
     "i'm", "i've", "i'd", "i'll", "we're", "we've"})
-# The assistant speaking of itself, not stating a fact about the person.
-# Small models also answer as the person ("I am allergic to peanuts"): those are statements,
-# so only the assistant's own turns of phrase are listed.
-_SELF = re.compile(r"^(?:i(?:'m| am) (?:glad|happy to|sorry|here|not able|fine|good|well|"
-                   r"doing)|i hope|i think|"
-                   r"i see|i understand|i can help|i'd be happy|i'll|let me|feel free|"
-                   r"happy to|glad to)\b")
-# Offers and sign-offs that speak to the person without stating anything about them.
-_OFFER = re.compile(r"^(?:let me know|feel free|if you (?:want|need|like|wish|ever)|"
-                    r"is there anything|do you want|would you like)\b")
+
+
+def _opening(*phrases: str) -> re.Pattern:
+    return re.compile(r"^(?:" + "|".join(phrases) + r")\b")
+
+
+# The assistant speaking of itself (small models also answer as the person, "I am allergic
+# to peanuts": those are statements, so only the assistant's own turns of phrase are here).
+_SELF = _opening(r"i(?:'m| am) (?:glad|happy to|sorry|here|not able|fine|good|well|doing)",
+                 "i hope", "i think", "i see", "i understand", "i can help", "i'd be happy",
+                 "i'll", "let me", "happy to", "glad to")
+# Offers, greetings, thanks and exclamations: chat, not statements.
+_CHAT = _opening("let me know", "feel free", r"if you (?:want|need|like|wish|ever)",
+                 "is there anything", "do you want", "would you like", "hello", "hi", "hey",
+                 "dear", r"good (?:morning|afternoon|evening|night)", "thanks", "thank you",
+                 "you're welcome", "no problem", "of course", "sure", "okay", "ok", "bye",
+                 "goodbye", "take care", r"have a (?:nice|good|great|lovely|wonderful)",
+                 "congratulations", "congrats", "oh", "wow", "what a")
 _PERSONAL = re.compile(r"\b(?:you|your|yours|yourself|you're|you've|you'd)\b")
 # Someone a statement can be about: the person (as "you", or as "I" in their own voice) or
 # someone in their life.
@@ -75,11 +83,6 @@ _PRONOUNS = frozenset({"you", "your", "yours", "you're", "you've", "you'd", "i",
                        "i'd", "my", "me", "mine", "we", "our", "us", "she", "he", "they",
                        "her", "his", "him", "their", "them", "she's", "he's", "they're"})
 _SOMEONE = re.compile(r"\b(?:" + "|".join(re.escape(p) for p in _PRONOUNS) + r")(?![\w'])")
-# Greetings, thanks and exclamations: chat, not statements.
-_CHAT = re.compile(r"^(?:hello|hi|hey|dear|good (?:morning|afternoon|evening|night)|thanks|"
-                   r"thank you|you're welcome|no problem|of course|sure|okay|ok|bye|goodbye|"
-                   r"take care|have a (?:nice|good|great|lovely|wonderful)|congratulations|"
-                   r"congrats|oh|wow|what a)\b")
 _NAMED = re.compile(r"\b(?:called|named|Mr|Mrs|Ms|Dr)\.?\s+(?:(?:Mr|Mrs|Ms|Dr)\.?\s+)?"
                     r"([A-Z][\w'-]*)")
 # The gate's hedged quote of a memory, and its line with a memory's date.
@@ -119,7 +122,7 @@ def is_statement(sentence: str) -> bool:
     about itself. "That must have been frustrating" states nothing to look up."""
     low = norm(sentence).strip()
     if not low or low.endswith("?") or says_dont_know(low) or _QUOTE.search(low) \
-            or _OFFER.match(low) or _CHAT.match(low):
+            or _CHAT.match(low):
         return False
     if _SELF.match(low) and not _PERSONAL.search(low):
         return False
