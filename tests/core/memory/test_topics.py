@@ -7,14 +7,9 @@ import json
 
 import numpy as np
 
+from persona.core.memory.clustering import silhouette
 from persona.core.memory.schema import Memory
-from persona.core.memory.topics import (
-    TopicOptions,
-    find_topics,
-    person_vectors,
-    silhouette,
-    store_topics,
-)
+from persona.core.memory.topics import TopicOptions, find_topics, person_vectors, store_topics
 
 HIKING = [
     "Hiked up the ridge trail above the lake; my boots are finally broken in.",
