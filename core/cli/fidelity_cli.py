@@ -15,7 +15,7 @@ def fidelity_fields(args: Namespace, home: Home, settings, heldout) -> dict:
     the home for the app."""
     if getattr(args, "perplexity_only", False):
         return {"style_similarity_persona": None, "style_similarity_base": None,
-                "memory_qa_accuracy": None, "fidelity": None}
+                "style_similarity_as_me": None, "memory_qa_accuracy": None, "fidelity": None}
     from tqdm import tqdm
 
     from persona.core.evaluate.fidelity import FidelityOptions, run_fidelity, save_report
@@ -36,6 +36,7 @@ def fidelity_fields(args: Namespace, home: Home, settings, heldout) -> dict:
     save_report(home, report)
     return {"style_similarity_persona": report.style_similarity_persona,
             "style_similarity_base": report.style_similarity_base,
+            "style_similarity_as_me": report.style_similarity_as_me,
             "memory_qa_accuracy": report.memory_qa_accuracy, "fidelity": report.to_dict()}
 
 
@@ -53,7 +54,12 @@ def fidelity_lines(fields: dict) -> list[str]:
     lines = [f"Style similarity to your held-out text (1 = the same style): persona "
              f"{_num(fields['style_similarity_persona'])}, base model "
              f"{_num(fields['style_similarity_base'])} ({len(report['samples'])} samples "
-             "each, generated as you)",
+             "each, going on from your words); speaking as you "
+             f"{_num(fields['style_similarity_as_me'])}",
              f"Questions from your memories answered right: {right} of {len(asked)}"
              + ("" if not asked else f" ({fields['memory_qa_accuracy']:.0%})")]
+    refused = report.get("refused") or {}
+    if any(refused.values()):
+        lines.append("Samples the model declined to write (left out of the style scores): "
+                     + ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in refused.items()))
     return lines + report["notes"]

@@ -2,11 +2,12 @@
 
 Two measures beside held-out perplexity (`persona eval`):
 
-- style: a few held-out records of the person each give a prompt (their first words, to go
-  on from "as me"); the persona (base model + the person's adapter) and the base model alone
-  answer the same "as me" prompt, and the stylometric profile of what each *generated* is
-  compared with the profile of the person's held-out text (``style_similarity_persona``,
-  ``style_similarity_base``);
+- style: a few held-out records of the person each give a start (their first words); the
+  persona (base model + the person's adapter) and the base model alone go on from it as plain
+  text, the way the adapter was trained, and the stylometric profile of what each *generated*
+  is compared with the profile of the person's held-out text (``style_similarity_persona``,
+  ``style_similarity_base``); the persona's "speak as me" answers to the same starts (the chat
+  prompt of core/persona/as_me.py) are scored too (``style_similarity_as_me``);
 - memory: questions made from facts in the person's memories (memory_qa.py) are answered by
   the persona as a normal question is (retrieval, prompt, gate); ``memory_qa_accuracy`` is
   the share answered right.
@@ -18,6 +19,7 @@ kept in the home (eval/fidelity.json, 0600) for the app.
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -29,6 +31,10 @@ from persona.core.settings import Settings
 
 Progress = Callable[[int, int, str], None]  # done, total, what is happening
 REPORT_FILE = Path("eval") / "fidelity.json"
+# A sample the model declined to write is no sample of a style: Qwen2.5-Coder-0.5B answers
+# about half the prompts from Shakespeare's speeches so (benchmarks/RESULTS.md, issue 10).
+REFUSAL = re.compile(r"\b(?:I'?m sorry|I am sorry|I can(?:no|')t (?:assist|help)|as an AI)\b",
+                     re.IGNORECASE)
 
 
 @dataclass
@@ -45,7 +51,9 @@ class FidelityReport:
     style_similarity_base: float | None
     memory_qa_accuracy: float | None
     adapter: str | None  # the persona's adapter version (None: no adapter, persona = base)
-    samples: list[dict] = field(default_factory=list)  # prompt, persona, base
+    style_similarity_as_me: float | None = None
+    refused: dict = field(default_factory=dict)  # persona/base/as_me: declined, left out
+    samples: list[dict] = field(default_factory=list)  # start, persona, base, as_me
     questions: list[dict] = field(default_factory=list)  # question, answer, reply, correct
     styles: dict = field(default_factory=dict)  # person / persona / base: StyleProfile dicts
     created: str = ""
@@ -62,27 +70,46 @@ def start_of(text: str, n: int) -> str:
 
 
 def style_prompt(start: str) -> str:
-    return f"Write a few sentences of my diary, going on from: \"{start} …\""
+    return f"Go on with this, in my words: \"{start} …\""
 
 
-def compare_styles(person_text: str, persona_texts: list[str], base_texts: list[str]
-                   ) -> tuple[float | None, float | None, dict]:
-    """(persona vs person, base vs person, the three profiles) — over generated text only;
-    None where a side generated no words."""
+def compare_styles(person_text: str, persona_texts: list[str], base_texts: list[str],
+                   as_me_texts: list[str] | None = None) -> tuple[float | None, ...]:
+    """(persona vs person, base vs person, the profiles[, as-me vs person]) — over generated
+    text only, refusals left out; None where a side generated no words."""
     from persona.core.errors import TextError
     from persona.core.evaluate.stylometry import profile, similarity
 
     person = profile(person_text)
     styles, sims = {"person": person.to_dict()}, {}
-    for name, texts in (("persona", persona_texts), ("base", base_texts)):
+    sides = [("persona", persona_texts), ("base", base_texts)]
+    if as_me_texts is not None:
+        sides.append(("as_me", as_me_texts))
+    for name, texts in sides:
         try:
-            p = profile("\n".join(texts))
+            p = profile("\n".join(t for t in texts if not REFUSAL.search(t)))
         except TextError:
             sims[name] = None
             continue
         styles[name] = p.to_dict()
         sims[name] = round(similarity(p, person), 4)
-    return sims["persona"], sims["base"], styles
+    out = (sims["persona"], sims["base"], styles)
+    return out if as_me_texts is None else (*out, sims["as_me"])
+
+
+def write(llm, start: str, gen) -> str:
+    """What ``llm`` writes after ``start`` as plain text (a backend without plain completion
+    answers the "as me" chat prompt instead)."""
+    if hasattr(llm, "complete"):
+        return llm.complete(start, gen).strip()
+    return llm.chat(as_me_messages_for(start), gen).strip()
+
+
+def as_me_messages_for(start: str, profile=None, style=None) -> list[dict[str, str]]:
+    from persona.core.persona.as_me import as_me_messages
+    from persona.core.persona.profile import Profile
+
+    return as_me_messages(profile or Profile(), [], style_prompt(start), style)
 
 
 def run_fidelity(home: Home, settings: Settings, options: FidelityOptions | None = None, *,
@@ -101,7 +128,7 @@ def run_fidelity(home: Home, settings: Settings, options: FidelityOptions | None
     from persona.core.evaluate.membership import sample
     from persona.core.llm.backend import GenerationOptions
     from persona.core.llm.factory import load_backend
-    from persona.core.persona.as_me import as_me_messages, style_of
+    from persona.core.persona.as_me import style_of
     from persona.core.pipeline import Pipeline
     from persona.core.train.adapter_store import AdapterStore
     from persona.core.train.runner import load_dataset
@@ -117,7 +144,7 @@ def run_fidelity(home: Home, settings: Settings, options: FidelityOptions | None
     pairs = memory_qa.generate(pipe.store.all_memories(), limit=opt.questions)
     report = FidelityReport(None, None, None, AdapterStore(home).current_version())
     # Without an adapter the persona is the base model: its samples serve for both.
-    total = (2 if report.adapter else 1) * len(chosen) + len(pairs)
+    total = (3 if report.adapter else 2) * len(chosen) + len(pairs)
     done = 0
 
     def step(text: str) -> bool:
@@ -133,25 +160,31 @@ def run_fidelity(home: Home, settings: Settings, options: FidelityOptions | None
         profile = pipe.profile()
         gen = GenerationOptions(max_new_tokens=opt.max_new_tokens,
                                 temperature=settings.temperature)
-        prompts = [style_prompt(start_of(ex.target, opt.prompt_words)) for ex in chosen]
-        messages = [as_me_messages(profile, [], p, style) for p in prompts]
-        persona_out = []
-        for m in messages:
-            if step("The persona writes as you …"):
+        starts = [start_of(ex.target, opt.prompt_words) for ex in chosen]
+        persona_out, as_me_out = [], []
+        for s in starts:
+            if step("The persona writes on from your words …"):
                 return None
-            persona_out.append(pipe.llm.chat(m, gen).strip())
+            persona_out.append(write(pipe.llm, s, gen))
+        for s in starts:
+            if step("The persona answers as you …"):
+                return None
+            as_me_out.append(pipe.llm.chat(as_me_messages_for(s, profile, style), gen).strip())
         base_out = [] if report.adapter else list(persona_out)
         base = load_backend(settings, home, adapter=False) if report.adapter else None
-        for m in messages if base is not None else []:
-            if step("The base model writes as you …"):
+        for s in starts if base is not None else []:
+            if step("The base model writes on from your words …"):
                 return None
-            base_out.append(base.chat(m, gen).strip())
+            base_out.append(write(base, s, gen))
         del base  # its memory goes before the questions load anything more
-        report.samples = [{"prompt": p, "persona": a, "base": b}
-                          for p, a, b in zip(prompts, persona_out, base_out, strict=True)]
-        (report.style_similarity_persona, report.style_similarity_base,
-         report.styles) = compare_styles("\n".join(ex.target for ex in heldout),
-                                         persona_out, base_out)
+        report.samples = [{"start": s, "persona": a, "base": b, "as_me": c} for s, a, b, c
+                          in zip(starts, persona_out, base_out, as_me_out, strict=True)]
+        report.refused = {name: sum(bool(REFUSAL.search(t)) for t in texts) for name, texts
+                          in (("persona", persona_out), ("base", base_out),
+                              ("as_me", as_me_out))}
+        (report.style_similarity_persona, report.style_similarity_base, report.styles,
+         report.style_similarity_as_me) = compare_styles(
+            "\n".join(ex.target for ex in heldout), persona_out, base_out, as_me_out)
     else:
         report.notes.append("No held-out memories yet: style was not compared.")
     replies = []

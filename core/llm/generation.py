@@ -125,6 +125,18 @@ class PromptCheckedBackend(LLMBackend):
         check_length(len(ids), options, self.context)
         return self._generate(ids, options)
 
+    def complete(self, text: str, options: GenerationOptions | None = None) -> str:
+        """``text`` continued as plain text, without the chat template: how the model writes
+        on its own (the fidelity report's style samples: the adapter is trained so)."""
+        options = check_options(options)
+        ids = self.encode_text(text)
+        check_length(len(ids), options, self.context)
+        return "".join(self._generate(ids, options))
+
+    def encode_text(self, text: str) -> list[int]:
+        """Plain ``text``'s tokens, with a start token only where the tokenizer adds one."""
+        return list(self.tokenizer.encode(text))
+
     @abstractmethod
     def encode(self, messages: list[dict[str, str]]) -> list[int]:
         """The prompt tokens of ``messages`` with the chat template's assistant cue."""

@@ -235,6 +235,10 @@ class LlamaCppBackend(PromptCheckedBackend):
         self._note_fixed_prefix(messages, ids)
         return ids
 
+    def encode_text(self, text: str) -> list[int]:
+        # add_bos: only where the model's metadata asks for one (Qwen: none), as in training.
+        return self.llm.tokenize(text.encode("utf-8"), add_bos=True, special=False)
+
     def encode_open(self, messages: list[dict[str, str]]) -> list[int]:
         """The prompt tokens of ``messages`` up to the end of the last message's text: no
         end-of-message tag, no assistant cue (what follows is not known yet: a question

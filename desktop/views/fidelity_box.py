@@ -96,8 +96,8 @@ class FidelityBox(QGroupBox):
               if asked else "no questions could be made from your memories yet")
         persona, base = report.get("style_similarity_persona"), report.get("style_similarity_base")
         self.report.setText(
-            f"Style like yours (1 = the same): persona {_num(persona)}, base model {_num(base)}."
-            f"\n{qa.capitalize()}."
+            f"Style like yours (1 = the same): persona {_num(persona)}, base model {_num(base)}, "
+            f"speaking as you {_num(report.get('style_similarity_as_me'))}.\n{qa.capitalize()}."
             f"\nEvaluated {when(report.get('created'))}"
             + (f" (adapter {report['adapter']})." if report.get("adapter") else
                " (no adapter yet: the base model)."))

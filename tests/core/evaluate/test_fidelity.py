@@ -17,6 +17,7 @@ from persona.core.cli.demo import load_sample_persona
 from persona.core.evaluate.fidelity import (
     REPORT_FILE,
     FidelityOptions,
+    compare_styles,
     load_report,
     run_fidelity,
     save_report,
@@ -51,6 +52,7 @@ def test_the_style_score_is_of_what_the_persona_generated(pipe):
                              profile(_heldout_text(pipe)))
     assert report.style_similarity_persona == pytest.approx(formal_like, abs=1e-3)
     assert report.style_similarity_persona < 0.3 < 1.0  # not the reference against itself
+    assert report.style_similarity_as_me == report.style_similarity_persona  # same text
     assert report.adapter is None and report.style_similarity_base == \
         report.style_similarity_persona  # no adapter: the persona is the base model
     assert person["words"] > 10
@@ -66,6 +68,14 @@ def test_the_style_score_is_of_what_the_persona_generated(pipe):
     assert path == pipe.home.root / REPORT_FILE
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert load_report(pipe.home)["memory_qa_accuracy"] == report.memory_qa_accuracy
+
+
+def test_refusals_are_no_sample_of_a_style():
+    person = "I walked to the harbour. The ferries came in! I love that light."
+    sp, sb, styles = compare_styles(person, ["I'm sorry, but I can't assist with that.", person],
+                                    ["I'm sorry, but I can't assist with that."])
+    assert sp == 1.0 and styles["persona"]["words"] == 13  # the refusal left out
+    assert sb is None and "base" not in styles  # nothing but a refusal: no style to score
 
 
 def test_a_stopped_evaluation_returns_nothing(pipe):
