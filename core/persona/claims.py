@@ -166,7 +166,6 @@ def content_words(sentence: str) -> list[_Word]:
     return list(out.values())
 
 
-
 class ClaimCheck:
     """The statements of replies checked against ``evidence`` (memory lines as the prompt
     numbers them, "3. [2026-01-19] My sister ...", profile lines, earlier turns); a memory
@@ -183,7 +182,8 @@ class ClaimCheck:
         # its own: "the course is in June", written in May, does not say May.
         self._dates = [_written(u) for u in self.evidence]
         self._says = [{k for k, names in (("month", MONTHS), ("day", DAYS))
-                       if any(n in norm(u) for n in names)} for u in self.evidence]
+                       if set(names) & set(re.findall(r"[a-z]+", norm(u)))}
+                      for u in self.evidence]
 
     def _holds(self, word: _Word, unit: int) -> bool:
         low = norm(word.text).strip("'")
