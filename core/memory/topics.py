@@ -159,7 +159,9 @@ def topic_report(memories: Sequence[Memory], vectors: np.ndarray,
         centre = x[g].mean(0)
         near = g[np.argsort(-(x[g] @ centre), kind="stable")][:opt.examples]
         stamps = [memories[i].ts for i in g]
-        topics.append(Topic(name=", ".join(words_) or "other", words=words_,
+        # No distinctive word (a memory of stop words only): its opening words name it.
+        name = ", ".join(words_) or f'"{_short(memories[near[0]].text, 32)}"'
+        topics.append(Topic(name=name, words=words_,
                             memory_ids=[memories[i].id for i in g],
                             examples=[_short(memories[i].text) for i in near],
                             first=min(stamps), last=max(stamps)))
