@@ -406,6 +406,7 @@ class Pipeline:
                     hits = self.search(question, exclude_ids=exclude) if use_memory else []
             # "What is my cat's name, and what am I allergic to?": a small model answers the
             # first half only, so each part gets its own prompt over the same memories.
+            from persona.core.persona.as_me import no_repeats
             from persona.core.persona.question import split_question
 
             parts = split_question(question) if use_memory and not as_me else [question]
@@ -444,7 +445,9 @@ class Pipeline:
                 said = ""
                 for i, part in enumerate(parts):
                     gate = None if as_me else self._grounding_gate(prompts[i], part)
-                    for n, piece in enumerate(self._gated(tokens(i, gate), gate)):
+                    stream = no_repeats(tokens(i, gate)) if as_me \
+                        else self._gated(tokens(i, gate), gate)
+                    for n, piece in enumerate(stream):
                         if stop is not None and stop.is_set():
                             return
                         if i and not n:  # "Ingrid" + "Tomas is..." -> "Ingrid. Tomas is..."

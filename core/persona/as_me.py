@@ -10,6 +10,8 @@ adapter trained on their words does the rest.
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterable, Iterator
 from datetime import datetime, timezone
 
 from persona.core.errors import TextError
@@ -17,6 +19,7 @@ from persona.core.evaluate.stylometry import StyleProfile
 from persona.core.memory.schema import Hit
 from persona.core.persona.profile import Profile
 from persona.core.persona.prompt import PromptOptions, memory_line
+from persona.core.persona.textstats import words
 
 # Measured with Qwen2.5-Coder-0.5B: "You are {name} ... do not say you are an AI" made it
 # refuse ("I'm sorry, but I can't assist with that.") or echo the message; helping the person
@@ -88,6 +91,34 @@ def as_me_messages(profile: Profile, hits: list[Hit], question: str,
     parts.append(question)  # as it is: a wrapper ("Answer this as me: ...") got it echoed
     return [{"role": "system", "content": as_me_system(profile, style, now)},
             {"role": "user", "content": "\n\n".join(parts)}]
+
+
+_SENTENCE_END = re.compile(r"[.!?…]+[\"”')]*\s+")
+
+
+def no_repeats(stream: Iterable[str]) -> Iterator[str]:
+    """``stream`` a sentence at a time, ending before the first sentence said already: with
+    no grounding gate to stop it, Qwen2.5-Coder-0.5B answering as the person looped on one
+    ("I will be a witness to the wedding." fifteen times). The source is closed at the end."""
+    it = iter(stream)
+    seen: set[str] = set()
+    buf = ""
+    try:
+        for piece in it:
+            buf += piece
+            while (m := _SENTENCE_END.search(buf)) is not None:
+                sentence, buf = buf[:m.end()], buf[m.end():]
+                key = " ".join(words(sentence))
+                if key in seen:
+                    return
+                seen.add(key)
+                yield sentence
+        if buf.strip() and " ".join(words(buf)) not in seen:
+            yield buf
+    finally:
+        close = getattr(it, "close", None)
+        if close is not None:
+            close()
 
 
 STYLE_MEMORIES = 200  # the newest of the person's own memories describe how they write now

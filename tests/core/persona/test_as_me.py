@@ -11,7 +11,7 @@ import pytest
 from persona.core.errors import TextError
 from persona.core.evaluate.stylometry import profile
 from persona.core.memory.schema import Hit, Memory
-from persona.core.persona.as_me import as_me_messages, style_hints, style_of
+from persona.core.persona.as_me import as_me_messages, no_repeats, style_hints, style_of
 from persona.core.persona.fields import set_values
 from persona.core.persona.profile import Profile
 from persona.core.pipeline import Pipeline
@@ -55,3 +55,14 @@ def test_reply_as_me_uses_that_prompt_and_is_not_gated(tmp_path):
     assert "Tomas invited me" in llm.prompts[0][-1]["content"]
     pipe.reply("Who invited me to a wedding?", store_turns=False)
     assert "own voice" not in llm.prompts[-1][0]["content"]  # the normal prompt
+
+
+def test_a_reply_as_me_ends_before_a_sentence_it_said_already(tmp_path):
+    pipe = Pipeline(tmp_path / "home")
+    loop = "I can come on Friday. " + "I will be a witness. " * 6 + "Bye."
+    pipe.__dict__["llm"] = llm = ScriptedLLM(loop)
+    out = pipe.reply("Can I come to dinner?", as_me=True, store_turns=False)
+    assert out.text == "I can come on Friday. I will be a witness."
+    assert llm.read < len(llm.pieces)  # generation stopped at the repeat
+    assert "".join(no_repeats(["Yes! ", "Yes", "! Fine"])) == "Yes! "
+    assert "".join(no_repeats(["No end"])) == "No end"
