@@ -57,6 +57,14 @@ def test_streams_pieces_that_join_to_the_reply_and_greedy_repeats(backend):
     assert 0 < backend.last_stats.generated_tokens <= GREEDY.max_new_tokens
 
 
+def test_plain_text_is_continued_without_the_chat_template(backend):
+    # The fidelity report's style samples: the model goes on from the person's words.
+    ids = backend.encode_text("My sister lives in")
+    assert backend.llm.detokenize(ids).decode() == "My sister lives in"  # no template, no cue
+    more = backend.complete("My sister lives in", GenerationOptions(max_new_tokens=6))
+    assert more.strip() and backend.last_stats.generated_tokens <= 6
+
+
 def test_stop_strings_and_max_new_tokens(backend):
     full = backend.chat(Q1, GREEDY)
     cut = full.split(" ")[2]  # a word inside the reply
