@@ -33,6 +33,12 @@ def test_capital_of_france(base):
     assert not base.adapter_loaded
 
 
+def test_plain_text_is_continued_without_the_chat_template(base):
+    ids = base.encode_text("My sister lives in")
+    assert base.tokenizer.decode(ids) == "My sister lives in"  # no template, no cue
+    assert base.complete("My sister lives in", GenerationOptions(max_new_tokens=6)).strip()
+
+
 def test_greedy_is_deterministic_and_max_tokens_is_a_prefix(base):
     long = base.chat(SHORT, GenerationOptions(max_new_tokens=24))
     short = base.chat(SHORT, GenerationOptions(max_new_tokens=6))
