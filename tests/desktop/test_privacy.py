@@ -139,6 +139,9 @@ def test_train_now_shows_progress_completes_and_the_view_updates(qtbot, make_win
     if out["promoted"]:
         qtbot.waitUntil(lambda: "your persona" in view.evaluation.text(), timeout=10_000)
         assert f"{out['candidate_perplexity']:.2f}" in view.evaluation.text()
+        # The `persona train` process audited the new adapter: its AUC is shown.
+        qtbot.waitUntil(lambda: "AUC" in view.fidelity.audit.text(), timeout=10_000)
+        assert f"AUC {out['membership_auc']:.2f}" in view.fidelity.audit.text()
     assert "Training finished" in window.banner.text
     assert view.train_button.isEnabled() and not view.cancel_button.isEnabled()
 
