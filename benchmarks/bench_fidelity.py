@@ -8,7 +8,7 @@ from the base model's), in a fresh home with the product's defaults (the default
 model; training on torch). One DP run at ε = 8, then the fidelity report of `persona eval`
 (core/evaluate/fidelity.py) with ``samples`` samples and ``questions`` questions.
 
-    python -m benchmarks.bench_fidelity [--quick] [--reuse HOME]
+    python -m benchmarks.bench_fidelity [--quick] [--reuse HOME] [--samples N]
 
 ``--reuse HOME``: no training; the fidelity report of a home an earlier run left (its path is
 printed), e.g. after a change to the evaluation.
@@ -42,12 +42,14 @@ def make_home(speeches: int):
     return pipe
 
 
-def run(quick: bool = False, reuse: str | None = None) -> list[Row]:
+def run(quick: bool = False, reuse: str | None = None, samples: int | None = None
+        ) -> list[Row]:
     from persona.core.evaluate.fidelity import FidelityOptions, run_fidelity
     from persona.core.pipeline import Pipeline
     from persona.core.train.runner import TrainOptions, run_training
 
-    sizes = QUICK if quick else FULL
+    sizes = dict(QUICK if quick else FULL)
+    sizes["samples"] = samples or sizes["samples"]
     rows: list[Row] = []
     if reuse:
         pipe = Pipeline(Path(reuse))
@@ -112,5 +114,9 @@ def _num(x) -> str:
 
 
 if __name__ == "__main__":
-    reuse = sys.argv[sys.argv.index("--reuse") + 1] if "--reuse" in sys.argv else None
-    print(format_table(run(quick="--quick" in sys.argv, reuse=reuse)))
+    def option(name: str) -> str | None:
+        return sys.argv[sys.argv.index(name) + 1] if name in sys.argv else None
+
+    n = option("--samples")
+    print(format_table(run(quick="--quick" in sys.argv, reuse=option("--reuse"),
+                           samples=int(n) if n else None)))
