@@ -75,8 +75,8 @@ def _turn(pipe, utt, live: bool, play: bool, wav: Path) -> dict[str, float]:
         "playback start": audio - synth,
         "tokens read after release": stats.evaluated_tokens if stats else float("nan"),
         "prompt tokens": stats.prompt_tokens if stats else float("nan"),
-        # A non-neutral emotion puts a line between the memories and the question, so the
-        # question's words read while speaking are read again.
+        # A non-neutral emotion adds a line after the question (~25 tokens), known and read
+        # only after the release.
         "emotion line": float("Current emotion" in reply.messages[-1]["content"]),
     }
 
@@ -162,8 +162,8 @@ def _rows(runs, cold: dict[bool, list[tuple[float, float]]], played: bool,
     passes = float(np.mean([x["passes"] for x in runs["live"]]))
     rows.append(Row("voice turn", "live: speculative passes per turn (mean)", f"{passes:.1f}"))
     lines = int(sum(x["emotion line"] for x in runs["live"]))
-    rows.append(Row("voice turn", "live: turns whose prompt has an emotion line before the "
-                    "question", f"{lines} of {n}"))
+    rows.append(Row("voice turn", "live: turns whose prompt has an emotion line (after the "
+                    "question)", f"{lines} of {n}"))
     for saved, how in ((True, "persona prefix state saved in the home"),
                        (False, "no saved prefix state")):
         c = cold[saved]

@@ -186,9 +186,11 @@ def _assemble(system: str, turns: list[dict[str, str]], memories: list[str], fee
         # Listed least relevant first so the best memory sits right before the question.
         parts.append("Memories:\n" + "\n".join(
             f"{i}. {m}" for i, m in enumerate(reversed(memories), 1)))
-    if feeling:
-        parts.append("Current emotion: " + feeling)
     parts.append("Question: " + question + ("\n" + NOTE if NOTE else ""))
+    if feeling:
+        # After the question: a live turn reads the question's words while the person is
+        # still speaking, and the emotion is known only at the release (core/live_turn.py).
+        parts.append("Current emotion: " + feeling)
     return [{"role": "system", "content": system}, *EXAMPLE, *turns,
             {"role": "user", "content": "\n\n".join(parts)}]
 

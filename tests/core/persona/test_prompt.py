@@ -69,8 +69,9 @@ def test_the_messages_in_order():
         "1. [2026-03-09] My cello lessons are every Thursday at seven.\n"
         "2. [2026-03-12] Miso hid under the sofa for three hours.\n"
         "3. [2026-03-11, felt happy] I adopted a grey cat named Miso.\n\n"
+        + asked("What is my cat called?") + "\n\n"
         "Current emotion: Maya sounds anxious (high arousal, negative) — respond calmly and "
-        "supportively.\n\n" + asked("What is my cat called?"))
+        "supportively.")
 
 
 def test_the_system_prompt_is_the_same_for_every_question():

@@ -103,3 +103,16 @@ def test_the_first_clause_may_end_before_a_joining_word():
         "Miso and Ingrid are here."]
     whole = "Tomas got engaged to Lea and the wedding is in Porto."
     assert list(split_sentences([whole])) == [whole]  # without the option: sentences only
+
+
+def test_a_long_first_clause_may_end_before_a_preposition():
+    trip = "I am planning a summer trip to Iceland in July to see the puffins."
+    assert list(split_sentences([trip], first_clause_words=4)) == [
+        "I am planning a summer trip to Iceland", "in July to see the puffins."]
+    # Fewer than twice the words before it: the sentence waits for its end.
+    assert list(split_sentences(["My sister lives in Lisbon now."], first_clause_words=4)) == [
+        "My sister lives in Lisbon now."]
+    # Only the first piece is cut.
+    assert list(split_sentences(["Yes. I am planning a summer trip to Iceland in July."],
+                                first_clause_words=4)) == [
+        "Yes.", "I am planning a summer trip to Iceland in July."]
