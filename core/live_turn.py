@@ -152,7 +152,7 @@ class LiveTurn:
                 return
             self._context()
             if text:
-                hits = self.pipe.search(text) if self.use_memory else []
+                hits = self.pipe.recall(text) if self.use_memory else []
             order = self.order if hits is None else self._merge(hits, keep_all=False)
             messages = self._prefix(order, _heard_so_far(text))
             seconds["retrieve"] = time.perf_counter() - t0 - seconds["asr"]
@@ -273,7 +273,7 @@ class LiveTurn:
             if on_heard is not None:
                 on_heard(heard)
             with t.stage("retrieve"):
-                hits = pipe.search(text, exclude_ids=[turn.id]) if self.use_memory else []
+                hits = pipe.recall(text, exclude_ids=[turn.id]) if self.use_memory else []
                 order = self._merge(hits, keep_all=True)
             stored: list[Future] = []
 

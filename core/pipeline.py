@@ -346,6 +346,16 @@ class Pipeline:
         return self.store.search(query, k=k or self.settings.retrieval_k, mode=mode,
                                  speaker="person", exclude_ids=list(exclude_ids))
 
+    def recall(self, query: str, *, k: int | None = None,
+               exclude_ids: Iterable[str] = ()) -> list[Hit]:
+        """The memories a reply is answered from: ``search`` without the person's own chat
+        questions. A question tells nothing about the person, yet asked again it matched
+        best, filled the prompt and was quoted back as the answer ("on Wednesday you wrote:
+        'which instrument did I start learning again?'")."""
+        k = k or self.settings.retrieval_k
+        hits = self.search(query, k=k + 3, exclude_ids=exclude_ids)
+        return [h for h in hits if not _asked(h.memory)][:k]
+
     # ----------------------------------------------------------------- replying
     def profile(self):
         from persona.core.persona.profile import load_profile
@@ -403,7 +413,7 @@ class Pipeline:
             keep_order = hits is not None
             if hits is None:
                 with t.stage("retrieve"):
-                    hits = self.search(question, exclude_ids=exclude) if use_memory else []
+                    hits = self.recall(question, exclude_ids=exclude) if use_memory else []
             # "What is my cat's name, and what am I allergic to?": a small model answers the
             # first half only, so each part gets its own prompt over the same memories.
             from persona.core.persona.as_me import no_repeats
@@ -508,7 +518,7 @@ class Pipeline:
         def search(sentence: str) -> list[str]:
             # Numbered as in the prompt, so the check reads each line's date the same way.
             return [f"{n}. {memory_line(h, 10_000)}"
-                    for n, h in enumerate(self.search(sentence, k=3), 1)]
+                    for n, h in enumerate(self.recall(sentence, k=3), 1)]
 
         prompts = [p for _, p, _ in reply.parts] or [reply.messages]
         try:
@@ -613,6 +623,11 @@ class Pipeline:
         return LiveTurn(self, use_memory=use_memory).finish(
             utterance, speak=speak, wav=wav, on_heard=on_heard, on_text=on_text, stop=stop,
             silence=silence)
+
+
+def _asked(memory: Memory) -> bool:
+    """A question the person asked in a conversation (typed or spoken)."""
+    return memory.source == "chat" and memory.text.rstrip().endswith("?")
 
 
 def _emotion_fields(tag: EmotionTag) -> dict:

@@ -65,3 +65,15 @@ def test_in_the_current_talk_a_wrong_reply_is_conversation_not_a_memory(pipe):
     assert all(t["role"] == "assistant" for t in turns if "Rex" in t["content"])
     assert "Rex" not in last["content"] and "Miso" in _memories_block(messages)
     assert "not facts" in system["content"] and "own diary notes" in system["content"]
+
+
+def test_the_persons_own_earlier_question_is_not_evidence(pipe):
+    # Asked again, the old question matches best; it tells nothing, and quoted back it
+    # would be offered as the answer. It stays findable in the memory browser.
+    asked = "What is my cat called?"
+    assert asked in [h.memory.text for h in pipe.search(asked)]
+    assert asked not in [h.memory.text for h in pipe.recall(asked)]
+    reply = pipe.reply(asked, store_turns=False)
+    assert asked not in [h.memory.text for h in reply.hits]
+    assert asked not in _memories_block(pipe.llm.prompts[-1])
+    assert "Miso" in _memories_block(pipe.llm.prompts[-1])
