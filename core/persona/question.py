@@ -164,15 +164,37 @@ def question_focus(question: str) -> list[Phrase]:
     return phrases
 
 
+_OWN = re.compile(r"\b(?:my|mine|i|me)\b", re.IGNORECASE)
+_THE_SLOT = re.compile(r"\bthe\s+([\w']+)", re.IGNORECASE)
+
+
+def refers_back(part: str) -> bool:
+    """A later part of a question that asks about the part before it: "what is her job?",
+    or "what is the job?" (an attribute of nothing named: how Whisper heard "her job")."""
+    if _BACK.search(part):
+        return True
+    m = _THE_SLOT.search(part)
+    return (m is not None and m.group(1).lower() in SLOTS and not _OWN.search(part)
+            and not question_focus(part))
+
+
 def split_question(question: str) -> list[str]:
     """"What is my cat's name, and what am I allergic to?" -> its two questions; a question
     whose later part points back ("..., and what is her job?") stays whole."""
     parts = [p.strip(" ,;?") for p in _SPLIT.split(question) if p.strip(" ,;?")]
-    if len(parts) < 2 or any(_BACK.search(p) for p in parts[1:]):
+    if len(parts) < 2 or any(refers_back(p) for p in parts[1:]):
         return [question]
     return [p[0].upper() + p[1:] + "?" for p in parts]
 
 
 def parts_focus(question: str) -> list[list[Phrase]]:
-    """The focus of each part of ``question`` (parts end at "?", ";" or ", and what …")."""
-    return [question_focus(part) for part in _PARTS.split(question) if part.strip()]
+    """The focus of each part of ``question`` (parts end at "?", ";" or ", and what …"). A
+    later part with no focus of its own that points back ("…, and what is her job?") asks
+    about the part before it: it is no part of its own."""
+    out: list[list[Phrase]] = []
+    for part in (p for p in _PARTS.split(question) if p.strip()):
+        focus = question_focus(part)
+        if out and not focus and refers_back(part):
+            continue
+        out.append(focus)
+    return out
