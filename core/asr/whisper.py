@@ -10,8 +10,7 @@ utterance is not the slow one.
 Speed: Whisper always encodes a 30 s window, padding short audio with zeros. For a
 3 s push-to-talk utterance that padding is ~90% of the work, so by default the encoder is
 given only the real audio plus a margin, but never less than ``min_context_seconds`` (the
-same trick as whisper.cpp's ``audio_ctx``): 10 s for tiny.en, which repeated itself with
-less, 6 s for base (the catalog's ``asr_min_context_seconds``).
+same trick as whisper.cpp's ``audio_ctx``; shorter contexts made tiny.en repeat itself).
 """
 
 from __future__ import annotations
@@ -47,7 +46,7 @@ class WhisperOptions:
     vad_min_silence_ms: int = 1000  # a pause this long splits speech regions
     vad_speech_pad_ms: int = 400  # kept around each region; 200 ms clipped word edges
     trim_context: bool = True  # encode only the real audio (see module docstring)
-    min_context_seconds: float | None = None  # None: the catalog model's own (10 s for a folder)
+    min_context_seconds: float = 10.0
     partial_min_context_seconds: float = 4.0  # a draft (transcribe_partial) may repeat itself
     initial_prompt: str | None = None  # e.g. names the person uses often
     extra: dict = field(default_factory=dict)  # any other WhisperModel.transcribe argument
@@ -112,13 +111,6 @@ class WhisperTranscriber(Transcriber):
         return self._model_dir
 
     @property
-    def min_context_seconds(self) -> float:
-        """The encoder's shortest window: the option, else the catalog model's own."""
-        if self.options.min_context_seconds is not None:
-            return self.options.min_context_seconds
-        return self.spec.asr_min_context_seconds if self.spec else 10.0
-
-    @property
     def loaded(self) -> bool:
         return self._model is not None
 
@@ -145,7 +137,7 @@ class WhisperTranscriber(Transcriber):
                              "(model.bin, config.json, tokenizer.json) — fix the 'asr_model' "
                              "setting or remove it to use the bundled model") from exc
         if o.trim_context:
-            model.min_frames = min(_FULL_FRAMES, max(200, int(self.min_context_seconds * 100)))
+            model.min_frames = min(_FULL_FRAMES, max(200, int(o.min_context_seconds * 100)))
         if o.language and not model.model.is_multilingual and o.language != "en":
             what = self.spec.name if self.spec else f"in {self.model_dir}"
             raise ModelError(f"the speech-to-text model {what} is English-only but the "

