@@ -47,7 +47,9 @@ class MemoryTableModel(QAbstractTableModel):
 
     @property
     def busy(self) -> bool:
-        return any(not t.done.is_set() for t in self.tasks)
+        # A task is done in its worker before its rows reach this thread: until the latest
+        # one's finished signal is handled here, the rows shown are the old ones.
+        return self._fetching or any(not t.done.is_set() for t in self.tasks)
 
     def set_filter(self, flt: browse.BrowseFilter, query: str = "") -> None:
         """Show the memories under ``flt`` (newest first), or the best matches of ``query``."""

@@ -161,12 +161,14 @@ class TalkView(QWidget):
         bubble = Bubble(role, text, meta=meta)
         # Before the trailing stretch, so turns stay at the bottom like a chat.
         self._turns_layout.insertWidget(self._turns_layout.count() - 1, bubble)
+        bubble.show()  # now, not on the event loop's next pass (what a layout does)
         return bubble
 
     def add_card(self, card: QWidget) -> None:
         """A widget in the conversation that is not a turn (a side-by-side choice)."""
         self.empty.hide()
         self._turns_layout.insertWidget(self._turns_layout.count() - 1, card)
+        card.show()
 
     def remove_turn(self, bubble: Bubble) -> None:
         self._turns_layout.removeWidget(bubble)
