@@ -66,13 +66,11 @@ class TalkView(QWidget):
         head.addWidget(title)
         head.addStretch(1)
         head.addWidget(self.as_me)
-        self.compare = QToolButton()  # two replies side by side (desktop/widgets/choice_card)
-        self.compare.setText("Compare replies")
-        self.compare.setToolTip("Two replies to your last question side by side: pick the "
-                                "better one and Persona learns how you like replies (Ctrl+B)")
-        self.compare.setAccessibleName("Compare two replies")
-        self.compare.setShortcut("Ctrl+B")
-        self.compare.clicked.connect(self.compare_clicked)
+        # Two replies side by side (desktop/widgets/choice_card).
+        self.compare = button("Compare replies", name="Compare two replies", shortcut="Ctrl+B",
+                              on_click=self.compare_clicked,
+                              tip="Two replies to your last question side by side: pick the "
+                                  "better one and Persona learns how you like replies (Ctrl+B)")
         head.addWidget(self.compare)
         head.addWidget(self.mute)
         head.addWidget(self.stop)
