@@ -44,9 +44,11 @@ def _window(home: Path):
 
     from persona.core.paths import Home
     from persona.desktop.context import AppContext
+    from persona.desktop.gc_pin import pin_to_ui_thread
     from persona.desktop.window import MainWindow
 
     app = QApplication.instance() or QApplication([])
+    pin_to_ui_thread(app)  # as the app does
     window = MainWindow(AppContext(Home.resolve(home)))
     window.show_view("talk")
     window.show()

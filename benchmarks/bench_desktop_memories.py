@@ -100,10 +100,12 @@ def run(quick: bool = False, log=print) -> list[Row]:
 
     from persona.core.paths import Home
     from persona.desktop.context import AppContext
+    from persona.desktop.gc_pin import pin_to_ui_thread
     from persona.desktop.theme import apply_theme
     from persona.desktop.window import MainWindow
 
     app = QApplication.instance() or QApplication([])
+    pin_to_ui_thread(app)  # as the app does
     apply_theme(app)
     ctx = AppContext(Home.resolve(root))
     ctx.pipeline.embedder.encode_query("warm up")  # the app loads it at start-up

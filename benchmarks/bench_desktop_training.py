@@ -42,9 +42,11 @@ def _train_in_window(home: Path) -> tuple[float, int, float, int, int]:
     from benchmarks.heartbeat import Heartbeat, pump_until
     from persona.core.paths import Home
     from persona.desktop.context import AppContext
+    from persona.desktop.gc_pin import pin_to_ui_thread
     from persona.desktop.window import MainWindow
 
     app = QApplication.instance() or QApplication([])
+    pin_to_ui_thread(app)  # as the app does
     window = MainWindow(AppContext(Home.resolve(home)))
     window.show_view("privacy")
     window.show()

@@ -100,6 +100,7 @@ def _run(args) -> int:
 
     from persona.core.paths import Home
     from persona.desktop.context import AppContext
+    from persona.desktop.gc_pin import pin_to_ui_thread
     from persona.desktop.shell import Shell
     from persona.desktop.theme import apply_theme
     from persona.desktop.window import MainWindow
@@ -107,6 +108,7 @@ def _run(args) -> int:
     QApplication.setHighDpiScaleFactorRoundingPolicy(
         Qt.HighDpiScaleFactorRoundingPolicy.PassThrough)
     app = QApplication.instance() or QApplication([sys.argv[0]])
+    pin_to_ui_thread(app)  # a collection on a worker thread would destroy Qt objects there
     app.setApplicationName("Persona")
     app.setOrganizationName("Persona")
     app.setDesktopFileName("persona")

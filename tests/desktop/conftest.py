@@ -15,6 +15,17 @@ import pytest
 from persona.core.paths import Home
 
 
+@pytest.fixture(scope="session", autouse=True)
+def gc_on_ui_thread(qapp):
+    """As the app does (desktop/gc_pin.py): the cyclic collector runs on the UI thread only,
+    never on a worker that happens to allocate (a Qt object destroyed there is a crash)."""
+    from persona.desktop.gc_pin import pin_to_ui_thread, unpin
+
+    pin_to_ui_thread(qapp)
+    yield
+    unpin()
+
+
 @pytest.fixture(scope="session")
 def sample_home_master(tmp_path_factory) -> Path:
     """The sample persona (diary + profile) imported into a home, once per session."""
