@@ -15,10 +15,11 @@ import pytest
 from persona.core.paths import Home
 
 
-@pytest.fixture(scope="session", autouse=True)
+@pytest.fixture(scope="package", autouse=True)
 def gc_on_ui_thread(qapp):
     """As the app does (desktop/gc_pin.py): the cyclic collector runs on the UI thread only,
-    never on a worker that happens to allocate (a Qt object destroyed there is a crash)."""
+    never on a worker that happens to allocate (a Qt object destroyed there is a crash).
+    Automatic collection is back on after the desktop tests."""
     from persona.desktop.gc_pin import pin_to_ui_thread, unpin
 
     pin_to_ui_thread(qapp)
