@@ -29,11 +29,9 @@ def test_cycles_are_collected_on_the_ui_thread_not_on_a_busy_worker(qtbot, qapp)
 
     def allocate() -> None:  # far past every generation threshold
         for _ in range(20):
-            junk = [[i] for i in range(50_000)]
-            for a, b in zip(junk, junk[1:]):
-                a.append(b)
-                b.append(a)
-            del junk
+            for i in range(50_000):
+                pair = [i]
+                pair.append(pair)  # a cycle: counts towards the collector's thresholds
 
     worker = threading.Thread(target=allocate)
     worker.start()
