@@ -18,7 +18,7 @@ from benchmarks.table import Row, format_table
 
 BENCHES = ("asr", "asr_models", "voice_turn", "memory", "ingest", "grounded", "emotion", "llm",
            "llamacpp", "models",
-           "demo_memory", "train",
+           "demo_memory", "train", "dp_utility",
            "desktop", "desktop_memories", "desktop_training", "csprng", "redaction", "forget",
            "bundle")
 

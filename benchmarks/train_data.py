@@ -1,10 +1,11 @@
-"""The training benchmarks' data: Shakespeare's plays (benchmarks/corpus.py) cut by
-position into records.
+"""The training benchmarks' data: a real text cut by position into records.
 
-The first 90% of the text is the training side, the last 10% the held-out side, as the
-issue asks. A record is one speech (a speaker's name line and what they say, up to the next
-blank line): about 40 tokens, the size of a spoken memory. Samples are drawn with a fixed
-seed, so every run of the benchmark trains and judges on the same records.
+Two texts: ``shakespeare`` (the plays, benchmarks/corpus.py; a record is one speech, a
+speaker's name line and what they say up to the next blank line) and ``pydocs`` (the prose of
+Python's language reference, benchmarks/corpus_pydocs.py; a record is one paragraph). Both
+average about 40 tokens a record, the size of a spoken memory. The first 90% of the records
+is the training side, the last 10% the held-out side, as the issue asks. Samples are drawn
+with a fixed seed, so every run of the benchmark trains and judges on the same records.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import random
 from dataclasses import dataclass
 
 from benchmarks.corpus import corpus_text
+from benchmarks.corpus_pydocs import paragraphs
 from persona.core.train.dataset import TrainingExample
 
 TRAIN_FRACTION = 0.9
@@ -29,16 +31,28 @@ def speeches(text: str) -> list[str]:
     return [block.strip() for block in text.split("\n\n") if block.strip()]
 
 
-def split(n_train: int, n_outside: int, n_heldout: int, *, seed: int = 0) -> Split:
-    """Disjoint samples of speeches: train and outside from the first 90%, held-out from
+def sides(corpus: str = "shakespeare") -> tuple[list[str], list[str]]:
+    """The records of the first 90% and of the last 10% of ``corpus``, in order."""
+    if corpus == "shakespeare":
+        text = corpus_text()
+        cut = int(len(text) * TRAIN_FRACTION)
+        return speeches(text[:cut]), speeches(text[cut:])
+    if corpus == "pydocs":
+        records = list(paragraphs())
+        cut = int(len(records) * TRAIN_FRACTION)
+        return records[:cut], records[cut:]
+    raise ValueError(f"no corpus {corpus!r}; choose shakespeare or pydocs")
+
+
+def split(n_train: int, n_outside: int, n_heldout: int, *, seed: int = 0,
+          corpus: str = "shakespeare") -> Split:
+    """Disjoint samples of records: train and outside from the first 90%, held-out from
     the rest."""
-    text = corpus_text()
-    cut = int(len(text) * TRAIN_FRACTION)
     rng = random.Random(seed)
-    head, tail = speeches(text[:cut]), speeches(text[cut:])
+    head, tail = sides(corpus)
     if n_train + n_outside > len(head) or n_heldout > len(tail):
         raise ValueError(f"asked for {n_train}+{n_outside} of {len(head)} training-side and "
-                         f"{n_heldout} of {len(tail)} held-out speeches")
+                         f"{n_heldout} of {len(tail)} held-out records of {corpus}")
     picked = rng.sample(range(len(head)), n_train + n_outside)
     held = rng.sample(range(len(tail)), n_heldout)
     return Split(train=_examples(head, picked[:n_train], "train"),
@@ -46,10 +60,9 @@ def split(n_train: int, n_outside: int, n_heldout: int, *, seed: int = 0) -> Spl
                  heldout=_examples(tail, held, "heldout"))
 
 
-def head_speeches(seed: int = 0) -> list[str]:
-    """Every speech of the first 90%, shuffled with ``seed``."""
-    text = corpus_text()
-    out = speeches(text[:int(len(text) * TRAIN_FRACTION)])
+def head_speeches(seed: int = 0, corpus: str = "shakespeare") -> list[str]:
+    """Every record of the first 90%, shuffled with ``seed``."""
+    out = sides(corpus)[0]
     random.Random(seed).shuffle(out)
     return out
 

@@ -4,7 +4,8 @@
     python -m benchmarks.train_jobs '{"job": "train", ...}'   # prints one JSON line
 
 Jobs: ``train`` (DP-SGD on torch or MLX, or the plain reference), ``losses`` (each record's
-loss under the base model or an adapter) and ``nightly`` (``persona retrain``'s whole job on a
+loss under the base model or an adapter), ``norms`` (per-example gradient norms) and
+``nightly`` (``persona retrain``'s whole job on a
 fresh home holding ~50k tokens of new memories).
 """
 
@@ -42,7 +43,8 @@ def model_folder(model: str | None = None) -> Path:
 
 def the_split(spec: dict) -> train_data.Split:
     return train_data.split(spec["n_train"], spec["n_outside"], spec["n_heldout"],
-                            seed=spec.get("seed", 0))
+                            seed=spec.get("seed", 0),
+                            corpus=spec.get("corpus", "shakespeare"))
 
 
 def train(spec: dict) -> dict:
@@ -51,8 +53,10 @@ def train(spec: dict) -> dict:
     data = the_split(spec)
     config = TrainConfig(noise_multiplier=spec["sigma"], sample_rate=spec["q"],
                          steps=spec["steps"], learning_rate=spec["lr"],
+                         clip_norm=spec.get("clip", 1.0),
                          max_seq_len=spec["max_len"], delta=spec.get("delta"),
-                         lora=LoRAConfig(layers=spec.get("layers")))
+                         lora=LoRAConfig(layers=spec.get("layers"), rank=spec.get("rank", 8),
+                                         alpha=2.0 * spec.get("rank", 8)))
     out = Path(spec["out"])
     if spec["mode"] == "plain":
         from benchmarks.plain_lora import train_plain
@@ -74,9 +78,9 @@ def losses(spec: dict) -> dict:
     from persona.core.train.tokens import encode_examples, pad_id
 
     data = the_split(spec)
-    model, tokenizer = merged_model(model_folder(), spec.get("adapter"))
+    model, tokenizer = merged_model(model_folder(spec.get("model")), spec.get("adapter"))
     out = {}
-    for name in ("train", "outside", "heldout"):
+    for name in spec.get("sets", ("train", "outside", "heldout")):
         encoded = encode_examples(tokenizer, getattr(data, name), spec["max_len"])
         parts = example_nll_torch(model, encoded, pad_id=pad_id(tokenizer))
         out[name] = [p.nll for p in parts]
@@ -84,6 +88,33 @@ def losses(spec: dict) -> dict:
             nll, tokens = combine((p.nll, p.tokens) for p in parts)
             out["heldout_perplexity"], out["heldout_tokens"] = math.exp(nll), tokens
     return out
+
+
+def norms(spec: dict) -> dict:
+    """Quantiles of the per-example gradient norms (before clipping) of ``n`` training
+    records at the start of a run, through the trainer's own code path: to choose C."""
+    import torch
+
+    from persona.core.train.config import LoRAConfig, TrainConfig
+    from persona.core.train.dp_torch import _Trainer
+
+    data = the_split(spec)
+    config = TrainConfig(noise_multiplier=0.0, sample_rate=1.0, steps=1,
+                         max_seq_len=spec["max_len"],
+                         lora=LoRAConfig(layers=spec.get("layers"), rank=spec.get("rank", 8),
+                                         alpha=2.0 * spec.get("rank", 8)))
+    trainer = _Trainer(model_folder(spec.get("model")), data.train[:spec["n"]], config,
+                       spec.get("adapter"), None)
+    found: list[float] = []
+    for i in range(0, len(trainer.encoded), 8):
+        trainer._micro_step(trainer.encoded[i:i + 8])
+        squares = sum(p.grad_sample.reshape(len(p.grad_sample), -1).pow(2).sum(1)
+                      for _, p in trainer.params)
+        found.extend(torch.sqrt(squares).tolist())
+        trainer.optimizer.zero_grad(set_to_none=True)
+    found.sort()
+    return {"n": len(found), **{f"p{k}": found[min(len(found) - 1, len(found) * k // 100)]
+                                for k in (10, 25, 50, 75, 90)}}
 
 
 def nightly(spec: dict) -> dict:
@@ -101,7 +132,8 @@ def nightly(spec: dict) -> dict:
     settings = settings_for(spec.get("model"))
     tokenizer = _tokenizer(spec.get("model"))
     texts, total = [], 0
-    for text in train_data.head_speeches(seed=spec.get("seed", 0)):
+    for text in train_data.head_speeches(seed=spec.get("seed", 0),
+                                         corpus=spec.get("corpus", "shakespeare")):
         texts.append(text)
         total += len(tokenizer.encode(text, add_special_tokens=False)) + 1  # + end of text
         if total >= spec["tokens"]:
@@ -131,7 +163,7 @@ def _tokenizer(model: str | None = None):
     return AutoTokenizer.from_pretrained(str(model_folder(model)))
 
 
-JOBS = {"train": train, "losses": losses, "nightly": nightly}
+JOBS = {"train": train, "losses": losses, "norms": norms, "nightly": nightly}
 
 
 def main() -> None:

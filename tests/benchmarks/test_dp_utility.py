@@ -1,0 +1,57 @@
+"""The DP utility benchmark's pieces that need no training: its second text, its settings
+and its table (benchmarks/bench_dp_utility.py; the runs themselves are the benchmark's)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from benchmarks import bench_dp_utility as bench
+from benchmarks import train_data
+
+
+def test_python_docs_are_prose_records_split_by_position():
+    head, tail = train_data.sides("pydocs")
+    assert len(head) > 800 and len(tail) > 90
+    assert all(len(r.split()) >= 8 and "\n" not in r for r in head + tail)
+    assert not any(r.startswith(("   ", "***", "===")) for r in head)
+    split = train_data.split(680, 0, 96, corpus="pydocs")
+    assert {e.target for e in split.heldout} <= set(tail)
+    assert {e.target for e in split.train} <= set(head)
+    with pytest.raises(ValueError, match="no corpus"):
+        train_data.sides("nonsense")
+
+
+def test_a_setting_is_a_name_or_changes_to_the_default():
+    assert bench.setting("default")["batch"] == 32
+    s = bench.setting("batch=128,lr=0.01,layers=4")
+    assert (s["batch"], s["lr"], s["layers"], s["clip"]) == (128, 0.01, 4, 1.0)
+    with pytest.raises(SystemExit):
+        bench.setting("nonsense=1")
+
+
+def test_the_plan_spends_epsilon_8_and_more_batch_means_fewer_steps():
+    small = bench.plan(bench.setting("default"), bench.RECORDS)
+    large = bench.plan(bench.setting("batch=128"), bench.RECORDS)
+    assert small["steps"] == 22 and large["steps"] == 6
+    assert 0 < small["sigma"] < large["sigma"]
+
+
+def test_the_table_gives_the_kept_share_of_each_setting(tmp_path):
+    out = tmp_path / "dp.jsonl"
+    done = bench.load(out)
+    key = "base-1"
+    bench._append(out, done, {"kind": "base", "key": key, "corpus": "shakespeare",
+                              "perplexity": 100.0})
+    for mode, ppl in (("dp", 82.0), ("sigma0", 80.0)):
+        bench._append(out, done, {
+            "kind": "run", "key": mode, "corpus": "shakespeare", "name": "default",
+            "setting": bench.setting("default"), "mode": mode, "base_key": key,
+            "plan": {"steps": 22, "sigma": 0.57 if mode == "dp" else 0.0},
+            "perplexity": ppl, "train_seconds": 600.0})
+    again = bench.load(out)  # read back from the file, as a later session does
+    assert set(again) == set(done)
+    row = [c.strip() for c in bench.table(again).splitlines()[2].strip("|").split("|")]
+    assert row[0] == "shakespeare" and row[8] == "90%" and row[9] == "90%"
+    assert json.loads(out.read_text().splitlines()[0])["machine"]
