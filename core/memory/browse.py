@@ -88,9 +88,9 @@ def build_index(store, flt: BrowseFilter | None = None) -> MemoryIndex:
     if tbl is None:
         return MemoryIndex([], flt)
     where = flt.where()
-    with store._errors("list memories"):
-        q = tbl.search().select(["id", "ts"])
-        keys = (q.where(where) if where else q).limit(None).to_arrow()
+    q = tbl.search().select(["id", "ts"])
+    keys = store._read("list memories", lambda: (q.where(where) if where else q)
+                       .limit(None).to_arrow())
     order = pc.sort_indices(keys, sort_keys=[("ts", "descending"), ("id", "ascending")])
     return MemoryIndex(pc.take(keys["id"], order).to_pylist(), flt)
 
@@ -100,8 +100,8 @@ def fetch(store, ids: Sequence[str]) -> list[Memory]:
     tbl = store.table
     if tbl is None or not ids:
         return []
-    with store._errors("read memories"):
-        found = rows.find_in(tbl, "id", list(ids), rows.COLUMNS)
+    found = store._read("read memories", lambda: rows.find_in(tbl, "id", list(ids),
+                                                               rows.COLUMNS))
     by_id = {m.id: m for m in rows.to_memories(found)} if found.num_rows else {}
     return [by_id[i] for i in ids if i in by_id]
 
@@ -124,8 +124,8 @@ def count(store, flt: BrowseFilter | None = None) -> int:
     tbl = store.table
     if tbl is None:
         return 0
-    with store._errors("count memories"):
-        return tbl.count_rows((flt or BrowseFilter()).where())
+    return store._read("count memories",
+                       lambda: tbl.count_rows((flt or BrowseFilter()).where()))
 
 
 def search(store, query: str, flt: BrowseFilter | None = None, *, k: int = 100) -> list[Hit]:
@@ -138,8 +138,8 @@ def emotions(store) -> list[str]:
     tbl = store.table
     if tbl is None:
         return []
-    with store._errors("read emotions"):
-        col = tbl.search().select(["emotion"]).limit(None).to_arrow()["emotion"]
+    col = store._read("read emotions", lambda: tbl.search().select(["emotion"])
+                      .limit(None).to_arrow()["emotion"])
     counts = pc.value_counts(col).to_pylist() if len(col) else []
     return [c["values"] for c in sorted(counts, key=lambda c: (-c["counts"], c["values"]))]
 

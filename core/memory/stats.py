@@ -94,9 +94,9 @@ def emotion_stats(store, flt: BrowseFilter | None = None) -> EmotionStats:
     if tbl is None:
         return EmotionStats([], [])
     where = flt.where()
-    with store._errors("read emotions"):
-        q = tbl.search().select(COLUMNS)
-        found = (q.where(where) if where else q).limit(None).to_arrow()
+    q = tbl.search().select(COLUMNS)
+    found = store._read("read emotions", lambda: (q.where(where) if where else q)
+                        .limit(None).to_arrow())
     micros = found["ts"].cast(pa.int64()).to_numpy(zero_copy_only=False)
     codes = found["emotion"].combine_chunks().dictionary_encode()
     return per_day(local_days(micros), codes.dictionary.to_pylist(),

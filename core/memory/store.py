@@ -15,10 +15,12 @@ import contextlib
 import logging
 import os
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
+from typing import TypeVar
 
 import lancedb
 import pyarrow.compute as pc
@@ -34,6 +36,14 @@ from persona.core.memory.upkeep import StoreOptions
 log = logging.getLogger(__name__)
 
 TABLE = "memories"
+READ_ATTEMPTS = 4  # a read whose files another process removed is tried again this often
+T = TypeVar("T")
+
+
+def _files_vanished(exc: BaseException | None) -> bool:
+    """Lance's error for a data or index file that is no longer there."""
+    text = str(exc)
+    return "Not found" in text and (".lance" in text or "_indices" in text)
 
 
 @dataclass
@@ -79,6 +89,26 @@ class MemoryStore:
                 f"The memory store at {self.path} could not {action} ({exc}). Check that the "
                 f"disk has space and the folder is writable; if the store is damaged, move "
                 f"the folder away and re-import your notes.") from exc
+
+    def _read(self, action: str, read: Callable[[], T]) -> T:
+        """``read()`` under ``_errors(action)``, again from the newest version when another
+        process's tidy-up removed the files of the version it was reading (old versions go at
+        once, for forgetting: ``StoreOptions.keep_versions``). Seen with the app and `persona
+        remember` on one home: "Not found: …/memories.lance/data/….lance" while looking for
+        duplicates."""
+        for attempt in range(1, READ_ATTEMPTS + 1):
+            try:
+                with self._errors(action):
+                    return read()
+            except StoreError as exc:
+                if attempt == READ_ATTEMPTS or not _files_vanished(exc.__cause__):
+                    raise
+                log.info("memory store: files went during a read (%s); reading again", action)
+                time.sleep(0.05 * attempt)
+                if self._tbl is not None:  # a handle that does not re-read by itself
+                    with contextlib.suppress(OSError, RuntimeError, ValueError):
+                        self._tbl.checkout_latest()
+        raise AssertionError("unreachable")
 
     def _connect(self):
         if self._db is None:
@@ -200,15 +230,15 @@ class MemoryStore:
     def _stored_hashes(self, tbl, hashes: set[str]) -> dict[str, str]:
         if tbl is None or not hashes:
             return {}
-        with self._errors("look for duplicates"):
-            found = rows.find_in(tbl, "text_hash", sorted(hashes), ["text_hash", "id"])
+        found = self._read("look for duplicates", lambda: rows.find_in(
+            tbl, "text_hash", sorted(hashes), ["text_hash", "id"]))
         return dict(zip(found["text_hash"].to_pylist(), found["id"].to_pylist(), strict=True))
 
     def _stored_ids(self, tbl, ids: list[str]) -> set[str]:
         if tbl is None or not ids:
             return set()
-        with self._errors("look up ids"):
-            return set(rows.find_in(tbl, "id", ids, ["id"])["id"].to_pylist())
+        return self._read("look up ids", lambda: set(
+            rows.find_in(tbl, "id", ids, ["id"])["id"].to_pylist()))
 
     def delete(self, memory_id: str) -> Memory:
         """Forget one memory; returns it. An unknown id raises ``StoreError``."""
@@ -347,17 +377,17 @@ class MemoryStore:
         tbl = self.table
         if tbl is None:
             return 0
-        with self._errors("count memories"):
-            return tbl.count_rows(rows.where(source=source, speaker=speaker))
+        return self._read("count memories", lambda: tbl.count_rows(
+            rows.where(source=source, speaker=speaker)))
 
     def get(self, memory_id: str) -> Memory:
         """The memory with ``memory_id``; an unknown id raises ``StoreError``."""
         tbl = self.table
         found = []
         if tbl is not None:
-            with self._errors("read a memory"):
-                found = (tbl.search().where(f"id = {rows.sql_str(memory_id)}")
-                         .select(rows.COLUMNS).limit(1).to_arrow())
+            found = self._read("read a memory", lambda: (
+                tbl.search().where(f"id = {rows.sql_str(memory_id)}")
+                .select(rows.COLUMNS).limit(1).to_arrow()))
         if tbl is None or found.num_rows == 0:
             raise StoreError(f"No memory has the id {memory_id!r}; list them with "
                              f"`persona memories list` to find the right one.")
@@ -372,15 +402,19 @@ class MemoryStore:
         if tbl is None or limit == 0:
             return []
         flt = rows.where(source=source, speaker=speaker)
-        with self._errors("list memories"):
+
+        def read():
             q = tbl.search().select(["id", "ts"])
             keys = (q.where(flt) if flt else q).limit(None).to_arrow()
             order = pc.sort_indices(keys, sort_keys=[("ts", "descending"), ("id", "ascending")])
             page = pc.take(keys["id"], order[offset:offset + limit]).to_pylist()
-            if not page:
-                return []
             found = (tbl.search().where(rows.sql_in("id", page)).select(rows.COLUMNS)
-                     .limit(None).to_arrow())
+                     .limit(None).to_arrow() if page else None)
+            return page, found
+
+        page, found = self._read("list memories", read)
+        if not page:
+            return []
         by_id = {m.id: m for m in rows.to_memories(found)}
         return [by_id[i] for i in page if i in by_id]
 
@@ -389,11 +423,10 @@ class MemoryStore:
         tbl = self.table
         if tbl is None:
             return []
-        with self._errors("read memories"):
-            q = tbl.search().select(rows.COLUMNS)
-            if since is not None:
-                q = q.where(f"ts >= TIMESTAMP '{since.astimezone().isoformat()}'")
-            found = q.limit(None).to_arrow()
+        q = tbl.search().select(rows.COLUMNS)
+        if since is not None:
+            q = q.where(f"ts >= TIMESTAMP '{since.astimezone().isoformat()}'")
+        found = self._read("read memories", lambda: q.limit(None).to_arrow())
         found = found.take(pc.sort_indices(found, sort_keys=[("ts", "ascending"),
                                                             ("id", "ascending")]))
         return rows.to_memories(found)
@@ -425,7 +458,7 @@ class MemoryStore:
         vector = None if mode == "fts" else self.embedder.encode_query(query)
         if vector is not None:
             self._check_dim(tbl, len(vector))
-        with self._errors("search"):
+        def read():
             if mode == "fts":
                 q = tbl.search(query, query_type="fts", fts_columns="text")
                 q = q.select([*rows.COLUMNS, "_score"])
@@ -438,7 +471,9 @@ class MemoryStore:
                      .vector(vector).text(query).distance_type("cosine").rerank(self._reranker))
             if flt:
                 q = q.where(flt, prefilter=True)
-            found = q.limit(self.retrieval.candidates(k)).to_arrow()
+            return q.limit(self.retrieval.candidates(k)).to_arrow()
+
+        found = self._read("search", read)
         if found.num_rows == 0:
             return []
         if mode == "fts":

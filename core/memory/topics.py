@@ -218,9 +218,9 @@ def person_vectors(store) -> tuple[list[Memory], np.ndarray]:
     tbl = store.table
     if tbl is None:
         return [], np.zeros((0, 0), dtype=np.float32)
-    with store._errors("read memories"):
-        found = (tbl.search().where(rows.where(speaker="person"))
-                 .select([*rows.COLUMNS, "vector"]).limit(None).to_arrow())
+    found = store._read("read memories", lambda: (
+        tbl.search().where(rows.where(speaker="person"))
+        .select([*rows.COLUMNS, "vector"]).limit(None).to_arrow()))
     found = found.take(pc.sort_indices(found, sort_keys=[("ts", "ascending"),
                                                         ("id", "ascending")]))
     if not found.num_rows:

@@ -272,3 +272,19 @@ def test_a_reply_that_repeats_the_person_does_not_make_their_words_a_duplicate(s
                                                            speaker="assistant")])
     assert again.ids == [] and len(again.duplicates) == 2
     assert store.count() == 2
+
+
+def test_a_read_whose_files_another_process_removed_reads_the_newest_version(tmp_path,
+                                                                             embedder):
+    # A reader on an older version while a writer's tidy-up removes that version's files (in
+    # the app the window is the moment between finding the latest version and reading it;
+    # here the reader never refreshes, so it is wide open and the race is certain).
+    path = tmp_path / "memory.lancedb"
+    writer = MemoryStore(path, embedder)
+    writer.add(Memory("My sister Ana lives in Lisbon."))
+    reader = MemoryStore(path, embedder, options=StoreOptions(read_consistency=None))
+    assert reader.count() == 1  # the reader holds version 1
+    writer.add([Memory(f"Imported note {i}.") for i in range(70)])  # compacts, drops version 1
+    hits = reader.search("where does my sister live?", 3)
+    assert hits[0].memory.text == "My sister Ana lives in Lisbon."
+    assert reader.count() == 71  # it moved on to the newest version
