@@ -26,6 +26,7 @@ from dataclasses import dataclass, field, replace
 from persona.core.llm.backend import GenerationOptions
 
 Score = Callable[[Sequence[str]], Sequence[float]]
+MAX_TEMPERATURE = 1.5  # a retry after a repeated reply samples hotter, up to this
 
 
 @dataclass
@@ -106,7 +107,13 @@ class BestOfN:
             if deadline is not None and time.perf_counter() > deadline:
                 break  # cut short by the budget: not a whole reply
             if not text or any(text == c.text for c in out.candidates):
-                continue  # nothing new to choose from
+                # Nothing new to choose from: a confident model samples its usual reply again
+                # (in a fresh-clone run Qwen 0.5B sampled its greedy reply to "Where does my
+                # sister live?" 4 times in 4 at 0.8),
+                # so the next try samples hotter.
+                sampled = replace(sampled, temperature=min(MAX_TEMPERATURE,
+                                                           sampled.temperature * 1.25))
+                continue
             out.candidates.append(Candidate(text, time.perf_counter() - t0, not first))
         for c in out.candidates:
             c.shown = check(c.text) if check is not None else c.text
