@@ -53,9 +53,10 @@ class LiveOptions:
     min_audio_seconds: float = 1.0  # no pass before this much audio (too few words to search)
     max_memories: int = 8  # prefilled and newly found together, in the final prompt
     # At the release a memory no pass prefilled joins the prompt only when the final search
-    # ranks it this high: it goes before the question, so the model reads it and the question
-    # again (~40-150 tokens; measured with Qwen 0.5B, 2-3 of 6 turns found a low-ranked new
-    # one when partial transcripts were rough). The final top ones are always in the prompt.
+    # ranks it this high, and above every prefilled one: it goes before the question, so the
+    # model reads it and the question again (~40-150 tokens, 0.35-1.4 s on 2 cores; measured
+    # with Qwen 0.5B, 2-3 of 6 turns found a new top-3 one, most often below a prefilled
+    # memory that already answered). The final best one is always in the prompt.
     new_at_release: int = 3
 
 
@@ -194,8 +195,15 @@ class LiveTurn:
         kept = [fresh.get(h.memory.id, h) for h in self.order
                 if keep_all or h.memory.id in fresh]
         have = {h.memory.id for h in kept}
-        if keep_all and kept:  # the release: only the final search's top ones join
-            top = sorted(hits, key=lambda h: -h.score)[:self.options.new_at_release]
+        if keep_all and kept:
+            # The release: a new memory joins only when the final search ranks it within
+            # its top ones AND above every prefilled memory: when the best it found was
+            # prefilled, the prompt already holds what the question is about, and a new one
+            # would cost its own tokens and the question's, read again.
+            ranked = sorted(hits, key=lambda h: -h.score)
+            first_kept = next((i for i, h in enumerate(ranked) if h.memory.id in have),
+                              len(ranked))
+            top = ranked[:min(self.options.new_at_release, first_kept)]
             have |= {h.memory.id for h in hits} - {h.memory.id for h in top}
         new = [h for h in sorted(hits, key=lambda h: h.score) if h.memory.id not in have]
         while len(kept) + len(new) > self.options.max_memories:

@@ -24,6 +24,10 @@ def test_at_the_release_only_highly_ranked_new_memories_join_the_prefilled_ones(
     # d ranks first: it joins (after the prefilled ones, right before the question); e and f
     # rank 4th and 5th: reading them and the question again is not worth it.
     assert _texts(turn._merge(final, keep_all=True)) == ["a", "b", "c", "d"]
+    # When the final search ranks a prefilled memory first, nothing new joins: the prompt
+    # holds what the question is about (a new second one would cost it and the question).
+    best_prefilled = [Hit(a.memory, 0.95), d, e, Hit(c.memory, 0.2), f]
+    assert _texts(turn._merge(best_prefilled, keep_all=True)) == ["a", "b", "c"]
     # Between passes, or with nothing prefilled (the plain turn), every hit counts.
     assert _texts(turn._merge(final, keep_all=False)) == ["a", "c", "f", "e", "d"]
     turn.order = []
