@@ -14,7 +14,7 @@ The cold `persona ask` runs alternately with the persona prefix's saved KV state
 (core/llm/prefix_state.py; the warm-up saved it) and with it deleted before the process
 starts (it then reads the whole prompt, and saves the state again).
 
-    python -m benchmarks.bench_voice_turn [--quick] [--model qwen2.5-coder-0.5b]
+    python -m benchmarks.bench_voice_turn [--quick] [--model qwen2.5-coder-0.5b] [--detail]
 """
 
 from __future__ import annotations
@@ -74,10 +74,15 @@ def _turn(pipe, utt, live: bool, play: bool, wav: Path) -> dict[str, float]:
         "first clause": clause - first_token, "synthesis of it": synth - clause,
         "playback start": audio - synth,
         "tokens read after release": stats.evaluated_tokens if stats else float("nan"),
+        "prompt threads": stats.prompt_threads if stats else 0,
         "prompt tokens": stats.prompt_tokens if stats else float("nan"),
         # A non-neutral emotion adds a line after the question (~25 tokens), known and read
         # only after the release.
         "emotion line": float("Current emotion" in reply.messages[-1]["content"]),
+        # For --detail: what the release found that the last finished pass had not read.
+        "new at release": float(len({h.memory.id for h in reply.hits} - set(
+            turn.passes[-1].memory_ids if turn.passes else ()))) if live else 0.0,
+        "heard": heard.transcript.text, "reply": reply.text,
     }
 
 
@@ -111,8 +116,9 @@ def _pulse(tmp: Path):
     return server
 
 
-def run(quick: bool = False, model: str | None = None) -> list[Row]:
-    """``model``: a catalog language model (default: the settings' default)."""
+def run(quick: bool = False, model: str | None = None, detail: bool = False) -> list[Row]:
+    """``model``: a catalog language model (default: the settings' default); ``detail``:
+    each turn on a line of its own (stderr)."""
     tmp = Path(tempfile.mkdtemp(prefix="persona-turn-"))
     pipe = sample_pipeline(tmp / "home", llm=model)
     pipe.settings.max_new_tokens = 48
@@ -131,6 +137,16 @@ def run(quick: bool = False, model: str | None = None) -> list[Row]:
     finally:
         if server is not None:
             server.stop()
+    if detail:
+        for mode in ("live", "plain"):
+            for x in runs[mode]:
+                prefill = x["prefill of the remainder + first token"]
+                print(f"{mode:5} first audio {x['first audio']:.2f} s | read after release "
+                      f"{x['tokens read after release']:.0f} | passes {x['passes']} | new at "
+                      f"release {x['new at release']:.0f} | prefill+1st {prefill:.2f} on "
+                      f"{x['prompt threads']} threads | "
+                      f"clause {x['first clause']:.2f} | {x['heard']!r} -> "
+                      f"{x['reply'][:70]!r}", file=sys.stderr)
     cold: dict[bool, list[tuple[float, float]]] = {True: [], False: []}
     for _ in range(1 if quick else 3):
         for saved in (True, False):
@@ -181,5 +197,6 @@ if __name__ == "__main__":
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="2 clips and 1 cold ask each way")
     ap.add_argument("--model", help="a catalog language model (default: the settings' one)")
+    ap.add_argument("--detail", action="store_true", help="each turn on a line (stderr)")
     args = ap.parse_args()
-    print(format_table(run(quick=args.quick, model=args.model)))
+    print(format_table(run(quick=args.quick, model=args.model, detail=args.detail)))

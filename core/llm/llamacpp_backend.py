@@ -25,7 +25,6 @@ from __future__ import annotations
 import codecs
 import functools
 import logging
-import statistics
 import threading
 import time
 from collections.abc import Iterator
@@ -40,9 +39,9 @@ from persona.core.llm.generation import (
     PromptCheckedBackend,
     StopFilter,
     check_messages,
-    default_threads,
 )
 from persona.core.llm.lora_gguf import BaseModel, gguf_adapter
+from persona.core.llm.one_thread import OneThread
 from persona.core.llm.prefix_state import PrefixStateStore, file_identity, fixed_messages
 
 log = logging.getLogger(__name__)
@@ -71,6 +70,7 @@ class GenerationStats:
     generated_tokens: int = 0
     decode_seconds: float = 0.0  # after the first token
     restored_tokens: int = 0  # the persona prefix's cells loaded from disk, not read
+    prompt_threads: int = 0  # threads that read it (fewer when other threads were running)
 
     @property
     def reused_tokens(self) -> int:
@@ -90,19 +90,36 @@ def prompt_threads() -> int:
 
 
 def busy_elsewhere(samples: int = 5) -> int | None:
-    """Threads running on this machine right now besides the caller: the median of a few
-    looks at the kernel's count of runnable threads, less the one looking (None where the
-    count cannot be read: not Linux)."""
+    """Threads of other processes running on this machine right now: the fewest of a few
+    looks at the kernel's count of runnable threads, less this process's own (a busy process
+    is runnable in every look, a passing one is not; None where the
+    counts cannot be read: not Linux). Our own are left out: they are the caller and the
+    model's OpenMP workers, which spin for a moment after each computation (counted, they
+    made a reply right after another decode on 1 thread of 2: 18-20 instead of 31-35
+    tokens/s)."""
     counts = []
     try:
         for i in range(samples):
             with open("/proc/loadavg", "rb") as f:
-                counts.append(int(f.read().split()[3].split(b"/")[0]))
+                running = int(f.read().split()[3].split(b"/")[0])
+            counts.append(running - _own_running())
             if i + 1 < samples:
                 time.sleep(0.001)
     except (OSError, ValueError, IndexError):
         return None
-    return max(0, int(statistics.median(counts)) - 1)
+    return max(0, min(counts))
+
+
+def _own_running() -> int:
+    """This process's threads in the running state (the caller among them)."""
+    n = 0
+    for task in Path("/proc/self/task").iterdir():
+        try:
+            stat = (task / "stat").read_bytes()
+        except OSError:
+            continue  # the thread ended meanwhile
+        n += stat[stat.rindex(b")") + 2:stat.rindex(b")") + 3] == b"R"
+    return n
 
 
 def check_gguf(path: Path) -> Path:
@@ -149,12 +166,12 @@ class LlamaCppBackend(PromptCheckedBackend):
         """Load ``gguf_file``; apply the person's adapter under ``adapter_dir`` (if any),
         converting its peft form for llama.cpp the first time.
 
-        ``threads`` decode (default: one per core but one, left for speech synthesis, which
-        runs beside the decoding) and ``batch_threads`` read prompts (default: one per core
-        that no other thread holds when the prompt is read; nothing of ours runs then
-        besides the reading). Measured on 2
-        idle cores (Qwen2.5-0.5B Q4_K_M): prompts 165 tok/s on 1 thread, 312 on 2; decoding
-        49 vs 59 tok/s. llama.cpp's threads spin while they wait for each other, so on cores
+        ``threads`` decode and ``batch_threads`` read prompts; by default both are one per
+        core that no other thread holds when the prompt is read (``_fit_threads``). Measured
+        on 2 idle cores (Qwen2.5-0.5B Q4_K_M): prompts 165 tok/s on 1 thread, 312 on 2;
+        decoding 23-27 tok/s on 1 thread, 34-40 on 2 (2026-12-02; an earlier 49 vs 59 led to
+        decoding on one core, leaving the other to speech synthesis, which takes ~25 ms a
+        clause). llama.cpp's threads spin while they wait for each other, so on cores
         busy with other work 2 threads are slower (a 570-token prompt: 2.5 s with 1 thread,
         13.3 s with 2, measured while other jobs held the cores). ``logits_all`` keeps
         every position's logits, needed by ``token_nll`` (it costs n_ctx x vocab floats).
@@ -162,10 +179,11 @@ class LlamaCppBackend(PromptCheckedBackend):
         not kept).
         """
         self.path = check_gguf(gguf_file)
-        self._threads = threads or default_threads()
-        # Without an explicit count, each prompt is read on the cores nothing else holds at
-        # that moment (_fit_prompt_threads).
-        self._auto_batch = batch_threads is None
+        self._thread = OneThread()  # every computation of this model (core/llm/one_thread.py)
+        # Without explicit counts, each prompt is read and its reply decoded on the cores
+        # nothing else holds at that moment (_fit_threads).
+        self._auto_decode, self._auto_batch = threads is None, batch_threads is None
+        self._threads = threads or prompt_threads()
         self._batch_threads = batch_threads or prompt_threads()
         try:
             self.llm = _llama_class()(
@@ -288,13 +306,16 @@ class LlamaCppBackend(PromptCheckedBackend):
         stops at the next chunk's end, and what was read stays cached for the next prompt
         that shares it."""
         ids = self.encode_open(messages) if open_end else self.encode(messages)
+        return self._thread.call(lambda: self._prefill_here(ids, cancel, chunk))
+
+    def _prefill_here(self, ids: list[int], cancel: threading.Event | None, chunk: int) -> int:
         with self._lock:
             llm = self.llm
             if self._prefilled == ids and llm.n_tokens == len(ids):
                 return 0
             self._prefilled = None
             keep, save_at = self._reuse(ids)
-            self._fit_prompt_threads()
+            self._fit_threads()
             before = llm.evaluated
             size = max(MIN_READ, chunk)
             pieces = [*_chunks(keep, save_at, size), *_chunks(max(keep, save_at), len(ids),
@@ -308,22 +329,24 @@ class LlamaCppBackend(PromptCheckedBackend):
             self._prefilled = ids
             return llm.evaluated - before
 
-    def _fit_prompt_threads(self) -> None:
-        """Read the next prompt on the cores no other thread holds right now (at least one).
-        llama.cpp's threads spin while they wait for each other, so one that shares its core
-        stalls them all: on 2 cores busy with other work (load ~5) a 266-token prompt took
-        11-15 s on 2 threads and 3.1-3.2 s on 1 (Qwen2.5-0.5B); on idle cores 2 threads
-        read it ~1.9x faster than 1."""
-        if not self._auto_batch:
+    def _fit_threads(self) -> None:
+        """Read the next prompt and decode its reply on the cores no other thread holds right
+        now (at least one). llama.cpp's threads spin while they wait for each other, so one
+        that shares its core stalls them all: on 2 cores busy with other work (load ~5) a
+        266-token prompt took 11-15 s on 2 threads and 3.1-3.2 s on 1 (Qwen2.5-0.5B); on
+        idle cores 2 threads read it ~1.9x faster than 1 and decode ~1.5x faster."""
+        if not (self._auto_batch or self._auto_decode):
             return
         import llama_cpp
 
         others = busy_elsewhere()
         cores = prompt_threads()
         n = cores if others is None else max(1, cores - others)
-        if n != self._batch_threads:
-            llama_cpp.llama_set_n_threads(self.llm.ctx, self._threads, n)
-            self._batch_threads = n
+        batch = n if self._auto_batch else self._batch_threads
+        decode = n if self._auto_decode else self._threads
+        if (decode, batch) != (self._threads, self._batch_threads):
+            llama_cpp.llama_set_n_threads(self.llm.ctx, decode, batch)
+            self._threads, self._batch_threads = decode, batch
 
     def _reuse(self, ids: list[int]) -> tuple[int, int]:
         """Keep the cached tokens ``ids`` starts with (at most all but MIN_READ of them) and
@@ -355,6 +378,9 @@ class LlamaCppBackend(PromptCheckedBackend):
         return keep, save_at
 
     def _generate(self, ids: list[int], options: GenerationOptions) -> Iterator[str]:
+        return self._thread.stream(lambda: self._generate_here(ids, options))
+
+    def _generate_here(self, ids: list[int], options: GenerationOptions) -> Iterator[str]:
         import llama_cpp
 
         stop = StopFilter(options.stop)
@@ -365,13 +391,14 @@ class LlamaCppBackend(PromptCheckedBackend):
             before, t0 = llm.evaluated, time.perf_counter()
             # A prompt prefilled just now is read already: generate() samples at once.
             self.restored = 0
+            self._fit_threads()  # for what is left to read, and for the decoding
             if not (self._prefilled == ids and llm.n_tokens == len(ids)):
                 keep, save_at = self._reuse(ids)
-                self._fit_prompt_threads()
                 if save_at:  # the persona prefix first, then its state is saved
                     llm.eval(ids[keep:save_at])
                     self.prefix_states.save(llm.ctx, ids[:save_at])
             stats.restored_tokens = self.restored
+            stats.prompt_threads = self._batch_threads
             self._prefilled = None
             tokens = llm.generate(ids, temp=options.temperature, top_p=options.top_p,
                                   top_k=0, min_p=0.0, repeat_penalty=1.0)
@@ -403,11 +430,14 @@ class LlamaCppBackend(PromptCheckedBackend):
             raise ModelError("token_nll needs the backend made with logits_all=True.")
         if not 1 < len(ids) <= self.context:
             raise ModelError(f"token_nll takes 2 to {self.context} tokens, not {len(ids)}.")
-        with self._lock:
-            self._prefilled = None
-            self.llm.reset()
-            self.llm.eval(list(ids))
-            logits = np.asarray(self.llm.scores[:len(ids) - 1], dtype=np.float64)
+        def read() -> np.ndarray:
+            with self._lock:
+                self._prefilled = None
+                self.llm.reset()
+                self.llm.eval(list(ids))
+                return np.asarray(self.llm.scores[:len(ids) - 1], dtype=np.float64)
+
+        logits = self._thread.call(read)
         top = logits.max(axis=1, keepdims=True)
         log_z = np.log(np.exp(logits - top).sum(axis=1)) + top[:, 0]
         return log_z - logits[np.arange(len(ids) - 1), ids[1:]]

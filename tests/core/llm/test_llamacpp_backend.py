@@ -120,14 +120,56 @@ def test_prompts_are_read_on_the_cores_nothing_else_holds(gguf, monkeypatch):
     # The machine's load cannot be set from a test: the count of busy threads is given.
     monkeypatch.setattr(mod, "busy_elsewhere", lambda: 5)
     crowded = busy.chat(Q2, GREEDY)
-    assert busy._batch_threads == 1
+    assert busy._batch_threads == 1 and busy._threads == 1  # reading and decoding
     idle = LlamaCppBackend(gguf)
     monkeypatch.setattr(mod, "busy_elsewhere", lambda: 0)
     assert idle.chat(Q2, GREEDY) == crowded  # the thread count changes only the time
-    assert idle._batch_threads == mod.prompt_threads()
-    fixed = LlamaCppBackend(gguf, batch_threads=1)
+    assert idle._batch_threads == idle._threads == mod.prompt_threads()
+    fixed = LlamaCppBackend(gguf, batch_threads=1, threads=1)
     fixed.chat(Q2, GREEDY)
-    assert fixed._batch_threads == 1  # an explicit count is kept
+    assert fixed._batch_threads == fixed._threads == 1  # explicit counts are kept
+
+
+def test_our_own_threads_are_not_counted_as_busy_elsewhere():
+    import threading
+
+    import persona.core.llm.llamacpp_backend as mod
+
+    quiet = mod.busy_elsewhere()
+    stop = threading.Event()
+
+    def spin() -> None:  # a thread of this process, runnable all the time (as an OpenMP
+        while not stop.is_set():  # worker spinning after a decode step)
+            pass
+
+    spinner = threading.Thread(target=spin)
+    spinner.start()
+    try:
+        assert mod.busy_elsewhere() <= quiet
+    finally:
+        stop.set()
+        spinner.join()
+
+
+def test_every_computation_runs_on_the_model_s_own_thread(gguf):
+    """Prefill from a pass thread and the reply from the caller's: one thread computes both
+    (two OpenMP teams made libgomp sleep between steps and decoding ~40% slower)."""
+    import threading
+
+    model = LlamaCppBackend(gguf)
+    seen: set[int] = set()
+    real_eval = model.llm.eval
+
+    def eval_(tokens):
+        seen.add(threading.get_ident())
+        return real_eval(tokens)
+
+    model.llm.eval = eval_
+    worker = threading.Thread(target=lambda: model.prefill(Q1))
+    worker.start()
+    worker.join()
+    assert model.chat(Q2, GREEDY)
+    assert len(seen) == 1 and threading.get_ident() not in seen
 
 
 class _StopAfter:
