@@ -56,14 +56,19 @@ class OneThread:
         stop = threading.Event()
 
         def run() -> None:
+            made = None
             try:
-                for item in fn():
+                made = fn()
+                for item in made:
                     items.put(item)
                     if stop.is_set():
                         break
             except BaseException as exc:  # noqa: BLE001 - handed to the caller
                 items.put(_Raised(exc))
             finally:
+                close = getattr(made, "close", None)
+                if close is not None:
+                    close()  # its own clean-up (the model's lock) runs here, at once
                 items.put(_END)
 
         done = self._submit(run)
