@@ -152,13 +152,14 @@ def table(done: dict) -> str:
             continue
         dp, s0 = pair["dp"], pair["sigma0"]
         base = done[("base", dp["base_key"])]["perplexity"]
-        kept = (base - dp["perplexity"]) / (base - s0["perplexity"])
+        gain = base - s0["perplexity"]
+        kept = f"{(base - dp['perplexity']) / gain:.0%}" if gain > 0 else "σ0 made it worse"
         s = dp["setting"]
         body.append((corpus, _describe(s), f"{dp['plan']['steps']}",
                      f"{dp['plan']['sigma']:.2f}", f"{base:.1f}", f"{s0['perplexity']:.1f}",
                      f"{dp['perplexity']:.1f}",
                      f"{1 - dp['perplexity'] / base:.1%} / {1 - s0['perplexity'] / base:.1%}",
-                     f"{kept:.0%}", f"{(base - dp['perplexity']) / best[corpus]:.0%}",
+                     kept, f"{(base - dp['perplexity']) / best[corpus]:.0%}",
                      f"{dp['train_seconds'] / 60:.1f}"))
     head = ("text", "setting", "steps", "σ", "base ppl", "σ0 ppl", "DP ppl",
             "reduction DP / σ0", "kept (≥ 85%)", "vs best σ0", "DP min")
@@ -180,7 +181,7 @@ def run(quick: bool = False) -> list[Row]:
     rows = []
     for line in table(done).splitlines()[2:]:
         cells = [c.strip() for c in line.strip("|").split("|")]
-        kept = float(cells[8].rstrip("%")) / 100
+        kept = float(cells[8].rstrip("%")) / 100 if cells[8].endswith("%") else 0.0
         rows.append(Row("dp_utility", f"DP ε=8 keeps of σ=0's reduction ({cells[1]})",
                         cells[8], "≥ 85%", kept >= 0.85))
     return rows
