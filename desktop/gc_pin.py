@@ -16,10 +16,14 @@ as they found it). Reference counting, which frees almost everything, is untouch
 from __future__ import annotations
 
 import gc
+import time
 
 from PySide6.QtCore import QObject, QTimer
 
 INTERVAL_MS = 200  # often enough that garbage never piles up; a check costs microseconds
+# A full collection walks every object (with torch and the models loaded, a noticeable pause
+# on the UI thread); CPython also runs them far less often than its threshold alone says.
+FULL_EVERY_S = 120.0
 
 _pinned: _UiThreadCollector | None = None
 
@@ -28,21 +32,29 @@ class _UiThreadCollector(QObject):
     def __init__(self, parent: QObject) -> None:
         super().__init__(parent)
         self.collections = 0
+        self._last_full = time.monotonic()
         self._timer = QTimer(self)
         self._timer.setInterval(INTERVAL_MS)
         self._timer.timeout.connect(self.check)
         self._timer.start()
 
     def check(self) -> None:
-        """Collect the oldest generation whose count is over its threshold (as CPython would)."""
+        """Collect the oldest generation whose count is over its threshold (as CPython
+        would), the oldest one at most every ``FULL_EVERY_S``."""
         counts = gc.get_count()
         thresholds = gc.get_threshold()
         for generation in (2, 1, 0):
             limit = thresholds[generation]
-            if limit and counts[generation] > limit:
-                gc.collect(generation)
-                self.collections += 1
-                return
+            if not limit or counts[generation] <= limit:
+                continue
+            if generation == 2:
+                now = time.monotonic()
+                if now - self._last_full < FULL_EVERY_S:
+                    continue
+                self._last_full = now
+            gc.collect(generation)
+            self.collections += 1
+            return
 
     def stop(self) -> None:
         self._timer.stop()
