@@ -118,7 +118,8 @@ def _own_running() -> int:
             stat = (task / "stat").read_bytes()
         except OSError:
             continue  # the thread ended meanwhile
-        n += stat[stat.rindex(b")") + 2:stat.rindex(b")") + 3] == b"R"
+        state = stat.rindex(b")") + 2  # after "pid (name) "
+        n += stat[state:state + 1] == b"R"
     return n
 
 
