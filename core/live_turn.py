@@ -8,9 +8,9 @@
                ─► streamed reply ─► speech; the person's turn is stored once the first
                words of the reply exist, in parallel with them
 
-At the release the pass in flight stops at its next step (a prefill reads in chunks of
-32 tokens and stops at a chunk's end; what it read stays cached), the final transcript is
-made, and the model only reads what the last pass did not: the memories found since then,
+At the release the pass in flight stops at its next step (a prefill stops in the middle of
+the batch it reads, core/llm/abort.py, so the final transcription has the cores to itself;
+the chunks it read stay cached), the final transcript is made, and the model only reads what the last pass did not: the memories found since then,
 the question's last words and the chat template's end of turn and assistant cue (~10
 tokens), which on 2 cores decides the time to first audio (a 470-token prompt takes ~2 s to
 read; its last ~40 tokens ~0.2 s). The backend reuses the cache up to the first token where
@@ -39,6 +39,7 @@ import numpy as np
 from persona.core.audio.io import load_utterance, resample, to_mono
 from persona.core.audio.utterance import SAMPLE_RATE, Utterance
 from persona.core.errors import AudioError, PersonaError
+from persona.core.llm.abort import StopSignal
 from persona.core.memory.schema import Hit, Memory
 from persona.core.timing import Timings
 
@@ -93,7 +94,8 @@ class LiveTurn:
         self._lock = threading.Lock()
         self._busy = False
         self._closed = False  # released or cancelled: no new pass
-        self._stop_pass = threading.Event()  # the pass in flight stops at its next step
+        # Set at the release: the pass in flight stops at its next step (a prefill at once).
+        self._stop_pass = StopSignal()
         self._cancelled = False
         self._job: Future | None = None
         self._exec: ThreadPoolExecutor | None = None
@@ -268,8 +270,7 @@ class LiveTurn:
                 with t.stage("load"):
                     utterance = load_utterance(utterance, limits=pipe.audio_limits)
             # The pass in flight is not waited for: it stops at its next step (a prefill at
-            # its next chunk's end, beside the final transcription on the other core; a
-            # draft transcription holds Whisper until it ends, ~0.3 s at most).
+            # once; a draft transcription holds Whisper until it ends, ~0.2 s at most).
             heard: Heard = pipe.hear(utterance, store=False, timings=t)
             if job is not None:
                 with t.stage("wait for pass"):  # what it read stays cached

@@ -34,6 +34,7 @@ from pathlib import Path
 import numpy as np
 
 from persona.core.errors import ModelError
+from persona.core.llm.abort import AbortSwitch
 from persona.core.llm.backend import GenerationOptions
 from persona.core.llm.generation import (
     PromptCheckedBackend,
@@ -54,7 +55,8 @@ GGUF_MAGIC = b"GGUF"
 # whatever their size, so a reused prefix then answers exactly as a fresh model.
 MIN_READ = 2
 # prefill() reads the prompt this many tokens at a time and checks its cancel flag between
-# them, so the key's release waits for one chunk, not for a whole prompt (~1.5 s here). What
+# them, so the key's release waits for one chunk, not for a whole prompt (~1.5 s here); a
+# StopSignal stops the chunk itself at once, and its work is lost, so chunks stay short. What
 # was read stays in the cache and the final prompt reuses it; batches of 2 or more tokens
 # give the same bits whatever their size (see MIN_READ), so chunking changes no reply.
 PREFILL_CHUNK = 32
@@ -149,8 +151,11 @@ def _llama_class():
         evaluated = 0
 
         def eval(self, tokens):
-            self.evaluated += len(tokens)
-            super().eval(tokens)
+            start = self.n_tokens
+            try:
+                super().eval(tokens)
+            finally:  # a batch stopped by the abort switch (core/llm/abort.py) is not kept
+                self.evaluated += self.n_tokens - start
 
     return CountingLlama
 
@@ -196,6 +201,7 @@ class LlamaCppBackend(PromptCheckedBackend):
                              "damaged or not a language model: reinstall it or pick another "
                              "model.") from exc
         self.context = self.llm.n_ctx()
+        self._abort = AbortSwitch(self.llm.ctx)  # stops a prefill mid-batch (abort.py)
         self._formatter = self._chat_formatter()
         self._vocab = self.llm._model.vocab
         self._lock = threading.Lock()  # one reader of the context at a time
@@ -304,8 +310,9 @@ class LlamaCppBackend(PromptCheckedBackend):
         for a prompt whose last message goes on (the question being spoken).
 
         The prompt is read ``chunk`` tokens at a time; once ``cancel`` is set the reading
-        stops at the next chunk's end, and what was read stays cached for the next prompt
-        that shares it."""
+        stops at the next chunk's end — at once, in the middle of a chunk, when ``cancel`` is
+        a ``core.llm.abort.StopSignal`` — and the chunks read stay cached for the next prompt
+        that shares them."""
         ids = self.encode_open(messages) if open_end else self.encode(messages)
         return self._thread.call(lambda: self._prefill_here(ids, cancel, chunk))
 
@@ -321,12 +328,18 @@ class LlamaCppBackend(PromptCheckedBackend):
             size = max(MIN_READ, chunk)
             pieces = [*_chunks(keep, save_at, size), *_chunks(max(keep, save_at), len(ids),
                                                               size)]
-            for start, end in pieces:
-                if cancel is not None and cancel.is_set():
-                    return llm.evaluated - before
-                llm.eval(ids[start:end])
-                if end == save_at:
-                    self.prefix_states.save(llm.ctx, ids[:save_at])
+            with self._abort.arm(cancel) as switch:
+                for start, end in pieces:
+                    if cancel is not None and cancel.is_set():
+                        return llm.evaluated - before
+                    try:
+                        llm.eval(ids[start:end])
+                    except RuntimeError:
+                        if switch.tripped:  # stopped mid-batch: the chunks before it stay
+                            return llm.evaluated - before
+                        raise
+                    if end == save_at:
+                        self.prefix_states.save(llm.ctx, ids[:save_at])
             self._prefilled = ids
             return llm.evaluated - before
 

@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 from persona.core.errors import ModelError, SettingsError
+from persona.core.llm.abort import StopSignal
 from persona.core.llm.backend import GenerationOptions
 from persona.core.llm.factory import backend_name, load_backend
 from persona.core.llm.llamacpp_backend import LlamaCppBackend
@@ -197,6 +198,51 @@ def test_an_interrupted_prefill_leaves_a_cache_that_answers_as_a_fresh_model(bac
     assert reply == want
     stats = backend.last_stats
     assert stats.evaluated_tokens < total and stats.reused_tokens >= read
+
+
+class _TripInside(StopSignal):
+    """A stop signal set from inside the read of chunk number ``at`` (0 = the first): the
+    prefill's look between chunks never sees it, only llama.cpp's abort check does."""
+
+    def __init__(self, llm, at: int) -> None:
+        super().__init__()
+        self.calls, real_eval = 0, llm.eval
+
+        def eval_(tokens):
+            if self.calls == at:
+                super(_TripInside, self).set()  # the C flag trips; is_set() stays False
+            self.calls += 1
+            return real_eval(tokens)
+
+        llm.eval = eval_
+
+    def is_set(self) -> bool:
+        return False
+
+
+@pytest.mark.parametrize("at", [0, 2])
+def test_a_stop_signal_stops_a_prefill_in_the_middle_of_a_chunk(gguf, at):
+    backend = LlamaCppBackend(gguf)
+    long_q = [PERSONA, {"role": "user", "content": "Where do I live? " * 12}]
+    want = backend.chat(long_q, GREEDY)
+    backend.chat(Q1, GREEDY)  # the cache holds Q1 and its reply again
+    signal = _TripInside(backend.llm, at)
+    read = backend.prefill(long_q, cancel=signal, chunk=16)
+    assert signal.calls == at + 1  # the tripped chunk was the last one begun
+    assert read == 16 * at  # the chunks before it are read; the stopped one is not kept
+    assert not backend._abort.tripped  # cleared: the reply below is not stopped
+    del backend.llm.eval  # the real one again
+    assert backend.chat(long_q, GREEDY) == want  # no cell of the stopped batch is left
+
+
+def test_a_stop_signal_set_after_the_prefill_stops_nothing_later(backend):
+    signal = StopSignal()
+    backend.chat(Q1, GREEDY)
+    assert backend.prefill(Q2, cancel=signal) > 0
+    signal.set()  # e.g. the key's release just after the pass finished reading
+    assert not backend._abort.tripped
+    assert backend.chat(Q2, GREEDY) == backend.chat(Q2, GREEDY)
+    assert backend.last_stats.generated_tokens > 0
 
 
 def test_prefill_chunks_never_leave_one_token_alone():
