@@ -177,6 +177,21 @@ class Pipeline:
     def _baseline_file(self) -> Path:
         return self.home.root / "voice_baseline.json"
 
+    def preload(self, *names: str) -> None:
+        """Start building the components ``names`` on threads of their own, so that a cold
+        command overlaps them: importing LanceDB is Python work (~1 s, most of it its REST
+        namespace client), loading a GGUF is C work that releases the GIL (~0.5 s). A build
+        that fails here is left alone: the first real use builds it again and raises."""
+        def build(name: str) -> None:
+            try:
+                getattr(self, name)
+            except Exception:  # noqa: BLE001 - raised again where it is used
+                log.debug("preloading %s failed", name, exc_info=True)
+
+        for name in names:
+            threading.Thread(target=build, args=(name,), name=f"persona-preload-{name}",
+                             daemon=True).start()
+
     def warm_up(self, *, asr: bool = True, llm: bool = True) -> None:
         """Load the models now, so that the first push-to-talk is as fast as the rest."""
         if asr:

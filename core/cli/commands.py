@@ -129,6 +129,7 @@ def cmd_listen(args: Namespace) -> int:
 
 def cmd_ask(args: Namespace) -> int:
     pipe = _pipeline(args)
+    pipe.preload("llm", "store")  # side by side: a cold ask waits for the slower one only
     stream = not args.json and not args.speak
     reply = pipe.reply(args.question, speak=args.speak,
                        wav=Path(args.wav) if args.wav else None,

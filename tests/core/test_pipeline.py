@@ -162,3 +162,37 @@ def test_a_component_is_built_once_when_threads_ask_at_once(tmp_path, monkeypatc
     assert len(built) == 1 and len({id(e) for e in got}) == 1
     p.__dict__.pop("embedder")  # dropping it rebuilds it on next use (the app's settings)
     assert p.embedder is not got[0] and len(built) == 2
+
+
+def test_preload_builds_components_beside_the_caller_and_a_failure_is_raised_on_use(
+        tmp_path, monkeypatch):
+    """`persona ask` preloads the model and the store side by side (core/cli/commands.py)."""
+    import threading
+
+    import persona.core.memory.embed as embed
+    from persona.core.errors import ModelError
+
+    where, started, release = [], threading.Event(), threading.Event()
+    real = embed.Embedder.from_settings
+
+    def blocked(settings):  # holds the build until the test has gone on
+        where.append(threading.current_thread().name)
+        started.set()
+        release.wait(10)
+        return real(settings)
+
+    monkeypatch.setattr(embed.Embedder, "from_settings", staticmethod(blocked))
+    p = Pipeline(tmp_path / "home")
+    p.preload("embedder")
+    assert started.wait(10) and "embedder" not in p.__dict__  # returned; the build goes on
+    release.set()
+    assert p.embedder is not None and where == ["persona-preload-embedder"]  # built once
+
+    def broken(settings):
+        raise ModelError("no such model")
+
+    monkeypatch.setattr(embed.Embedder, "from_settings", staticmethod(broken))
+    q = Pipeline(tmp_path / "home2")
+    q.preload("embedder")
+    with pytest.raises(ModelError, match="no such model"):
+        getattr(q, "embedder")  # noqa: B009 - the property's build raises
