@@ -55,3 +55,12 @@ def test_the_table_gives_the_kept_share_of_each_setting(tmp_path):
     row = [c.strip() for c in bench.table(again).splitlines()[2].strip("|").split("|")]
     assert row[0] == "shakespeare" and row[8] == "90%" and row[9] == "90%"
     assert json.loads(out.read_text().splitlines()[0])["machine"]
+    # A setting run with --dp-only: no kept share of its own, judged against the best σ0.
+    bench._append(out, done, {
+        "kind": "run", "key": "dp-b64", "corpus": "shakespeare", "name": "batch=64",
+        "setting": bench.setting("batch=64"), "mode": "dp", "base_key": key,
+        "plan": {"steps": 11, "sigma": 0.6}, "perplexity": 84.0, "train_seconds": 300.0})
+    rows = [[c.strip() for c in line.strip("|").split("|")]
+            for line in bench.table(bench.load(out)).splitlines()[2:]]
+    only = next(r for r in rows if r[1].startswith("B 64"))
+    assert only[5] == "" and only[8] == "no σ0 run" and only[9] == "80%"
