@@ -42,6 +42,13 @@ QUESTIONS = [
     "Where am I planning to travel this summer?",
     "How did my conference talk in Hamburg go?",
     "What is my favourite food, do you remember?",
+    # Six more (2026-12-02): on 6 clips one slow turn moved the median by ~0.2 s.
+    "Who teaches me the cello, and who is Tomas marrying?",
+    "When did Tomas and Lea get engaged?",
+    "Remind me, where is Ingrid living these days?",
+    "What part of the boat failed on the way to the sampling site?",
+    "What make of car do I drive?",
+    "What is my mother's name?",  # in no memory
 ]
 PRE = ("wait for pass", "asr", "emotion", "retrieve", "prompt")  # stages before the reply
 STAGES = ("wait for pass", "final ASR", "emotion", "retrieval", "prompt",

@@ -74,6 +74,12 @@ def _short_context_model(base):
     return ShortContextWhisper
 
 
+def _token_bound(seconds: float) -> int:
+    """The most tokens one 30 s window of ``seconds`` of audio can need: fast speech is ~4.5
+    words (~6 tokens) a second; a decode that loops stops here instead of at Whisper's 448."""
+    return int(10 * min(seconds, 30.0)) + 20
+
+
 class WhisperTranscriber(Transcriber):
     """faster-whisper behind the ``Transcriber`` protocol; safe to share between threads."""
 
@@ -179,7 +185,13 @@ class WhisperTranscriber(Transcriber):
         vad = o.vad_filter and not partial
         kwargs = dict(language=self._language(model), beam_size=1 if partial else o.beam_size,
                       word_timestamps=not partial, vad_filter=vad,
-                      initial_prompt=o.initial_prompt, condition_on_previous_text=False)
+                      initial_prompt=o.initial_prompt, condition_on_previous_text=False,
+                      max_new_tokens=_token_bound(utt.duration))
+        if partial:
+            # One greedy pass, no retries: on a second of speech Whisper base can loop ("what
+            # make on card, what make on card, …"), and the fallback to higher temperatures
+            # then decoded it six times (4.1 s, holding Whisper while the key was released).
+            kwargs["temperature"] = 0.0
         if vad:
             kwargs["vad_parameters"] = {"min_silence_duration_ms": o.vad_min_silence_ms,
                                         "speech_pad_ms": o.vad_speech_pad_ms}

@@ -26,6 +26,8 @@ import functools
 import threading
 from collections.abc import Callable
 
+from persona.core.llm import llama_log
+
 
 class StopSignal(threading.Event):
     """An Event whose ``set`` also calls the listeners ``listen`` added, at once."""
@@ -72,6 +74,7 @@ class AbortSwitch:
     def __init__(self, ctx) -> None:
         import llama_cpp
 
+        llama_log.route()  # llama.cpp's lines into logging (a stop's as debug)
         self._flag = ctypes.create_string_buffer(2)  # [flag, NUL]
         address = _strlen_address()
         self.available = address is not None
@@ -102,9 +105,11 @@ class _Armed:
     def __enter__(self) -> AbortSwitch:
         if self.switch.available and isinstance(self.signal, StopSignal):
             self._unlisten = self.signal.listen(self.switch._trip)
-        return self.switch
+        self._log = llama_log.watching(self.switch)  # the stop's log lines are expected
+        return self._log.__enter__()
 
     def __exit__(self, *exc) -> None:
         if self._unlisten is not None:
             self._unlisten()
+        self._log.__exit__(*exc)
         self.switch._flag[0] = b"\x00"

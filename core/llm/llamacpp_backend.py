@@ -34,6 +34,7 @@ from pathlib import Path
 import numpy as np
 
 from persona.core.errors import ModelError
+from persona.core.llm import llama_log
 from persona.core.llm.abort import AbortSwitch
 from persona.core.llm.backend import GenerationOptions
 from persona.core.llm.generation import (
@@ -191,6 +192,7 @@ class LlamaCppBackend(PromptCheckedBackend):
         self._auto_decode, self._auto_batch = threads is None, batch_threads is None
         self._threads = threads or prompt_threads()
         self._batch_threads = batch_threads or prompt_threads()
+        llama_log.route()  # llama.cpp's lines go to logging (core/llm/llama_log.py)
         try:
             self.llm = _llama_class()(
                 model_path=str(self.path), n_ctx=n_ctx, verbose=False,

@@ -91,6 +91,35 @@ def test_full_30s_context_gives_the_same_words(sentence_wav):
     assert words(tr.text) == words(SENTENCE), tr.text
 
 
+def test_a_draft_is_one_bounded_greedy_pass(whisper, speak):
+    """The first second of "What make of car do I drive?" makes Whisper base loop ("what
+    make on card, what make on card, …"); with its temperature fallback the draft decoded it
+    six times (4.1 s, holding Whisper at the key's release). A draft decodes once, with a
+    token bound from its length; a full transcription keeps the fallback, under the bound."""
+    from persona.core.asr.whisper import _token_bound
+
+    utt = load_utterance(speak("What make of car do I drive?"))
+    second = Utterance(utt.audio[:utt.sample_rate], utt.sample_rate)
+    model, calls = whisper.load(), []
+    real = model.transcribe
+
+    def recording(audio, **kwargs):  # the real model, its arguments noted
+        calls.append(kwargs)
+        return real(audio, **kwargs)
+
+    model.transcribe = recording
+    try:
+        draft = whisper.transcribe_partial(second)
+        full = whisper.transcribe(utt)
+    finally:
+        del model.transcribe
+    assert calls[0]["temperature"] == 0.0 and calls[0]["max_new_tokens"] == _token_bound(1.0)
+    assert "temperature" not in calls[1]  # Whisper's own fallback list
+    assert calls[1]["max_new_tokens"] == _token_bound(utt.duration)
+    assert len(model.hf_tokenizer.encode(draft.text).ids) <= _token_bound(1.0)
+    assert "drive" in full.text
+
+
 def test_concurrent_use_from_two_threads(whisper, speak):
     said = {0: SENTENCE, 1: "Turn on the radio in the morning."}
     utts = {i: load_utterance(speak(s)) for i, s in said.items()}

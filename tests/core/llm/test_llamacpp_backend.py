@@ -221,7 +221,10 @@ class _TripInside(StopSignal):
 
 
 @pytest.mark.parametrize("at", [0, 2])
-def test_a_stop_signal_stops_a_prefill_in_the_middle_of_a_chunk(gguf, at):
+def test_a_stop_signal_stops_a_prefill_in_the_middle_of_a_chunk(gguf, at, capfd, caplog):
+    import logging
+
+    caplog.set_level(logging.DEBUG, logger="persona.llama")
     backend = LlamaCppBackend(gguf)
     long_q = [PERSONA, {"role": "user", "content": "Where do I live? " * 12}]
     want = backend.chat(long_q, GREEDY)
@@ -231,6 +234,12 @@ def test_a_stop_signal_stops_a_prefill_in_the_middle_of_a_chunk(gguf, at):
     assert signal.calls == at + 1  # the tripped chunk was the last one begun
     assert read == 16 * at  # the chunks before it are read; the stopped one is not kept
     assert not backend._abort.tripped  # cleared: the reply below is not stopped
+    # llama.cpp logs the stopped batch as an error; it is expected, so a debug line, and
+    # nothing reaches the terminal (core/llm/llama_log.py).
+    stopped = [r for r in caplog.records
+               if r.name == "persona.llama" and "failed to decode" in r.getMessage()]
+    assert stopped and {r.levelno for r in stopped} == {logging.DEBUG}
+    assert capfd.readouterr().err == ""
     del backend.llm.eval  # the real one again
     assert backend.chat(long_q, GREEDY) == want  # no cell of the stopped batch is left
 
@@ -251,6 +260,19 @@ def test_prefill_chunks_never_leave_one_token_alone():
     assert list(_chunks(0, 9, 4)) == [(0, 4), (4, 9)]  # not (8, 9)
     assert list(_chunks(3, 11, 4)) == [(3, 7), (7, 11)]
     assert list(_chunks(5, 5, 4)) == []
+
+
+def test_llama_cpp_errors_are_logged_not_printed(tmp_path, capfd, caplog):
+    import logging
+
+    caplog.set_level(logging.DEBUG, logger="persona.llama")
+    bad = tmp_path / "model.gguf"
+    bad.write_bytes(b"GGUF" + bytes(64))  # a header that llama.cpp reads, then refuses
+    with pytest.raises(ModelError):
+        LlamaCppBackend(bad)
+    assert any(r.levelno == logging.ERROR for r in caplog.records
+               if r.name == "persona.llama")
+    assert capfd.readouterr().err == ""
 
 
 @pytest.mark.parametrize("damage", ["truncated", "random", "empty"])
