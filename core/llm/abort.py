@@ -63,7 +63,7 @@ def _strlen_address() -> int | None:
     try:
         libc = ctypes.CDLL(ctypes.util.find_library("c") or None)
         return ctypes.cast(libc.strlen, ctypes.c_void_p).value
-    except (OSError, AttributeError):  # no C library to load (then: chunk ends only)
+    except (OSError, AttributeError, TypeError):  # no C library here: chunk ends only
         return None
 
 
