@@ -100,7 +100,7 @@ def _run(args) -> int:
 
     from persona.core.paths import Home
     from persona.desktop.context import AppContext
-    from persona.desktop.gc_pin import pin_to_ui_thread
+    from persona.desktop.gc_pin import pin_to_ui_thread, settle_soon
     from persona.desktop.shell import Shell
     from persona.desktop.theme import apply_theme
     from persona.desktop.window import MainWindow
@@ -116,6 +116,7 @@ def _run(args) -> int:
     home = Home.resolve(args.home)
     tightened = home.tighten()  # a home made before Persona kept it private
     ctx = AppContext(home)
+    ctx.models_ready.connect(lambda _what: settle_soon())  # then full collections are cheap
     _log_to_file(ctx.home.logs_dir / "app.log")
     window = MainWindow(ctx)
     _catch_unexpected(ctx)

@@ -11,6 +11,13 @@ import, under the onboarding test's ingest).
 thread instead, by the same generation thresholds CPython uses (the pattern calibre and
 pyqtgraph use). ``unpin()`` restores automatic collection (tests use it to leave the process
 as they found it). Reference counting, which frees almost everything, is untouched.
+
+A full collection walks every object: with the models loaded (~210,000 objects) it took
+120-140 ms, a pause on the UI thread every two minutes. ``settle_soon()`` (called whenever
+models finish loading) collects once and then moves every survivor to the permanent
+generation (``gc.freeze``): later full collections walk only what was made since (< 1 ms
+measured). Each settle first unfreezes, so a model dropped since the last one is collected
+then, not kept for ever by the freeze.
 """
 
 from __future__ import annotations
@@ -25,6 +32,8 @@ INTERVAL_MS = 200  # often enough that garbage never piles up; a check costs mic
 # on the UI thread); CPython also runs them far less often than its threshold alone says.
 FULL_EVERY_S = 120.0
 
+SETTLE_DELAY_MS = 1500  # models load one after another: settle once they all have
+
 _pinned: _UiThreadCollector | None = None
 
 
@@ -37,6 +46,19 @@ class _UiThreadCollector(QObject):
         self._timer.setInterval(INTERVAL_MS)
         self._timer.timeout.connect(self.check)
         self._timer.start()
+        self.settles = 0
+        self._settle = QTimer(self)
+        self._settle.setSingleShot(True)
+        self._settle.setInterval(SETTLE_DELAY_MS)
+        self._settle.timeout.connect(self.settle)
+
+    def settle(self) -> None:
+        """Collect everything, then freeze the survivors (see the module's docstring)."""
+        gc.unfreeze()
+        gc.collect()
+        gc.freeze()
+        self._last_full = time.monotonic()
+        self.settles += 1
 
     def check(self) -> None:
         """Collect the oldest generation whose count is over its threshold (as CPython
@@ -58,6 +80,7 @@ class _UiThreadCollector(QObject):
 
     def stop(self) -> None:
         self._timer.stop()
+        self._settle.stop()
 
 
 def pin_to_ui_thread(app: QObject) -> _UiThreadCollector:
@@ -69,6 +92,13 @@ def pin_to_ui_thread(app: QObject) -> _UiThreadCollector:
     return _pinned
 
 
+def settle_soon() -> None:
+    """Models were loaded (or dropped): settle once the loading is over, on the UI thread.
+    Does nothing when collection is not pinned (tests of single widgets)."""
+    if _pinned is not None:
+        _pinned._settle.start()  # restarted by every call: one settle for a burst
+
+
 def unpin() -> None:
     """Automatic collection back on (after a collection here, on the UI thread)."""
     global _pinned
@@ -76,5 +106,6 @@ def unpin() -> None:
         _pinned.stop()
         _pinned.deleteLater()
         _pinned = None
+    gc.unfreeze()
     gc.collect()
     gc.enable()

@@ -216,6 +216,16 @@ def save_report(home: Home, report: FidelityReport) -> Path:
     return path
 
 
+def drop_report(home: Home) -> bool:
+    """Delete the last fidelity report (forgetting: it holds questions, answers and favourite
+    phrases drawn from the memories as they were). True when there was one."""
+    try:
+        (home.root / REPORT_FILE).unlink()
+        return True
+    except FileNotFoundError:
+        return False
+
+
 def load_report(home: Home) -> dict | None:
     """The home's last fidelity report as a dict, or None."""
     try:

@@ -18,7 +18,10 @@ One function for the CLI (`persona forget`) and the app (Memories → Forget). I
 - the language model's saved KV state of the persona prefix (``core/llm/prefix_state.py``),
   computed from the profile as it was;
 - the person's choices (thumbs, pairs; ``core/prefs/store.py``) about a forgotten reply or
-  quoting a forgotten text; the reward model is retrained without them on its next use.
+  quoting a forgotten text; the reward model is retrained without them on its next use;
+- the last fidelity report (``eval/fidelity.json``: questions and answers generated from the
+  memories, the person's favourite phrases), made from the memories as they were: `persona
+  eval` makes a new one.
 
 The ids go to ``privacy/forgotten.txt`` first (ids only), so that no later training run
 samples them, even if the memory comes back from an old copy of the store.
@@ -58,13 +61,15 @@ class ForgetReport:
     profile_reinduced: list[str] = field(default_factory=list)  # induced fields that changed
     profile_yours_quoting: list[str] = field(default_factory=list)  # person's fields, kept
     choices_removed: int = 0  # thumbs and pairs about them (core/prefs/store.py)
+    fidelity_report_removed: bool = False  # eval/fidelity.json (core/evaluate/fidelity.py)
 
     def store_files_removed_text(self) -> str:
         """One line: what left the disk besides the rows."""
         return (f"{self.files_removed} store files (old versions, rewritten fragments), "
                 f"indexes rebuilt ({', '.join(self.indexes_rebuilt) or 'none'}), "
                 f"{self.recordings_deleted} recordings, {self.log_lines_removed} log lines, "
-                f"{self.choices_removed} reply choices; "
+                f"{self.choices_removed} reply choices"
+                f"{', the last fidelity report' if self.fidelity_report_removed else ''}; "
                 f"profile fields induced again: {', '.join(self.profile_reinduced) or 'none'}")
 
     def to_dict(self) -> dict:
@@ -76,7 +81,8 @@ class ForgetReport:
                 "log_lines_removed": self.log_lines_removed,
                 "profile_fields_reinduced": self.profile_reinduced,
                 "profile_fields_yours_quoting_it": self.profile_yours_quoting,
-                "choices_removed": self.choices_removed}
+                "choices_removed": self.choices_removed,
+                "fidelity_report_removed": self.fidelity_report_removed}
 
 
 def needles(text: str) -> list[str]:
@@ -154,6 +160,9 @@ def forget_memories(home: Home, store, memory_ids: Sequence[str]) -> ForgetRepor
     from persona.core.prefs.store import forget_lines
 
     report.choices_removed = forget_lines(home.root, [m.id for m in report.forgotten], traces)
+    from persona.core.evaluate.fidelity import drop_report
+
+    report.fidelity_report_removed = drop_report(home)
     # The language model's saved persona prefix was read from the profile as it was.
     from persona.core.llm.prefix_state import clear
 

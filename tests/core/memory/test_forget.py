@@ -8,6 +8,7 @@ found (the old code's delete leaves it in the data file), after it nowhere.
 
 from __future__ import annotations
 
+import json
 import os
 from datetime import timedelta
 from pathlib import Path
@@ -75,8 +76,16 @@ def fill(pipe: Pipeline) -> dict[str, Memory]:
 
 
 def test_forget_leaves_no_trace_of_the_text_in_any_file_of_the_home(pipe):
+    from persona.core.evaluate.fidelity import REPORT_FILE
+
     m = fill(pipe)
+    # A fidelity report made before: its memory questions and favourite phrases quote it.
+    report_file = pipe.home.root / REPORT_FILE
+    report_file.parent.mkdir(mode=0o700, exist_ok=True)
+    report_file.write_text(json.dumps({"memory_qa": [{"question": f"What did I say? {SECRET}",
+                                                      "answer": SECRET}]}))
     before = traces(pipe.home.root, NEEDLE)
+    assert any("fidelity.json" in h for h in before), before
     # The old delete would leave it in the data file; the profile and log hold it too.
     assert any("memory.lancedb" in h for h in before), before
     assert any("profile" in h for h in before) and any("app.log" in h for h in before)
@@ -95,6 +104,7 @@ def test_forget_leaves_no_trace_of_the_text_in_any_file_of_the_home(pipe):
     assert (pipe.home.logs_dir / "app.log").read_text() == "INFO started\nINFO done\n"
     assert os.stat(pipe.home.logs_dir / "app.log").st_mode & 0o777 == 0o600
     assert report.profile_reinduced  # the profile quoted it (found before), induced again
+    assert report.fidelity_report_removed and not report_file.exists()
     # The others are untouched and still found by words and by meaning.
     assert pipe.store.count() == n_before - 4
     assert pipe.store.get(m["other_chat"].id).text == m["other_chat"].text
