@@ -45,18 +45,26 @@ def cmd_forget(args: Namespace) -> int:
             return 1
         ids = [h.memory.id for h in hits]
     result = pipe.forget_report(ids)
-    from persona.core.train.unlearn import retrain_from_base, training_trace
+    from persona.core.train.unlearn import (
+        drop_versions_trained_on,
+        retrain_from_base,
+        training_trace,
+    )
 
-    trace = training_trace(pipe.home, pipe.settings, [m.id for m in result.forgotten])
-    outcome = None
+    forgotten = [m.id for m in result.forgotten]
+    trace = training_trace(pipe.home, pipe.settings, forgotten)
+    outcome, dropped = None, []
     if args.retrain and trace.in_current_adapter:
         outcome = retrain_from_base(pipe.home, pipe.settings,
                                     log=lambda m: print(m, file=sys.stderr))
+        if outcome.promoted:  # rolling back must not bring them back either
+            dropped = drop_versions_trained_on(pipe.home, forgotten)
     if args.json:
         emit_json({**result.to_dict(), "training": trace.to_dict(),
                    "retrain": None if outcome is None else {
                        "promoted": outcome.promoted, "version": outcome.version,
-                       "run_id": outcome.run_id, "summary": outcome.summary_line()}})
+                       "run_id": outcome.run_id, "summary": outcome.summary_line(),
+                       "versions_deleted": dropped}})
         return 0
     for m in result.forgotten:
         extra = " (the assistant's reply to it)" if m.id in result.linked_replies else ""
@@ -70,6 +78,9 @@ def cmd_forget(args: Namespace) -> int:
         print("No retraining needed.")
     elif outcome is not None:
         print(f"Retrained from the base model: {outcome.summary_line()}")
+        if dropped:
+            print(f"Deleted the older adapter versions trained with them (kept for "
+                  f"`persona rollback`): {', '.join(dropped)}")
         if not outcome.promoted:
             print("The new adapter was not promoted; the current one (trained with the "
                   "forgotten memories, within the bound above) is still in use.")

@@ -6,7 +6,8 @@ from it) is (ε, δ)-indistinguishable from one trained without the record, with
 record's own ledger ε (every run it took part in, composed). ``training_trace`` says which
 forgotten records took part in the runs behind the current adapter, and with what bound;
 ``retrain_from_base`` (``persona forget --retrain``) trains a new adapter from the base
-model without them, charged to the ledger like any run.
+model without them, charged to the ledger like any run; ``drop_versions_trained_on`` then
+deletes the older versions kept for rollback that were trained on them.
 """
 
 from __future__ import annotations
@@ -71,18 +72,52 @@ def _lineage(store: AdapterStore) -> tuple[str | None, set[str] | None]:
     for the runs when the chain is broken (an old version was pruned): then every run up to
     the current one counts."""
     version = store.current_version()
+    return version, _runs_behind(store, version)
+
+
+def _runs_behind(store: AdapterStore, version: str | None) -> set[str] | None:
+    """The run ids behind adapter ``version`` (its own and those it continued from); None
+    when the chain is broken."""
     runs: set[str] = set()
     v = version
     while v is not None:
         meta = store.meta(v)
         if meta is None:
-            return version, None
+            return None
         if meta.run_id:
             runs.add(meta.run_id)
         if meta.from_base:
-            return version, runs
+            return runs
         v = meta.previous
-    return version, runs
+    return runs
+
+
+def drop_versions_trained_on(home: Home, record_ids: list[str]) -> list[str]:
+    """Delete every kept adapter version but the current one that training on
+    ``record_ids`` may be behind (after ``retrain_from_base``: a rollback to one would bring
+    back what it learned from them). A version whose chain is broken, or a ledger that
+    cannot be read, counts as trained on them. Returns the deleted versions."""
+    import shutil
+
+    from persona.core.errors import PersonaError
+    from persona.privacy.ledger import Ledger
+
+    store = AdapterStore(home)
+    try:
+        runs = Ledger(home.ledger_file).runs()
+        used = {r.run_id for r in runs if set(record_ids) & set(r.record_ids)}
+    except PersonaError:
+        used = None
+    current = store.current_version()
+    dropped = []
+    for version in store.versions():
+        if version == current:
+            continue
+        behind = _runs_behind(store, version)
+        if used is None or behind is None or behind & used:
+            shutil.rmtree(store.versions_dir / version)
+            dropped.append(version)
+    return dropped
 
 
 def training_trace(home: Home, settings: Settings, record_ids: list[str]) -> TrainingTrace:

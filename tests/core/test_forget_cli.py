@@ -115,3 +115,32 @@ def test_trace_names_records_that_trained_the_current_adapter(home):
     assert by_id["z"].runs == [] and by_id["z"].epsilon == 0
     assert trace.max_epsilon == pytest.approx(eps_a)
     assert f"ε ≤ {eps_a:.2f}" in trace.message() and "--retrain" in trace.message()
+
+
+def test_after_a_retrain_the_versions_trained_on_forgotten_records_are_deleted(home):
+    """A version kept for `persona rollback` that was trained on a forgotten record would
+    bring it back: after the retrain from the base model those go, the others stay."""
+    from persona.core.train.unlearn import drop_versions_trained_on
+
+    h = Home.resolve(home).ensure()
+    ledger = Ledger(h.ledger_file, budget=Settings().privacy_budget)
+    store = AdapterStore(h)
+
+    def trained(records: list[str], **meta) -> str:
+        run_id = ledger.begin_run(record_ids=records, noise_multiplier=2.0, sample_rate=0.1,
+                                  steps=10, clip_norm=1.0, delta=1e-5, backend="torch",
+                                  epochs=1)
+        ledger.complete_run(run_id, steps_done=10)
+        cand = store.new_candidate(run_id)
+        (cand / "peft").mkdir()
+        (cand / "peft" / "adapter_model.safetensors").write_bytes(b"placeholder")
+        return store.promote(cand, AdapterMeta(version="", created="now", run_id=run_id,
+                                               **meta))
+
+    clean = trained(["b"], from_base=True)  # never saw "a"
+    with_a = trained(["a", "b"], from_base=True)
+    continued = trained(["b"], previous=with_a)  # continues from an adapter that saw "a"
+    retrained = trained(["b"], from_base=True)  # the retrain without "a": current
+    assert drop_versions_trained_on(h, ["a"]) == sorted([with_a, continued])
+    assert store.versions() == sorted([clean, retrained])
+    assert store.current_version() == retrained
