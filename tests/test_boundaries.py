@@ -124,3 +124,19 @@ def test_no_import_cycle_in_privacy():
     for m in sorted(graph):
         cycle = visit(m, [])
         assert cycle is None, "privacy/ import cycle: " + " -> ".join(cycle)
+
+
+def test_code_run_in_a_child_interpreter_imports_through_the_persona_package_too():
+    """Tests hand source to `python -c`; a bare `from core...` there worked only from the
+    checkout's root (and loaded a second copy of the code)."""
+    import re
+
+    bare = re.compile(r"(?:^|[\s;\"'(]|\\n)(?:from|import) (?:core|privacy|desktop)[.\s]")
+    found = []
+    for folder in ("core", "privacy", "desktop", "tests", "benchmarks", "scripts"):
+        for p in sorted((ROOT / folder).rglob("*.py")):
+            for node in ast.walk(ast.parse(p.read_text(encoding="utf-8"))):
+                if (isinstance(node, ast.Constant) and isinstance(node.value, str)
+                        and bare.search(node.value)):
+                    found.append(f"{p.relative_to(ROOT)}:{node.lineno}")
+    assert found == []

@@ -147,8 +147,8 @@ def test_train_now_shows_progress_completes_and_the_view_updates(qtbot, make_win
 
 
 def test_a_run_held_by_another_process_disables_train_now(qtbot, make_window, sample_home):
-    code = ("import sys\nfrom core.paths import Home\n"
-            "from core.train.jobcontrol import RunLock, training_lock_path\n"
+    code = ("import sys\nfrom persona.core.paths import Home\n"
+            "from persona.core.train.jobcontrol import RunLock, training_lock_path\n"
             f"with RunLock(training_lock_path(Home.resolve({str(sample_home)!r}))):\n"
             "    print('held', flush=True)\n    sys.stdin.read()\n")
     other = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE,

@@ -206,7 +206,7 @@ def test_state_dict_round_trip():
 def test_accounting_does_not_import_torch():
     # `persona privacy` must stay quick: Opacus' analysis is used without its torch-heavy
     # package __init__ (checked in a fresh interpreter).
-    code = ("import sys; from privacy.rdp import run_epsilon; "
+    code = ("import sys; from persona.privacy.rdp import run_epsilon; "
             "e = run_epsilon(noise_multiplier=1.0, sample_rate=0.01, steps=100, delta=1e-5); "
             "print(e, 'torch' in sys.modules, 'opacus' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,

@@ -84,7 +84,7 @@ def test_kill_9_during_a_save_keeps_the_previous_checkpoint(tmp_path):
     script = (
         "import sys, time\n"
         "from pathlib import Path\n"
-        "from core.train.checkpoint import save_checkpoint\n"
+        "from persona.core.train.checkpoint import save_checkpoint\n"
         "def slow(folder):\n"
         "    (folder / 'w').write_bytes(b'partial')\n"
         "    print('writing', flush=True)\n"
