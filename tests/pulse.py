@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
@@ -50,3 +51,37 @@ class PulseServer:
                 os.environ.pop(k, None)
             else:
                 os.environ[k] = v
+
+
+class Monitor:
+    """What reached the null sink, recorded from its monitor (the default source) at 16 kHz."""
+
+    RATE = 16000
+
+    def __init__(self) -> None:
+        self._blocks: list = []
+
+    def audio(self):
+        import numpy as np
+
+        blocks = list(self._blocks)  # appended by PortAudio's thread
+        return np.concatenate(blocks)[:, 0] if blocks else np.zeros(0, dtype="float32")
+
+    def heard_seconds(self, threshold: float = 0.05) -> float:
+        """From the first to the last sample louder than ``threshold`` (0: nothing heard)."""
+        import numpy as np
+
+        loud = np.flatnonzero(np.abs(self.audio()) > threshold)
+        return 0.0 if len(loud) == 0 else (loud[-1] - loud[0]) / self.RATE
+
+
+@contextlib.contextmanager
+def listening():
+    """``with listening() as heard:`` records the sink's monitor for the block (needs the
+    ``pulse`` fixture's server); ``heard.heard_seconds()`` says how much sound came out."""
+    import sounddevice as sd
+
+    monitor = Monitor()
+    with sd.InputStream(samplerate=Monitor.RATE, channels=1, dtype="float32",
+                        callback=lambda data, _n, _t, _s: monitor._blocks.append(data.copy())):
+        yield monitor

@@ -152,7 +152,10 @@ class TrainingJob(QObject):
     def _listen(self, pid: int, out: Path) -> None:
         self.pid, self.last = pid, None
         self._result, self._buffer = TrainingOutcome(), b""
-        self._out = open(out, "rb")  # noqa: SIM115 (kept open while the run goes)
+        try:
+            self._out = open(out, "rb")  # noqa: SIM115 (kept open while the run goes)
+        except FileNotFoundError:  # its progress file was deleted: follow the run by its pid
+            self._out = None
         self._timer.start()
         self.started.emit(pid)
 

@@ -6,6 +6,7 @@ held by another process disables Train now, and the schedule's hour follows the 
 
 from __future__ import annotations
 
+import math
 import os
 import shutil
 import subprocess
@@ -207,3 +208,85 @@ def test_the_empty_home_explains_itself(qtbot, make_window, tmp_path):
                     and controller.confirm_box.isVisible())
     controller.confirm_box.button(QMessageBox.StandardButton.Cancel).click()
     assert not window.ctx.training_job.running
+
+
+def test_the_ledger_fills_the_charts_and_counts_spent_and_non_private_memories(
+        qtbot, make_window, sample_home):
+    # A ledger as `persona train` and `persona privacy budget` leave it, written through the
+    # real ledger API: six memories in a private run, two of them in a second one, one memory
+    # in a non-private run (σ = 0, which the ledger records as ε = ∞), then the lifetime
+    # budget lowered to 5 as `persona privacy budget 5` does (a logged ledger event and the
+    # setting), which puts the twice-trained memories past it.
+    from persona.core.budget import change_budget
+
+    home = Home.resolve(sample_home)
+    ledger = Ledger(home.ledger_file)
+    run = {"clip_norm": 1.0, "delta": 1e-5, "backend": "torch", "epochs": 1.0,
+           "sample_rate": 0.5, "steps": 10}
+    for ids, sigma in ((["m1", "m2", "m3", "m4", "m5", "m6"], 2.0), (["m1", "m2"], 2.0),
+                       (["m7"], 0.0)):
+        ledger.complete_run(ledger.begin_run(record_ids=ids, noise_multiplier=sigma, **run),
+                            steps_done=10)
+    change_budget(home, budget=5.0, confirmed=False, reason="a test")
+    eps = ledger.record_epsilons()
+    once, twice = eps["m3"], eps["m1"]
+    assert 4.375 > once > 3.75 and twice > 5.0 and math.isinf(eps["m7"])  # as planned
+
+    window = make_window(sample_home, "privacy")
+    view, _ = window.page("privacy")
+    qtbot.waitUntil(lambda: view.stats["runs"].text() == "3", timeout=10_000)
+    assert view.stats["records"].text() == "7"
+    # At their budget: the two past the lowered budget and the non-private one (ε = ∞).
+    assert view.stats["exhausted"].text() == "3"
+    # One run without a DP guarantee, counted and flagged as a warning.
+    assert view.stats["private"].text() == "1" and view.stats["private"].property("warning")
+    newest = [view.runs.item(0, col).text() for col in range(view.runs.columnCount())]
+    assert newest[4] == "∞ (non-private)" and "non-private" in newest[5]
+    assert all("non-private" not in view.runs.item(row, 5).text() for row in (1, 2))
+    assert not view.notes.isHidden() and "non-private" in view.notes.text()
+
+    # ε per memory: eight equal bins over [0, 5], then past the budget.
+    hist = view.histogram
+    assert "lifetime budget 5" in hist.title
+    assert len(hist.labels) == 9 and hist.labels[-1] == "> 5"
+    (counts,) = hist.series
+    assert sum(counts.values) == 7
+    assert counts.values[6] == 4 and hist.labels[6] == "3.75–4.375"  # the memories trained once
+    assert counts.values[-1] == 3  # past the budget: trained twice, or without noise
+    assert not any(counts.values[i] for i in (0, 1, 2, 3, 4, 5, 7))
+
+    # Budget left: none for the most-spent memory (ε = ∞), 5 − ε for the median one (trained
+    # once: four of the seven), all of it for a new memory.
+    budget = view.budget_chart
+    assert budget.labels == ["most spent", "median", "new"] and budget.y_range == (0.0, 5.0)
+    (left,) = budget.series
+    assert left.values[0] == 0.0 and left.values[2] == 5.0
+    assert left.values[1] == pytest.approx(5.0 - once)
+    assert "3 points" in budget.accessibleDescription()
+
+
+def test_a_run_left_going_without_its_progress_file_is_still_followed(qtbot, make_window,
+                                                                      sample_home):
+    """An earlier window's run whose progress file was deleted (say, with the logs): the
+    page opens, shows the run as going, and notices its end (it used to raise while the
+    page was built)."""
+    import json
+
+    from persona.desktop.workers.training_job import OUT_NAME, PID_NAME
+
+    stand_in = subprocess.Popen([sys.executable, "-c", "import sys; sys.stdin.read()",
+                                 "persona-train-stand-in"], stdin=subprocess.PIPE)
+    try:
+        logs = sample_home / "logs"
+        logs.mkdir(exist_ok=True)
+        (logs / OUT_NAME).unlink(missing_ok=True)
+        (logs / PID_NAME).write_text(json.dumps({"pid": stand_in.pid, "started": None}))
+        window = make_window(sample_home, "privacy")
+        job = window.ctx.training_job
+        assert job.running and job.pid == stand_in.pid
+        stand_in.stdin.close()  # the run ends (and is reaped, as its own parent would)
+        stand_in.wait(30)
+        qtbot.waitUntil(lambda: not job.running, timeout=10_000)
+    finally:
+        stand_in.kill()
+        stand_in.wait(30)

@@ -8,6 +8,7 @@ import yaml
 from PySide6.QtCore import Qt
 
 from persona.core.settings import load_settings
+from tests.pulse import listening
 
 
 def _open(make_window, home, qtbot):
@@ -92,6 +93,38 @@ def test_the_microphone_test_meter_moves_with_sound(pulse, make_window, sample_h
     qtbot.mouseClick(view.test_mic, Qt.MouseButton.LeftButton)  # Stop
     qtbot.waitUntil(lambda: not controller.mic.running and view.test_mic.text() == "Test",
                     timeout=10_000)
+
+
+@pytest.mark.audio
+def test_the_voice_preview_speaks_at_the_edited_rate_and_saves_nothing(
+        pulse, make_window, sample_home, qtbot):
+    # Real speech: espeak-ng through pyttsx3, played into the PulseAudio null sink and
+    # recorded back from its monitor.
+    window, view, controller = _open(make_window, sample_home, qtbot)
+    before = (sample_home / "settings.yaml").read_bytes()
+    errors = []
+    window.ctx.error.connect(lambda *args: errors.append(args))
+
+    def preview(rate: int) -> float:
+        view.editors["tts_rate"].setValue(rate)  # edited, not saved
+        with listening() as heard:
+            qtbot.mouseClick(view.preview, Qt.MouseButton.LeftButton)
+            assert not view.preview.isEnabled()  # one preview at a time
+            qtbot.waitUntil(view.preview.isEnabled, timeout=20_000)  # said, to the end
+            assert errors == []
+            # What was written to the sink is heard within its latency.
+            qtbot.waitUntil(lambda: heard.heard_seconds() > 0.5, timeout=5_000)
+            qtbot.wait(300)
+        return heard.heard_seconds()
+
+    slow, fast = preview(120), preview(360)
+    # The sample sentence (eleven words) was heard for about 3.6 s at 120 words a minute and
+    # 1.2 s at 360 here.
+    assert slow > 2.5 and fast > 0.5, (slow, fast)
+    assert slow > 2 * fast, (slow, fast)  # the preview speaks at the rate in the editor
+    assert errors == []
+    assert (sample_home / "settings.yaml").read_bytes() == before
+    assert window.ctx.settings.tts_rate == 175 and "tts_rate" in controller.dirty
 
 
 def test_lowering_the_budget_in_settings_is_a_ledger_event(make_window, sample_home, qtbot):

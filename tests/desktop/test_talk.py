@@ -163,3 +163,46 @@ def test_mute_during_a_reply_silences_it_and_the_text_goes_on(pulse, sample_home
     # Generation went on after the mute (a stop would have ended it at the next piece).
     assert len(reply.text.split()) >= len(at_mute.split()) + 2, (at_mute, reply.text)
     assert controller.muted
+
+
+@pytest.mark.audio
+def test_holding_the_microphone_button_records_and_sends(pulse, sample_home, make_window,
+                                                         qtbot, speak):
+    # As the Space test, with the mouse on the big button instead of the key; SmolLM2 and
+    # muted replies keep the turn short (this test is about the button, not the reply).
+    path = sample_home / "settings.yaml"
+    save_settings(load_settings(path).model_copy(update={"llm": FAST_LLM}), path)
+    window = make_window(sample_home)
+    view, controller = window.page("talk")
+    view.mute.setChecked(True)
+    said = "Where does my sister live?"
+    wav = speak(said, speed=140)
+    before = _store(sample_home).count()
+    levels: list[float] = []
+    controller.recorder.level.connect(levels.append)
+
+    qtbot.mousePress(view.mic, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: controller.recorder.recorder.is_open or window.banner.isVisible(),
+                    timeout=10_000)
+    assert not window.banner.isVisible(), window.banner.text
+    assert view.mic.isDown() and view.mic.property("recording") == "true"
+    assert "Recording" in view.state.text()
+    player = pulse.play(wav)
+    qtbot.waitUntil(lambda: player.poll() is not None, timeout=30_000)
+    # Held until the speech has been heard and the line is quiet again.
+    qtbot.waitUntil(lambda: levels and max(levels) > -30 and levels[-1] < -50, timeout=10_000)
+    assert controller.recorder.recording  # still held: still recording
+    with qtbot.waitSignal(controller.turn_finished, timeout=120_000) as done:
+        qtbot.mouseRelease(view.mic, Qt.MouseButton.LeftButton)
+        assert not controller.recorder.recording  # released: it stops and sends at once
+        assert view.mic.property("recording") == "false"
+        qtbot.waitUntil(lambda: len(view.turns()) >= 1, timeout=60_000)
+        person = view.turns()[0]
+        assert word_error_rate(person.text, said) <= 0.4, person.text
+    reply = done.args[0]
+    assert reply.text and view.turns()[1].text == reply.text
+    assert word_error_rate(reply.question, said) <= 0.4, reply.question
+    store = _store(sample_home)
+    assert store.count() == before + 2  # the spoken question and the reply
+    spoken = [m for m in store.list(limit=5) if m.audio_path]
+    assert spoken and (sample_home / "audio" / spoken[0].audio_path).exists()
