@@ -12,7 +12,6 @@ from pathlib import Path
 
 from PySide6.QtWidgets import QDialog, QFileDialog
 
-from persona.core.bundle import export_persona, import_persona
 from persona.desktop.context import AppContext
 from persona.desktop.views.bundle_box import BundleBox, PassphraseDialog
 from persona.desktop.workers.task import Task, start_task
@@ -73,6 +72,8 @@ class BundleController:
         home = self.ctx.home
 
         def work(task: Task):
+            from persona.core.bundle import export_persona  # on the worker (~0.8 s of imports)
+
             return export_persona(home, path, passphrase=passphrase, with_audio=with_audio,
                                   progress=lambda d, t: task.progress(d, t, "exporting"))
 
@@ -87,6 +88,8 @@ class BundleController:
     def import_from(self, src: Path, target: Path, passphrase: str) -> Task:
         """Import the bundle ``src`` into the new or empty folder ``target`` on a worker."""
         def work(task: Task):
+            from persona.core.bundle import import_persona  # on the worker
+
             return import_persona(src, target, passphrase=passphrase,
                                   progress=lambda d, t: task.progress(d, t, "importing"))
 

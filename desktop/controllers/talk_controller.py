@@ -293,8 +293,9 @@ class TalkController(QObject):
         """Show the latest conversation, as it was left (turns are memories)."""
         from persona.core.conversation import last_conversation
 
-        store = self.ctx.pipeline.store
-        start_task(lambda task: last_conversation(store), name="Loading the conversation",
+        pipeline = self.ctx.pipeline  # its store is opened on the worker (LanceDB's import
+        # alone is ~1 s: on the UI thread it froze the window just after it appeared)
+        start_task(lambda task: last_conversation(pipeline.store), name="Loading the conversation",
                    on_result=self._show_history,
                    on_error=lambda m: self.ctx.show_error(m, "The conversation could not be read"))
 
