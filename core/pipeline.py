@@ -197,6 +197,9 @@ class Pipeline:
         if asr:
             self.transcriber.warm_up()
         self.store.count()
+        # The query embedder and the search load on first use (in the app that first use
+        # was a worker in the first voice turn, holding the GIL: a 283 ms UI stall).
+        self.recall("hello")
         if llm:
             from persona.core.persona.prompt import build_messages
 
