@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from datetime import date
 
 import pytest
@@ -257,14 +256,13 @@ def test_play_plays_the_kept_recording_and_stop_stops_it(pulse, make_window, sam
     assert ctrl.selected()[0].audio_path == "ferry.wav" and view.play.isEnabled()
 
     with listening() as heard:
-        started = time.monotonic()
         qtbot.mouseClick(view.play, Qt.MouseButton.LeftButton)
         assert view.play.text() == "Stop" and view.play.isChecked()
         qtbot.waitUntil(lambda: heard.heard_seconds() > 1.0, timeout=WAIT)  # it is heard
         qtbot.mouseClick(view.play, Qt.MouseButton.LeftButton)  # Stop, halfway through
         qtbot.waitUntil(lambda: view.play.text() == "Play" and not view.play.isChecked(),
                         timeout=WAIT)
-        stopped = time.monotonic() - started
-    assert stopped < seconds - 1.0, (stopped, seconds)  # it stopped before the end
+    # It stopped before the end: less of it was heard than the clip holds (no wall-clock
+    # bound: under load the sound server may start late).
     assert heard.heard_seconds() < seconds - 1.0
     assert ctrl._playing is None and view.play.isEnabled() and errors == []
