@@ -26,7 +26,7 @@ from dataclasses import dataclass, field, replace
 from persona.core.llm.backend import GenerationOptions
 
 Score = Callable[[Sequence[str]], Sequence[float]]
-MAX_TEMPERATURE = 1.5  # a retry after a repeated reply samples hotter, up to this
+MAX_TEMPERATURE = 1.5  # retries after a repeated reply sample hotter, up to this
 
 
 @dataclass
@@ -110,9 +110,15 @@ class BestOfN:
                 # Nothing new to choose from: a confident model samples its usual reply again
                 # (in a fresh-clone run Qwen 0.5B sampled its greedy reply to "Where does my
                 # sister live?" 4 times in 4 at 0.8),
-                # so the next try samples hotter.
-                sampled = replace(sampled, temperature=min(MAX_TEMPERATURE,
-                                                           sampled.temperature * 1.25))
+                # so the next try samples from the whole distribution (llama.cpp cuts to the
+                # top-p nucleus before it applies the temperature, so while one token holds
+                # more than top_p of the mass no temperature changes it), then hotter (at
+                # 1.25 over the whole vocabulary Qwen 0.5B wrote word salad once in 6).
+                if sampled.top_p < 1.0:
+                    sampled = replace(sampled, top_p=1.0)
+                else:
+                    sampled = replace(sampled, temperature=min(MAX_TEMPERATURE,
+                                                               sampled.temperature * 1.25))
                 continue
             out.candidates.append(Candidate(text, time.perf_counter() - t0, not first))
         for c in out.candidates:

@@ -55,7 +55,9 @@ def test_the_style_score_is_of_what_the_persona_generated(pipe):
     assert report.style_similarity_as_me == report.style_similarity_persona  # same text
     assert report.adapter is None and report.style_similarity_base == \
         report.style_similarity_persona  # no adapter: the persona is the base model
-    assert person["words"] > 10
+    # The person's side is the whole held-out slice (which records fall there is random:
+    # it can be one short note, so only "all of it" is a stable claim).
+    assert person == profile(_heldout_text(pipe)).to_dict() and person["words"] > 0
     # The questions come from the memories and are answered as any question is: the
     # grounding gate replaces the scripted formal text by a quote of the memory, if one
     # holds the question's words, so some are answered right.

@@ -63,9 +63,11 @@ def test_the_chosen_candidate_follows_the_preference(tmp_path, encode, shorter):
 def test_a_repeated_reply_makes_the_next_sample_hotter():
     class Repeats(Candidates):  # the usual reply twice, then something new
         temperatures: list[float] = []
+        top_ps: list[float] = []
 
         def stream_chat(self, messages, options=None):
             self.temperatures.append(options.temperature)
+            self.top_ps.append(options.top_p)
             text = CANDIDATES[0] if self.calls < 3 else CANDIDATES[1]
             self.calls += 1
             yield text
@@ -74,7 +76,10 @@ def test_a_repeated_reply_makes_the_next_sample_hotter():
     best = BestOfN(None, max_n=2, min_n=2, budget_s=math.inf, temperature=0.8)
     list(best.stream(llm, [], GenerationOptions(temperature=0.0)))
     assert [c.text for c in best.picks[0].candidates] == CANDIDATES[:2]
-    assert llm.temperatures == [0.0, 0.8, 1.0, 1.25]
+    # llama.cpp applies top-p before the temperature: a retry first samples the whole
+    # distribution, then hotter.
+    assert llm.top_ps == [0.95, 0.95, 1.0, 1.0]
+    assert llm.temperatures == [0.0, 0.8, 0.8, 1.0]
 
 
 def test_n_is_fitted_to_the_budget_and_a_candidate_the_gate_cuts_ranks_last(tmp_path, encode):

@@ -39,7 +39,9 @@ def test_the_generator_is_chacha20_keyed_from_the_os():
 @pytest.mark.parametrize("std", [1.0, 0.37, 12.0])
 def test_gaussian_noise_has_the_right_std(std):
     x = gaussian(secure_generator(), (400_000,), std=std).astype(np.float64)
-    assert x.dtype == np.float64 and np.count_nonzero(x) == x.size
+    # numpy's float32 ziggurat draws a 23-bit magnitude, so an exact 0 comes once in 2**23
+    # draws (~0.05 expected here; CI once saw one). More than 4 would mean a degenerate draw.
+    assert x.dtype == np.float64 and x.size - np.count_nonzero(x) <= 4
     chi2 = float(np.sum((x / std) ** 2))  # ~ χ²(d) under the claim
     assert abs(chi2 - x.size) / math.sqrt(2 * x.size) < Z
     assert abs(x.mean()) / (std / math.sqrt(x.size)) < Z
