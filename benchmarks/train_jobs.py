@@ -6,7 +6,8 @@
 Jobs: ``train`` (DP-SGD on torch or MLX, or the plain reference), ``losses`` (each record's
 loss under the base model or an adapter), ``norms`` (per-example gradient norms) and
 ``nightly`` (``persona retrain``'s whole job on a
-fresh home holding ~50k tokens of new memories).
+fresh home holding ~50k tokens of new memories) and ``night`` (one night of the schedule on a
+home kept between calls, benchmarks/bench_dp_schedule.py).
 """
 
 from __future__ import annotations
@@ -157,13 +158,44 @@ def nightly(spec: dict) -> dict:
                                                    ev.candidate_perplexity]}
 
 
+def night(spec: dict) -> dict:
+    """One night of the product's schedule on the home ``spec["home"]``, which the first night
+    fills with the split's training records: ``run_training`` with the product's defaults
+    (ε 2 a run, the ledger's lifetime budget), as ``persona retrain`` runs it."""
+    from persona.core.memory.embed import Embedder
+    from persona.core.memory.schema import Memory
+    from persona.core.memory.store import MemoryStore
+    from persona.core.paths import Home
+    from persona.core.train.adapter_store import AdapterStore
+    from persona.core.train.runner import TrainOptions, run_training
+    from persona.privacy.ledger import Ledger
+    from persona.privacy.report import build_summary
+
+    home = Home.resolve(Path(spec["home"]))
+    settings = settings_for(spec.get("model"))
+    store = MemoryStore(home.memory_dir, Embedder.from_settings(settings), settings=settings)
+    if store.count() == 0:
+        store.add([Memory(text=ex.target, source="import") for ex in the_split(spec).train])
+    t0 = time.perf_counter()
+    outcome = run_training(home, settings, TrainOptions.from_settings(settings,
+                                                                      backend="torch"))
+    summary = build_summary(Ledger(home.ledger_file, budget=settings.privacy_budget))
+    current = AdapterStore(home).current_dir()
+    return {"seconds": time.perf_counter() - t0, "trained": outcome.result is not None,
+            "records": len(outcome.plan.eligible_ids), "steps": outcome.plan.steps,
+            "sigma": outcome.plan.noise_multiplier, "run_epsilon": outcome.plan.run_epsilon,
+            "promoted": outcome.promoted, "reason": outcome.reason,
+            "max_record_epsilon": summary["max_record_epsilon"],
+            "runs": len(summary["runs"]), "adapter": str(current) if current else None}
+
+
 def _tokenizer(model: str | None = None):
     from transformers import AutoTokenizer
 
     return AutoTokenizer.from_pretrained(str(model_folder(model)))
 
 
-JOBS = {"train": train, "losses": losses, "norms": norms, "nightly": nightly}
+JOBS = {"train": train, "losses": losses, "norms": norms, "nightly": nightly, "night": night}
 
 
 def main() -> None:

@@ -64,3 +64,16 @@ def test_the_table_gives_the_kept_share_of_each_setting(tmp_path):
             for line in bench.table(bench.load(out)).splitlines()[2:]]
     only = next(r for r in rows if r[1].startswith("B 64"))
     assert only[5] == "" and only[8] == "no σ0 run" and only[9] == "80%"
+
+
+def test_the_schedule_plan_is_the_ledgers_own_and_stops_at_the_budget():
+    """bench_dp_schedule's --plan: nights recorded in a scratch ledger as the runner would,
+    until no record may take part in another run."""
+    from benchmarks.bench_dp_schedule import schedule_plan
+
+    nights = schedule_plan(40, budget=4.0, run_epsilon=2.0, batch=8)
+    assert len(nights) > 2  # runs compose by RDP: two runs at ε 2 spend less than 4
+    assert nights[0]["max_epsilon"] == pytest.approx(2.0, abs=0.02)
+    assert all(a["max_epsilon"] < b["max_epsilon"] <= 4.0
+               for a, b in zip(nights, nights[1:], strict=False))
+    assert {n["sigma"] for n in nights} == {nights[0]["sigma"]}  # the same run each night
