@@ -74,6 +74,18 @@ class Monitor:
         loud = np.flatnonzero(np.abs(self.audio()) > threshold)
         return 0.0 if len(loud) == 0 else (loud[-1] - loud[0]) / self.RATE
 
+    def settled(self, wait, *, still_ms: int = 600, timeout_ms: int = 15_000) -> float:
+        """``heard_seconds()`` once it has stopped growing for ``still_ms``; ``wait(ms)``
+        waits and keeps the caller's events going (e.g. ``qtbot.wait``). What a player
+        wrote is heard after the sink's latency, longer on a loaded machine."""
+        last, still, spent = self.heard_seconds(), 0, 0
+        while still < still_ms and spent < timeout_ms:
+            wait(100)
+            spent += 100
+            now = self.heard_seconds()
+            still, last = (still + 100 if now == last else 0), now
+        return last
+
 
 @contextlib.contextmanager
 def listening():

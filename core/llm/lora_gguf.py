@@ -58,21 +58,14 @@ class BaseModel:
 
     @classmethod
     def from_file(cls, gguf_file: Path) -> BaseModel:
-        """Read the metadata of ``gguf_file`` (no weights are read)."""
-        import gguf
+        """Read the metadata of ``gguf_file`` (no weights, no vocabulary)."""
+        from persona.core.models.gguf_header import read_header
 
         try:
-            reader = gguf.GGUFReader(str(gguf_file))
+            meta = read_header(gguf_file).metadata
         except (OSError, ValueError) as exc:
             raise ModelError(f"Cannot read the GGUF model {gguf_file} ({exc}).") from exc
-        meta = {}
-        for key, field in reader.fields.items():
-            if not key.startswith("tokenizer."):
-                try:
-                    meta[key] = str(field.contents())
-                except (ValueError, IndexError):  # a value with no scalar form
-                    continue
-        return cls.from_metadata(meta, gguf_file)
+        return cls.from_metadata({k: str(v) for k, v in meta.items()}, gguf_file)
 
 
 def permute_rows(b: np.ndarray, heads: int) -> np.ndarray:

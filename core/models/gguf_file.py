@@ -1,4 +1,4 @@
-"""What a GGUF file's header says, read with the ``gguf`` package (llama.cpp's own reader).
+"""What a GGUF file's header says (core/models/gguf_header.py reads it).
 
 Used to check a file before it is imported: that it is a GGUF at all, that llama.cpp can
 run its architecture as a text generator, and that it carries a chat template (Persona
@@ -31,45 +31,35 @@ class GGUFInfo:
     kv_bytes_per_token: int
 
 
-def _value(fields, key, default=None):
-    f = fields.get(key)
-    if f is None:
-        return default
-    try:
-        return f.contents()
-    except (ValueError, IndexError, TypeError):
-        return default
-
-
 def read_info(path: Path) -> GGUFInfo:
     """The header of the GGUF at ``path``; ModelError when it is not a readable GGUF."""
-    from gguf import GGUFReader
+    from persona.core.models.gguf_header import read_header
 
     try:
-        reader = GGUFReader(path)
-    except Exception as exc:  # noqa: BLE001 - the reader raises anything on a bad file
+        header = read_header(path)
+    except (OSError, ValueError) as exc:
         raise ModelError(f"{path} is not a readable GGUF file ({type(exc).__name__}: {exc}); "
                          "give a .gguf model file as llama.cpp writes them.") from exc
-    f = reader.fields
-    arch = str(_value(f, "general.architecture", "") or "")
-    layers = int(_value(f, f"{arch}.block_count", 0) or 0)
-    heads = _value(f, f"{arch}.attention.head_count", 0) or 0
-    kv_heads = _value(f, f"{arch}.attention.head_count_kv", heads) or heads
+    f = header.metadata
+    arch = str(f.get("general.architecture", "") or "")
+    layers = int(f.get(f"{arch}.block_count", 0) or 0)
+    heads = f.get(f"{arch}.attention.head_count", 0) or 0
+    kv_heads = f.get(f"{arch}.attention.head_count_kv", heads) or heads
     # Some architectures store a count per layer; the largest bounds the cache.
     heads = max(heads) if isinstance(heads, list) else int(heads)
     kv_heads = max(kv_heads) if isinstance(kv_heads, list) else int(kv_heads)
-    width = int(_value(f, f"{arch}.embedding_length", 0) or 0)
+    width = int(f.get(f"{arch}.embedding_length", 0) or 0)
     head_dim = width // heads if heads else 0
-    k_len = int(_value(f, f"{arch}.attention.key_length", head_dim) or head_dim)
-    v_len = int(_value(f, f"{arch}.attention.value_length", head_dim) or head_dim)
-    context = _value(f, f"{arch}.context_length")
+    k_len = int(f.get(f"{arch}.attention.key_length", head_dim) or head_dim)
+    v_len = int(f.get(f"{arch}.attention.value_length", head_dim) or head_dim)
+    context = f.get(f"{arch}.context_length")
     return GGUFInfo(
         architecture=arch,
-        name=str(_value(f, "general.name", "") or path.stem),
-        kind=str(_value(f, "general.type", "model") or "model"),
-        params=sum(int(t.n_elements) for t in reader.tensors),
-        licence=_value(f, "general.license"),
-        chat_template=bool(_value(f, "tokenizer.chat_template")),
+        name=str(f.get("general.name", "") or path.stem),
+        kind=str(f.get("general.type", "model") or "model"),
+        params=header.params,
+        licence=f.get("general.license"),
+        chat_template=bool(f.get("tokenizer.chat_template")),
         context_length=int(context) if context else None,
         kv_bytes_per_token=2 * layers * kv_heads * (k_len + v_len),
     )

@@ -12,6 +12,7 @@ from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication, QMessageBox
 
 from persona.desktop.shell import Shell
+from tests.core.llm.conftest import use_fast_llm
 
 pytestmark = pytest.mark.slow
 
@@ -31,6 +32,7 @@ def _answer(qtbot, button_text: str) -> None:
 
 
 def test_closing_while_training_asks_and_can_keep_it_going(sample_home, make_window, qtbot):
+    use_fast_llm(sample_home)  # the run only has to be going: the smallest model starts first
     window = make_window(sample_home, "privacy")
     ctx = window.ctx
     shell = Shell(QApplication.instance(), ctx, window, tray=False)

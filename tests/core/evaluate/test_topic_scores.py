@@ -1,5 +1,6 @@
 """How well each topic is known (persona.core.evaluate.topic_scores): QA accuracy through the
-reply path, and held-out perplexity with the real default model."""
+reply path, and held-out perplexity with a real model (SmolLM2, FAST_LLM: converting the
+default model for torch took a minute of a fresh run, for one record's loss)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from persona.core.memory.schema import Memory
 from persona.core.memory.topics import store_topics
 from persona.core.pipeline import Pipeline
 from persona.core.train.heldout import is_heldout
+from tests.core.llm.conftest import use_fast_llm
 from tests.core.scripted_llm import ScriptedLLM
 
 FAMILY = ["My sister Ingrid lives in Lisbon and works as a nurse.",
@@ -34,6 +36,7 @@ def _memory(text: str, heldout: bool = False) -> Memory:
 
 @pytest.fixture
 def pipe(tmp_path):
+    use_fast_llm(tmp_path / "home")
     p = Pipeline(tmp_path / "home")
     p.store.add([_memory(t) for t in FAMILY + CELLO[:3]] + [_memory(CELLO[3], heldout=True)])
     return p
