@@ -5,7 +5,8 @@ real-time factor on the same espeak-ng clips.
     python -m benchmarks.bench_asr_models --quick    # 5 sentences, 1 pass
 
 Each sentence is its own clip, transcribed as a push-to-talk utterance is (the app's
-options: greedy, VAD, short encoder context). The real-time factor is processing seconds
+options: greedy, VAD, short encoder context). Each model also runs with the encoder context's
+old floor of 10 s beside today's (``min_context_seconds``), side by side. The real-time factor is processing seconds
 per second of audio over all clips; the word error rate counts every word of every clip.
 The sentences are bench_asr's, plus a few written here with names, places and numbers.
 """
@@ -20,7 +21,7 @@ from pathlib import Path
 
 from benchmarks.bench_asr import SENTENCES, _speak, _wer
 from benchmarks.table import Row, format_table
-from persona.core.asr.whisper import WhisperTranscriber
+from persona.core.asr.whisper import WhisperOptions, WhisperTranscriber
 from persona.core.audio.utterance import SAMPLE_RATE, Utterance
 
 MORE = [
@@ -30,6 +31,7 @@ MORE = [
     "The flight to Oslo leaves at seven fifteen on Saturday.",
 ]
 MODELS = ("whisper-tiny.en", "whisper-base")
+OLD_FLOOR = 10.0  # seconds: the encoder context's floor before issue 9's sixth round
 
 
 def _rtf(asr: WhisperTranscriber, clips: list, passes: int) -> float:
@@ -53,15 +55,21 @@ def run(quick: bool = False) -> list[Row]:
         clips = [_speak(s, Path(tmp) / f"s{i}.wav") for i, s in enumerate(said)]
         audio_s = sum(len(c) for c in clips) / SAMPLE_RATE
         for name in MODELS:
-            asr = WhisperTranscriber(model=name)
-            t0 = time.perf_counter()
-            asr.warm_up()  # (a first use also joins base's two parts into the cache)
-            rows.append(Row("asr_models", f"{name}: load + warm-up",
-                            f"{time.perf_counter() - t0:.2f} s"))
-            rows.append(Row("asr_models", f"{name}: word error rate, {len(said)} clips "
-                            f"({audio_s:.0f} s)", f"{_wer(asr, clips, said):.3f}"))
-            rtfs[name] = _rtf(asr, clips, passes)
-            rows.append(Row("asr_models", f"{name}: real-time factor", f"{rtfs[name]:.3f}"))
+            floor = WhisperOptions().min_context_seconds
+            for context in (floor, OLD_FLOOR):
+                asr = WhisperTranscriber(model=name,
+                                         options=WhisperOptions(min_context_seconds=context))
+                label = name if context == floor else f"{name} (context floor {context:g} s)"
+                t0 = time.perf_counter()
+                asr.warm_up()  # (a first use also joins base's two parts into the cache)
+                if context == floor:
+                    rows.append(Row("asr_models", f"{label}: load + warm-up",
+                                    f"{time.perf_counter() - t0:.2f} s"))
+                rows.append(Row("asr_models", f"{label}: word error rate, {len(said)} clips "
+                                f"({audio_s:.0f} s)", f"{_wer(asr, clips, said):.3f}"))
+                rtf = _rtf(asr, clips, passes)
+                rtfs.setdefault(name, rtf)
+                rows.append(Row("asr_models", f"{label}: real-time factor", f"{rtf:.3f}"))
     rows.append(Row("asr_models", "base time / tiny.en time",
                     f"{rtfs['whisper-base'] / rtfs['whisper-tiny.en']:.2f}x"))
     return rows
