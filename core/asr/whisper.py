@@ -10,10 +10,11 @@ utterance is not the slow one.
 Speed: Whisper always encodes a 30 s window, padding short audio with zeros. For a
 3 s push-to-talk utterance that padding is ~90% of the work, so by default the encoder is
 given only the real audio plus a margin, but never less than ``min_context_seconds`` (the
-same trick as whisper.cpp's ``audio_ctx``). 10 s was the floor while tiny.en's decoder could
-loop on shorter windows; with every decode bounded by ``_token_bound``, 6 s transcribes the
-20 benchmark clips (bench_asr_models) with the same word error rate (base 8.0%, tiny.en 17.9% vs 19.4%) and
-~50 ms sooner a push-to-talk turn (base: 0.235 s vs 0.288 s median per clip).
+same trick as whisper.cpp's ``audio_ctx``). The floor stays at 10 s: shorter contexts made
+tiny.en repeat itself, and a 6 s floor, tried for speed (~50 ms a turn), transcribed the 20
+benchmark clips as well (bench_asr_models compares both) but misheard a sentence recorded
+through the sound server at 48 kHz ("by the river" as "I prefer river") at 6 and 7 s that
+8 and 10 s heard right: Whisper was trained on 30 s windows, and less padding changes it.
 """
 
 from __future__ import annotations
@@ -49,7 +50,7 @@ class WhisperOptions:
     vad_min_silence_ms: int = 1000  # a pause this long splits speech regions
     vad_speech_pad_ms: int = 400  # kept around each region; 200 ms clipped word edges
     trim_context: bool = True  # encode only the real audio (see module docstring)
-    min_context_seconds: float = 6.0
+    min_context_seconds: float = 10.0
     partial_min_context_seconds: float = 4.0  # a draft (transcribe_partial) may repeat itself
     initial_prompt: str | None = None  # e.g. names the person uses often
     extra: dict = field(default_factory=dict)  # any other WhisperModel.transcribe argument
