@@ -62,27 +62,26 @@ class _Cursor:
             raise HeaderError("the header ends early")
         self.pos += n
 
-    def string(self, keep: bool = True) -> str | None:
+    def string(self) -> str:
         n = self.take("Q")
         start = self.pos
         self.skip(n)
-        if not keep:
-            return None
         try:
             return bytes(self.buf[start:self.pos]).decode("utf-8")
         except UnicodeDecodeError as exc:
             raise HeaderError("a string of the header is not UTF-8") from exc
 
-    def value(self, kind: int, keep: bool):
+    def value(self, kind: int):
+        """The value of type ``kind`` at the cursor; None for an array it skips."""
         if kind in _SCALARS:
             return self.take(_SCALARS[kind])
         if kind == STRING:
-            return self.string(keep)
+            return self.string()
         if kind == ARRAY:
             item, n = self.take("I"), self.take("Q")
             if item in _SCALARS:
                 size = struct.calcsize(_SCALARS[item])
-                if keep and n <= MAX_NUMERIC_ARRAY:
+                if n <= MAX_NUMERIC_ARRAY:
                     return [self.take(_SCALARS[item]) for _ in range(n)]
                 self.skip(size * n)
                 return None
@@ -120,7 +119,7 @@ def read_header(path: str | Path) -> GGUFHeader:
         for _ in range(n_kv):
             key = cur.string()
             kind = cur.take("I")
-            value = cur.value(kind, True)
+            value = cur.value(kind)
             if value is not None:
                 header.metadata[key] = value
         for _ in range(n_tensors):
