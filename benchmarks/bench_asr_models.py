@@ -5,10 +5,12 @@ real-time factor on the same espeak-ng clips.
     python -m benchmarks.bench_asr_models --quick    # 5 sentences, 1 pass
 
 Each sentence is its own clip, transcribed as a push-to-talk utterance is (the app's
-options: greedy, VAD, short encoder context). Each model also runs with a shorter floor of the
-encoder's context (6 s instead of ``min_context_seconds``' 10 s), side by side: it was tried
-in issue 9's seventh latency round and left out (core/asr/whisper.py says why). The real-time factor is processing seconds
-per second of audio over all clips; the word error rate counts every word of every clip.
+options: greedy, VAD, short encoder context). Each model also runs, side by side, with a
+shorter floor of the encoder's context (6 s instead of ``min_context_seconds``' 10 s; tried in
+issue 9's seventh latency round and left out, core/asr/whisper.py says why) and on one thread
+and on every core (the default takes half the cores; on 2 cores one thread was the faster).
+The real-time factor is processing seconds per second of audio over all clips; the word
+error rate counts every word of every clip.
 The sentences are bench_asr's, plus a few written here with names, places and numbers.
 """
 
@@ -18,6 +20,7 @@ import statistics
 import sys
 import tempfile
 import time
+from os import cpu_count
 from pathlib import Path
 
 from benchmarks.bench_asr import SENTENCES, _speak, _wer
@@ -33,6 +36,9 @@ MORE = [
 ]
 MODELS = ("whisper-tiny.en", "whisper-base")
 SHORTER_FLOOR = 6.0  # seconds: the encoder context's floor that was tried and left out
+# Beside the default options: (label, options that differ).
+VARIANTS = (("", {}), ("context floor 6 s", {"min_context_seconds": SHORTER_FLOOR}),
+            ("1 thread", {"cpu_threads": 1}), ("every core", {"cpu_threads": cpu_count()}))
 
 
 def _rtf(asr: WhisperTranscriber, clips: list, passes: int) -> float:
@@ -56,14 +62,12 @@ def run(quick: bool = False) -> list[Row]:
         clips = [_speak(s, Path(tmp) / f"s{i}.wav") for i, s in enumerate(said)]
         audio_s = sum(len(c) for c in clips) / SAMPLE_RATE
         for name in MODELS:
-            floor = WhisperOptions().min_context_seconds
-            for context in (floor, SHORTER_FLOOR):
-                asr = WhisperTranscriber(model=name,
-                                         options=WhisperOptions(min_context_seconds=context))
-                label = name if context == floor else f"{name} (context floor {context:g} s)"
+            for variant, options in VARIANTS:
+                asr = WhisperTranscriber(model=name, options=WhisperOptions(**options))
+                label = f"{name} ({variant})" if variant else name
                 t0 = time.perf_counter()
                 asr.warm_up()  # (a first use also joins base's two parts into the cache)
-                if context == floor:
+                if not variant:
                     rows.append(Row("asr_models", f"{label}: load + warm-up",
                                     f"{time.perf_counter() - t0:.2f} s"))
                 rows.append(Row("asr_models", f"{label}: word error rate, {len(said)} clips "

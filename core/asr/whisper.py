@@ -44,7 +44,7 @@ class WhisperOptions:
 
     language: str | None = "en"  # None = detect (multilingual models only)
     beam_size: int = 1  # greedy: as accurate as beam 5 on clean speech here, and faster
-    cpu_threads: int = 0  # 0 = all cores
+    cpu_threads: int = 0  # 0 = half the cores this process may use (at least 1): see _threads
     compute_type: str = "int8"
     vad_filter: bool = True
     vad_min_silence_ms: int = 1000  # a pause this long splits speech regions
@@ -76,6 +76,16 @@ def _short_context_model(base):
             return super().encode(features)
 
     return ShortContextWhisper
+
+
+def default_threads() -> int:
+    """Whisper's threads: half the cores (at least 1). On 2 cores one thread transcribed a 3 s
+    question in 0.30 s and two in 0.43 s (a draft 0.14 vs 0.25 s; benchmarks/bench_asr_models
+    compares them): CTranslate2's threads wait on each other for matrices this small, and the
+    other core stays free for the language model, which reads a live turn's prompt meanwhile."""
+    from persona.core.memory.embed import usable_cores
+
+    return max(1, usable_cores() // 2)
 
 
 def _token_bound(seconds: float) -> int:
@@ -137,7 +147,7 @@ class WhisperTranscriber(Transcriber):
 
         o = self.options
         cls = _short_context_model(WhisperModel) if o.trim_context else WhisperModel
-        threads = o.cpu_threads or os.cpu_count() or 1
+        threads = o.cpu_threads or default_threads()
         try:
             model = cls(str(self.model_dir), device="cpu", compute_type=o.compute_type,
                         cpu_threads=threads, local_files_only=True)

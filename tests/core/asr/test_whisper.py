@@ -3,12 +3,13 @@ CPU, offline; tiny.en where the English-only rules are tested."""
 
 from __future__ import annotations
 
+import os
 import threading
 
 import numpy as np
 import pytest
 
-from persona.core.asr.whisper import WhisperOptions, WhisperTranscriber
+from persona.core.asr.whisper import WhisperOptions, WhisperTranscriber, default_threads
 from persona.core.audio.io import load_utterance, resample
 from persona.core.audio.utterance import SAMPLE_RATE, Utterance
 from persona.core.errors import AudioError, ModelError
@@ -145,6 +146,17 @@ def test_lazy_load_happens_once_under_concurrency():
     for th in threads:
         th.join(timeout=60)
     assert len(models) == 3 and all(m is models[0] for m in models)
+
+
+@pytest.mark.skipif(not hasattr(os, "sched_setaffinity"), reason="no CPU affinity here")
+def test_whisper_takes_half_the_cores_it_may_use():
+    cores = sorted(os.sched_getaffinity(0))
+    assert default_threads() == max(1, len(cores) // 2)
+    try:
+        os.sched_setaffinity(0, cores[:1])  # as under `taskset -c 0`
+        assert default_threads() == 1
+    finally:
+        os.sched_setaffinity(0, cores)
 
 
 def test_missing_model_folder_is_a_model_error(tmp_path):
