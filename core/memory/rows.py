@@ -73,9 +73,11 @@ def find_in(tbl, column: str, values: list[str], columns: list[str]) -> pa.Table
 
 
 def where(*, source: str | None = None, speaker: str | None = None,
-          exclude_ids: Iterable[str] = ()) -> str | None:
+          exclude_ids: Iterable[str] = (), conversation_id: str | None = None) -> str | None:
     """The filter for the given conditions (None when there are none)."""
     parts = []
+    if conversation_id is not None:
+        parts.append(f"conversation_id = {sql_str(conversation_id)}")
     if source is not None:
         parts.append(f"source = {sql_str(source)}")
     if speaker is not None:

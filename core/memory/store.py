@@ -373,12 +373,13 @@ class MemoryStore:
         return 0 if tbl is None else len(tbl.list_versions())
 
     # ------------------------------------------------------------------ reading
-    def count(self, *, source: str | None = None, speaker: str | None = None) -> int:
+    def count(self, *, source: str | None = None, speaker: str | None = None,
+              conversation_id: str | None = None) -> int:
         tbl = self.table
         if tbl is None:
             return 0
         return self._read("count memories", lambda: tbl.count_rows(
-            rows.where(source=source, speaker=speaker)))
+            rows.where(source=source, speaker=speaker, conversation_id=conversation_id)))
 
     def get(self, memory_id: str) -> Memory:
         """The memory with ``memory_id``; an unknown id raises ``StoreError``."""
