@@ -129,6 +129,7 @@ def run(quick: bool = False, model: str | None = None, detail: bool = False) -> 
     tmp = Path(tempfile.mkdtemp(prefix="persona-turn-"))
     pipe = sample_pipeline(tmp / "home", llm=model)
     pipe.settings.max_new_tokens = 48
+    pipe.warm_between_turns = True  # as in the app
     server = _pulse(tmp)
     questions = QUESTIONS[:2] if quick else QUESTIONS
     runs: dict[str, list[dict[str, float]]] = {"plain": [], "live": []}

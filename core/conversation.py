@@ -25,11 +25,22 @@ DEFAULT_GAP = timedelta(minutes=30)
 @dataclass
 class Conversation:
     id: str
-    history: list[dict[str, str]] = field(default_factory=list)  # oldest first
+    history: list[dict[str, str]] = field(default_factory=list)  # oldest first, the window
+    total: int = 0  # the conversation's turns, shown or not
+    max_turns: int = 0  # the window's size
 
     @classmethod
-    def new(cls) -> Conversation:
-        return cls(uuid.uuid4().hex)
+    def new(cls, max_turns: int = 0) -> Conversation:
+        return cls(uuid.uuid4().hex, max_turns=max_turns)
+
+    def then(self, question: str, answer: str) -> Conversation:
+        """This conversation once ``question`` and its ``answer`` are its latest turns (what
+        ``current`` will read after they are stored)."""
+        said = [*self.history, {"role": "user", "content": question},
+                {"role": "assistant", "content": answer}]
+        total = self.total + 2
+        shown = window(total, self.max_turns)
+        return Conversation(self.id, said[len(said) - shown:], total, self.max_turns)
 
     @classmethod
     def current(cls, store, *, max_turns: int, gap: timedelta = DEFAULT_GAP,
@@ -37,14 +48,14 @@ class Conversation:
         """The latest conversation if its last turn is recent, else a new one."""
         recent: list[Memory] = store.list(limit=max(2 * max_turns, 2), source="chat")
         if not recent or (now or now_utc()) - recent[0].ts > gap or not recent[0].conversation_id:
-            return cls.new()
+            return cls.new(max_turns)
         cid = recent[0].conversation_id
         turns = [m for m in recent if m.conversation_id == cid]
         # All of the conversation's turns are here when an older one's turn was listed too.
         total = len(turns) if len(turns) < len(recent) else store.count(
             source="chat", conversation_id=cid)
         shown = window(total, max_turns)
-        return cls(cid, [turn_message(m) for m in reversed(turns[:shown])])
+        return cls(cid, [turn_message(m) for m in reversed(turns[:shown])], total, max_turns)
 
 
 def window(total: int, max_turns: int) -> int:

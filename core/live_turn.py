@@ -219,30 +219,7 @@ class LiveTurn:
         return kept + new
 
     def _prefix(self, order: list[Hit], question: str = "") -> list[dict[str, str]]:
-        """The prompt up to where a memory found later would go: what it shares with the
-        same prompt given one more memory (so it holds whatever the prompt's layout puts
-        between the memories and the question); with ``question`` (the words heard so far),
-        on to the end of them: a memory found at the release then costs those words, read
-        again, and saves nothing less than before."""
-        def build(hits, q=_MARK):
-            return self.pipe.prompt_messages(q, hits, self._conv.history, now=self.now,
-                                             keep_order=True)
-
-        messages = build(order)
-        more = build([*order, Hit(Memory(text="\u2063"), float("-inf"))])
-        content, other = messages[-1]["content"], more[-1]["content"]
-        n = 0
-        while n < min(len(content), len(other)) and content[n] == other[n]:
-            n += 1
-        head = content[:min(n, content.index(_MARK))]
-        if question:
-            asked = build(order, f"{question} {_MARK}")
-            text = asked[-1]["content"]
-            # The same prompt up to the question (the budget may drop a memory for a long
-            # question: then the question waits for the release).
-            if asked[:-1] == messages[:-1] and text.startswith(head):
-                head = text[:text.index(_MARK)].rstrip()
-        return messages[:-1] + [{"role": messages[-1]["role"], "content": head}]
+        return prompt_start(self.pipe, order, self._conv.history, self.now, question)
 
     # ------------------------------------------------------------------ released
     def finish(self, utterance: Utterance | str | Path, *, speak: bool = False,
@@ -308,6 +285,34 @@ class LiveTurn:
     def _shutdown(self) -> None:
         if self._exec is not None:
             self._exec.shutdown(wait=False, cancel_futures=True)
+
+
+def prompt_start(pipe, order: list[Hit], history: list[dict[str, str]], now: datetime,
+                 question: str = "") -> list[dict[str, str]]:
+    """The prompt up to where a memory found later would go: what it shares with the same
+    prompt given one more memory (so it holds whatever the prompt's layout puts between the
+    memories and the question); with ``question`` (the words heard so far), on to the end of
+    them: a memory found at the release then costs those words, read again, and saves nothing
+    less than before. With no memories and no question: the system prompt and the
+    conversation (what ``Pipeline.warm_next_turn`` reads between turns)."""
+    def build(hits, q=_MARK):
+        return pipe.prompt_messages(q, hits, history, now=now, keep_order=True)
+
+    messages = build(order)
+    more = build([*order, Hit(Memory(text="\u2063"), float("-inf"))])
+    content, other = messages[-1]["content"], more[-1]["content"]
+    n = 0
+    while n < min(len(content), len(other)) and content[n] == other[n]:
+        n += 1
+    head = content[:min(n, content.index(_MARK))]
+    if question:
+        asked = build(order, f"{question} {_MARK}")
+        text = asked[-1]["content"]
+        # The same prompt up to the question (the budget may drop a memory for a long
+        # question: then the question waits for the release).
+        if asked[:-1] == messages[:-1] and text.startswith(head):
+            head = text[:text.index(_MARK)].rstrip()
+    return messages[:-1] + [{"role": messages[-1]["role"], "content": head}]
 
 
 def _heard_so_far(text: str) -> str:

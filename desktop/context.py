@@ -32,6 +32,7 @@ class AppContext(QObject):
         super().__init__(parent)
         self.home = home.ensure()
         self.pipeline = Pipeline(self.home)
+        self.pipeline.warm_between_turns = True  # the app stays open between turns
         self.pool = QThreadPool.globalInstance()
         # One background thread more than cores is enough: ASR, LLM and LanceDB release the
         # GIL while they work; more threads would only fight over two cores.

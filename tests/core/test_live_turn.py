@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 import time
+from datetime import datetime, timezone
 
 import numpy as np
 import pytest
@@ -12,7 +13,9 @@ import pytest
 from persona.core.audio.io import load_utterance
 from persona.core.audio.utterance import Utterance
 from persona.core.errors import StoreError
-from persona.core.live_turn import LiveTurn, TurnCancelled, feed_in_real_time
+from persona.core.conversation import Conversation
+from persona.core.live_turn import LiveTurn, TurnCancelled, feed_in_real_time, prompt_start
+from persona.core.llm.llamacpp_backend import MIN_READ
 from persona.core.pipeline import Pipeline
 from persona.core.settings import Settings
 
@@ -187,3 +190,30 @@ def test_a_failed_write_of_the_turn_is_reported(pipe, clip, monkeypatch):
         pipe.voice_turn(clip)
     monkeypatch.undo()
     _forget_turns(pipe)
+
+
+def _next_start(pipe: Pipeline) -> list[dict[str, str]]:
+    """What the next turn reads first: the system prompt and the conversation so far."""
+    conv = Conversation.current(pipe.store, max_turns=pipe.settings.history_turns)
+    return prompt_start(pipe, [], conv.history, datetime.now(timezone.utc))
+
+
+def test_between_turns_the_next_turns_start_is_read_while_the_reply_is_spoken(pipe):
+    question = "Where does my sister live?"
+    pipe.warm_between_turns = True
+    try:
+        reply = pipe.reply(question)
+        pipe._warmer.submit(lambda: None).result(timeout=60)  # the warm-up ran before it
+        start = _next_start(pipe)
+        assert start[-3:-1] == [{"role": "user", "content": question},
+                                {"role": "assistant", "content": reply.text}]
+        # Already in the model's cache: only the last MIN_READ tokens are read again.
+        assert pipe.llm.prefill(start, open_end=True) <= MIN_READ
+        _forget_turns(pipe)
+        # Without it (as in a one-shot `persona ask`), the next turn reads the exchange.
+        pipe.warm_between_turns = False
+        pipe.reply(question)
+        assert pipe.llm.prefill(_next_start(pipe), open_end=True) > 10
+    finally:
+        pipe.warm_between_turns = False
+        _forget_turns(pipe)
