@@ -12,8 +12,8 @@ import pytest
 
 from persona.core.audio.io import load_utterance
 from persona.core.audio.utterance import Utterance
-from persona.core.errors import StoreError
 from persona.core.conversation import Conversation
+from persona.core.errors import StoreError
 from persona.core.live_turn import LiveTurn, TurnCancelled, feed_in_real_time, prompt_start
 from persona.core.llm.llamacpp_backend import MIN_READ
 from persona.core.pipeline import Pipeline
