@@ -1,5 +1,7 @@
 """A push-to-talk turn that starts working while the person is still speaking.
 
+    between:   the reply's text is complete ─► the next prompt's start (system prompt and
+               conversation) is read while it is spoken (Pipeline.warm_next_turn)
     key held:  audio ─► about every second, one pass at a time on a worker thread:
                partial transcript ─► retrieve ─► prefill system prompt + history + memories
                + "Question: " + the words heard so far but the last (it may be cut off)
@@ -9,9 +11,9 @@
                words of the reply exist, in parallel with them
 
 At the release the pass in flight stops at its next step (a prefill stops in the middle of
-the batch it reads, core/llm/abort.py, so the final transcription has the cores to itself;
-the chunks it read stay cached), the final transcript is made, and the model only reads what the last pass did not: the memories found since then,
-the question's last words and the chat template's end of turn and assistant cue (~10
+the batch it reads, core/llm/abort.py, so the final transcription has the CPU to itself; the
+chunks it read stay cached), the final transcript is made, and the model only reads what
+the last pass did not: the memories found since then, the question's last words and the chat template's end of turn and assistant cue (~10
 tokens), which on 2 cores decides the time to first audio (a 470-token prompt takes ~2 s to
 read; its last ~40 tokens ~0.2 s). The backend reuses the cache up to the first token where
 the final prompt differs, so a partial transcript that misheard a word costs only the words
@@ -113,7 +115,8 @@ class LiveTurn:
             self._frames += len(block)
             o = self.options
             # The first block starts a pass at once: with too little audio to transcribe, it
-            # reads the conversation so far (it changed with the last reply) into the cache.
+            # reads the conversation so far into the cache (done already when the pipeline
+            # read it between turns, Pipeline.warm_next_turn; then it costs nothing).
             first = self._job is None
             if not first and (self._busy or self._frames < o.min_audio_seconds * rate
                               or self._frames - self._last_pass_frames
