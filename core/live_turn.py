@@ -12,13 +12,13 @@
 
 At the release the pass in flight stops at its next step (a prefill stops in the middle of
 the batch it reads, core/llm/abort.py, so the final transcription has the CPU to itself; the
-chunks it read stay cached), the final transcript is made, and the model only reads what
-the last pass did not: the memories found since then, the question's last words and the chat template's end of turn and assistant cue (~10
-tokens), which on 2 cores decides the time to first audio (a 470-token prompt takes ~2 s to
-read; its last ~40 tokens ~0.2 s). The backend reuses the cache up to the first token where
-the final prompt differs, so a partial transcript that misheard a word costs only the words
-after it. With no pass at all (``Pipeline.voice_turn``) the same code gives the plain turn
-with the plain prompt.
+chunks it read stay cached), the final transcript is made, and the model only reads what the
+last pass did not: the memories found since then, the question's last words and the chat
+template's end of turn and assistant cue (~10 tokens), which on 2 cores decides the time to
+first audio (a 470-token prompt takes ~2 s to read; its last ~40 tokens ~0.2 s). The backend
+reuses the cache up to the first token where the final prompt differs, so a partial
+transcript that misheard a word costs only the words after it. With no pass at all
+(``Pipeline.voice_turn``) the same code gives the plain turn with the plain prompt.
 
 A pass never blocks the audio: ``feed`` only appends the block and, when a pass is due and
 none is running, hands a snapshot to the worker. A pass that fails is logged and forgotten;

@@ -44,7 +44,7 @@ class WhisperOptions:
 
     language: str | None = "en"  # None = detect (multilingual models only)
     beam_size: int = 1  # greedy: as accurate as beam 5 on clean speech here, and faster
-    cpu_threads: int = 0  # 0 = half the cores this process may use (at least 1): see _threads
+    cpu_threads: int = 0  # 0 = half the cores this process may use: default_threads
     compute_type: str = "int8"
     vad_filter: bool = True
     vad_min_silence_ms: int = 1000  # a pause this long splits speech regions
