@@ -10,6 +10,7 @@ tell retrieval misses from generation misses. Replies are scored as the settings
 
     python -m benchmarks.bench_grounded                      # the default model
     python -m benchmarks.bench_grounded --model smollm2-135m,qwen2.5-coder-0.5b --log out.json
+    python -m benchmarks.bench_grounded --memories 3,5     # memories per answer, side by side
 """
 
 from __future__ import annotations
@@ -152,17 +153,26 @@ def rows_for(model: str, outcomes: list[Outcome], k: int) -> list[Row]:
 
 def run(quick: bool = False, models: list[str | None] | None = None,
         log: Path | None = None, memory_off: bool = False,
-        questions: Path | None = None) -> list[Row]:
+        questions: Path | None = None, memories: list[int] | None = None) -> list[Row]:
+    """``memories``: the settings' memories per answer (``retrieval_k``) to compare, each
+    over every model (default: as the settings ship)."""
     items = load_questions(quick, questions)
     pipe = sample_pipeline()
+    shipped = pipe.settings.retrieval_k
     rows: list[Row] = []
     records = {}
-    for i, name in enumerate(models or [None]):
+    runs = [(name, k) for k in (memories or [shipped]) for name in (models or [None])]
+    for name, k in runs:
         model = use_model(pipe, name)
+        pipe.settings = pipe.settings.model_copy(update={"retrieval_k": k})
+        if memories and len(memories) > 1:
+            model = f"{model}, {k} memories"
         pipe.llm  # noqa: B018 - load it now, outside the timed replies
         outcomes = evaluate(pipe, items, progress=lambda o, m=model: _show(m, o))
-        found = rows_for(model, outcomes, pipe.settings.retrieval_k)
-        rows.extend(found if i == 0 else found[:-1])  # retrieval is the same for every model
+        found = rows_for(model, outcomes, k)
+        # Retrieval is the same for every model: its row once per number of memories.
+        first_model = name == (models or [None])[0]
+        rows.extend(found if first_model else found[:-1])
         if memory_off:
             off = evaluate(pipe, [x for x in items if x["kind"] in ANSWERABLE], use_memory=False)
             rows.append(Row("grounded", f"{model}: answerable correct, retrieval off (profile "
@@ -185,9 +195,13 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--log", type=Path, help="write every reply and verdict to this JSON file")
     ap.add_argument("--questions", type=Path, help="another question file of the same format "
                     "(e.g. benchmarks/data/grounded_heldout.json, written after the gate)")
+    ap.add_argument("--memories", default="", help="comma-separated memories per answer "
+                    "(settings retrieval_k) to compare, e.g. 3,5 (default: the shipped one)")
     args = ap.parse_args(argv)
     models = [m.strip() for m in args.model.split(",") if m.strip()] or None
-    print(format_table(run(args.quick, models, args.log, args.memory_off, args.questions)))
+    memories = [int(k) for k in args.memories.split(",") if k.strip()] or None
+    print(format_table(run(args.quick, models, args.log, args.memory_off, args.questions,
+                           memories)))
 
 
 if __name__ == "__main__":
