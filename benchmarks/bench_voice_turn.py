@@ -123,11 +123,14 @@ def _pulse(tmp: Path):
     return server
 
 
-def run(quick: bool = False, model: str | None = None, detail: bool = False) -> list[Row]:
+def run(quick: bool = False, model: str | None = None, detail: bool = False,
+        requantize: bool | None = None) -> list[Row]:
     """``model``: a catalog language model (default: the settings' default); ``detail``:
-    each turn on a line of its own (stderr)."""
+    each turn on a line of its own (stderr); ``requantize``: the ``llm_requantize`` setting
+    (None: its default), to compare the model's runtime copy with its file."""
     tmp = Path(tempfile.mkdtemp(prefix="persona-turn-"))
-    pipe = sample_pipeline(tmp / "home", llm=model)
+    extra = {} if requantize is None else {"llm_requantize": requantize}
+    pipe = sample_pipeline(tmp / "home", llm=model, **extra)
     pipe.settings.max_new_tokens = 48
     pipe.warm_between_turns = True  # as in the app
     server = _pulse(tmp)
@@ -206,5 +209,10 @@ if __name__ == "__main__":
     ap.add_argument("--quick", action="store_true", help="2 clips and 1 cold ask each way")
     ap.add_argument("--model", help="a catalog language model (default: the settings' one)")
     ap.add_argument("--detail", action="store_true", help="each turn on a line (stderr)")
+    ap.add_argument("--requantize", choices=("on", "off"),
+                    help="llm_requantize: run the model's Q4_0 runtime copy, or its file as "
+                         "it ships (default: the setting's default, on)")
     args = ap.parse_args()
-    print(format_table(run(quick=args.quick, model=args.model, detail=args.detail)))
+    requantize = None if args.requantize is None else args.requantize == "on"
+    print(format_table(run(quick=args.quick, model=args.model, detail=args.detail,
+                           requantize=requantize)))

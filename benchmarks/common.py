@@ -15,17 +15,20 @@ from persona.core.settings import load_settings, save_settings
 CACHE = Path(__file__).resolve().parent / ".cache"
 
 
-def sample_pipeline(root: Path | None = None, llm: str | None = None) -> Pipeline:
+def sample_pipeline(root: Path | None = None, llm: str | None = None,
+                    **settings) -> Pipeline:
     """A pipeline over a fresh home holding the sample persona, models loaded and warm;
-    ``llm`` (a catalog name) is written into the home's settings, so every process that opens
-    the home (a cold `persona ask` too) runs that language model."""
+    ``llm`` (a catalog name) and any other ``settings`` are written into the home's
+    settings, so every process that opens the home (a cold `persona ask` too) runs with
+    them."""
     # Model files and conversions live in the per-user cache (core/models/cache.py), shared
     # by every home: a fresh home converts nothing.
     root = root or Path(tempfile.mkdtemp(prefix="persona-bench-"))
     home = Home.resolve(root)
-    if llm:
+    update = {**({"llm": llm} if llm else {}), **settings}
+    if update:
         home.ensure()
-        save_settings(load_settings(home.settings_file).model_copy(update={"llm": llm}),
+        save_settings(load_settings(home.settings_file).model_copy(update=update),
                       home.settings_file)
     pipe = Pipeline(home)
     load_sample_persona(pipe)

@@ -61,7 +61,8 @@ class AppContext(QObject):
         self.pipeline.settings = settings
         reload = {"asr": "transcriber", "asr_model": "transcriber",
                   "asr_language": "transcriber", "embed_model": "embedder", "llm": "llm",
-                  "llm_model": "llm", "llm_backend": "llm", "tts_voice": "speaker",
+                  "llm_model": "llm", "llm_backend": "llm", "llm_requantize": "llm",
+                  "tts_voice": "speaker",
                   "tts_rate": "speaker", "tts_volume": "speaker"}
         for key, attr in reload.items():
             if getattr(old, key) != getattr(settings, key):

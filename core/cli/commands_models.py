@@ -90,16 +90,29 @@ def cmd_models_info(args: Namespace) -> int:
     d = model_dict(state_of(spec, settings))
     d.update(ram_estimate="file + f16 KV cache of 4096 tokens + 300 MB" if spec.role == "llm"
              else "file + 200 MB", packages=[f"{p}=={v}" for p, v in spec.packages],
-             imported_from=spec.imported_from)
+             imported_from=spec.imported_from, runtime_copy=_runtime_copy(spec, settings))
     if args.json:
         emit_json(d)
         return 0
     for key in ("name", "title", "role", "params", "size_bytes", "ram_bytes", "ram_estimate",
                 "licence", "languages", "source", "sha256", "installed", "verified", "in_use",
-                "install", "problem", "note"):
+                "runtime_copy", "install", "problem", "note"):
         if d.get(key) not in (None, "", []):
             print(f"{key:<12} {d[key]}")
     return 0
+
+
+def _runtime_copy(spec, settings) -> str | None:
+    """What llama.cpp runs instead of the file (core/models/requantize.py), in words."""
+    if not spec.runtime_quant:
+        return None
+    if not settings.llm_requantize:
+        return f"{spec.runtime_quant}, off (llm_requantize is false: the file runs as it is)"
+    from persona.core.models.requantize import derived_path
+
+    path = derived_path(spec.sha256, spec.runtime_quant)
+    where = str(path) if path.is_file() else "made on first use, about 10 s"
+    return f"{spec.runtime_quant} for llama.cpp ({where})"
 
 
 def cmd_models_use(args: Namespace) -> int:

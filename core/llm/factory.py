@@ -66,7 +66,7 @@ def _load(settings: Settings, home: Home, name: str, progress: Progress | None,
         from persona.core.llm.prefix_state import state_dir
 
         # The persona prefix's KV state is kept in the home: a new process skips reading it.
-        return _noted(LlamaCppBackend(model_gguf(settings, home), fit.adapter_dir,
+        return _noted(LlamaCppBackend(model_gguf(settings, home, progress), fit.adapter_dir,
                                       state_dir=state_dir(home.root) if adapter else None), fit)
     folder = ensure_model_folder(settings, home, progress)
     if name == "torch":

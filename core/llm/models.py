@@ -207,7 +207,15 @@ else:
         fcntl.flock(f.fileno(), fcntl.LOCK_UN)
 
 
-def model_gguf(settings: Settings, home: Home) -> Path:
-    """The GGUF file the llama.cpp backend runs (memory-mapped, as it is, never converted):
-    the catalog model the ``llm`` setting names, joined and checked on first use."""
-    return llm_file(selected_llm(settings))
+def model_gguf(settings: Settings, home: Home, progress: Progress | None = None) -> Path:
+    """The GGUF file the llama.cpp backend runs (memory-mapped, never converted to float):
+    the catalog model the ``llm`` setting names, joined and checked on first use, or its
+    faster runtime copy when the catalog names one and ``llm_requantize`` is on
+    (core/models/requantize.py)."""
+    spec = selected_llm(settings)
+    path = llm_file(spec, progress)
+    if settings.llm_requantize and spec.runtime_quant:
+        from persona.core.models.requantize import runtime_copy
+
+        return runtime_copy(path, spec.sha256, spec.runtime_quant, progress)
+    return path

@@ -77,6 +77,9 @@ class ModelSpec:
     imported_from: str | None = None  # an imported GGUF: the file it was copied from
     file_name: str | None = None  # an imported GGUF: its file in the cache
     training: TrainingHints = TrainingHints()  # an imported GGUF: none (generic defaults)
+    # llama.cpp runs a copy of this type instead (core/models/requantize.py), measured to
+    # be faster and to answer as well; None: the file as it is.
+    runtime_quant: str | None = None
 
     @property
     def imported(self) -> bool:
@@ -182,7 +185,10 @@ BUILTIN: dict[str, ModelSpec] = {m.name: m for m in (
         # held-out NLL 5.79 → 5.46 at lr 5e-3 with LoRA on the last 8 of 24 blocks; → 5.67
         # on 4 blocks, and only → 5.75 on 4 at SmolLM2's 2e-2. 128 tokens hold an imported
         # chunk (400 characters) whole and cut 11% of a long-speech nightly's tokens.
-        training=TrainingHints(learning_rate=5e-3, lora_layers=8, max_seq_len=128)),
+        training=TrainingHints(learning_rate=5e-3, lora_layers=8, max_seq_len=128),
+        # Q4_0 read prompts ~1.4x and decoded ~1.2x as fast here with the same grounded
+        # accuracy (RESULTS.md, tenth latency round).
+        runtime_quant="Q4_0"),
     ModelSpec(
         name="qwen2.5-coder-1.5b", role="llm", title="Qwen2.5-Coder-1.5B-Instruct Q4_K_M (GGUF)",
         params=1_777_088_000, size=1_117_320_768, licence="Apache-2.0 (upstream)",

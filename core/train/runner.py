@@ -419,10 +419,10 @@ def _add_gguf(candidate: Path, settings: Settings, home: Home, log: Log) -> None
     if settings.llm_model:  # a model folder, which llama.cpp does not run
         return
     from persona.core.llm.lora_gguf import BaseModel, write_gguf_adapter
-    from persona.core.llm.models import model_gguf
+    from persona.core.models.files import llm_file, selected_llm
 
-    try:
-        write_gguf_adapter(candidate, BaseModel.from_file(model_gguf(settings, home)))
+    try:  # the pinned file's header (a runtime copy has the same tensors and names)
+        write_gguf_adapter(candidate, BaseModel.from_file(llm_file(selected_llm(settings))))
     except (PersonaError, OSError, KeyError, ValueError) as exc:
         log(f"(the adapter was not converted for llama.cpp: {exc})")
 
