@@ -110,6 +110,10 @@ class Pipeline:
         self._writes: list[Future] = []
         self._warmer: ThreadPoolExecutor | None = None  # see warm_next_turn
         self._style = None  # the person's StyleProfile, for replies "as me"
+        # Told of one-off work while a model loads (joining its parts, checking its sha256,
+        # making its runtime copy: seconds, once per machine); the CLI prints it, the app
+        # shows it in the status line.
+        self.model_progress: Callable[[str], None] | None = None
 
     # ----------------------------------------------------------------- components
     @component
@@ -158,7 +162,7 @@ class Pipeline:
     def llm(self):
         from persona.core.llm.factory import load_backend
 
-        return load_backend(self.settings, self.home)
+        return load_backend(self.settings, self.home, progress=self.model_progress)
 
     @component
     def prefs(self):

@@ -46,10 +46,18 @@ class Shell:
             ctx.pipeline.transcriber.warm_up()
             ctx.pipeline.store.count()
             task.progress(1, 2, "asr")
-            ctx.pipeline.warm_up(asr=False, llm=True)
+            # One-off work before the first load (e.g. the model's runtime copy) is shown.
+            ctx.pipeline.model_progress = lambda text: task.progress(1, 2, text)
+            try:
+                ctx.pipeline.warm_up(asr=False, llm=True)
+            finally:
+                ctx.pipeline.model_progress = None
             task.progress(2, 2, "llm")
 
         def progress(done: int, _total: int, what: str) -> None:
+            if what not in ("asr", "llm"):  # a line of one-off work while the model loads
+                window.set_status(f"Speech model ready · {what}")
+                return
             ctx.ready.add(what)
             ctx.models_ready.emit(what)
             note = getattr(ctx.pipeline.__dict__.get("llm"), "adapter_note", None)

@@ -15,7 +15,9 @@ from persona.core.settings import Settings, load_settings, save_settings
 
 
 def _pipeline(args: Namespace) -> Pipeline:
-    return Pipeline(Home.resolve(args.home))
+    pipe = Pipeline(Home.resolve(args.home))
+    pipe.model_progress = info  # one-off model work (e.g. the runtime copy) said on stderr
+    return pipe
 
 
 def _progress_bar(desc: str, json_mode: bool):

@@ -7,6 +7,7 @@ from argparse import Namespace
 from persona.core.cli.report import emit_json, info
 from persona.core.models import cache
 from persona.core.models.catalog import get_model
+from persona.core.models.requantize import runtime_note
 from persona.core.models.status import (
     ModelState,
     catalog_states,
@@ -90,7 +91,7 @@ def cmd_models_info(args: Namespace) -> int:
     d = model_dict(state_of(spec, settings))
     d.update(ram_estimate="file + f16 KV cache of 4096 tokens + 300 MB" if spec.role == "llm"
              else "file + 200 MB", packages=[f"{p}=={v}" for p, v in spec.packages],
-             imported_from=spec.imported_from, runtime_copy=_runtime_copy(spec, settings))
+             imported_from=spec.imported_from, runtime_copy=runtime_note(spec, settings))
     if args.json:
         emit_json(d)
         return 0
@@ -100,19 +101,6 @@ def cmd_models_info(args: Namespace) -> int:
         if d.get(key) not in (None, "", []):
             print(f"{key:<12} {d[key]}")
     return 0
-
-
-def _runtime_copy(spec, settings) -> str | None:
-    """What llama.cpp runs instead of the file (core/models/requantize.py), in words."""
-    if not spec.runtime_quant:
-        return None
-    if not settings.llm_requantize:
-        return f"{spec.runtime_quant}, off (llm_requantize is false: the file runs as it is)"
-    from persona.core.models.requantize import derived_path
-
-    path = derived_path(spec.sha256, spec.runtime_quant)
-    where = str(path) if path.is_file() else "made on first use, about 10 s"
-    return f"{spec.runtime_quant} for llama.cpp ({where})"
 
 
 def cmd_models_use(args: Namespace) -> int:

@@ -71,6 +71,7 @@ def run_demo(home: Home, *, question: str = DEFAULT_QUESTION,
     say = log or (lambda _msg: None)
     say(f"The demo runs in its own folder, {home.root} (your data folder is not touched).")
     pipe = Pipeline(home)
+    pipe.model_progress = log
     setup = Timings()
     demo_dir = pipe.home.root / "demo"
     demo_dir.mkdir(exist_ok=True)

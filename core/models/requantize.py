@@ -46,6 +46,21 @@ def derived_path(source_sha256: str, quant: str) -> Path:
     return cache.models_cache() / "derived" / f"{source_sha256}.{quant.lower()}.gguf"
 
 
+def runtime_note(spec, settings) -> str | None:
+    """In words, what llama.cpp runs of the catalog model ``spec`` under ``settings`` (None:
+    the file itself, nothing to say); `persona models info` and the app's model cards."""
+    if not spec.runtime_quant:
+        return None
+    if not settings.llm_requantize:
+        return (f"llama.cpp runs the file as it is (llm_requantize is off; a "
+                f"{spec.runtime_quant} copy would be faster)")
+    path = derived_path(spec.sha256, spec.runtime_quant)
+    if not path.is_file():
+        return (f"llama.cpp runs a faster {spec.runtime_quant} copy of it, made on first use "
+                "(once, about 10 s)")
+    return f"llama.cpp runs a faster {spec.runtime_quant} copy of it, made once: {path}"
+
+
 def _recorded(dest: Path) -> str | None:
     try:
         text = dest.with_name(dest.name + ".sha256").read_text(encoding="ascii").strip()

@@ -37,8 +37,9 @@ from persona.desktop.workers.task import Task, start_task
 LANGUAGES = {"en": "English only", "multilingual": "many languages"}
 
 
-def card_of(state: ModelState) -> ModelCard:
-    """What the box shows for one row of ``catalog_states``."""
+def card_of(state: ModelState, settings=None) -> ModelCard:
+    """What the box shows for one row of ``catalog_states`` (``settings``: the home's, to
+    say which file llama.cpp runs)."""
     if state.orphan:
         return ModelCard(name=state.name, role=state.role, title="Missing model",
                          facts="Selected in the settings, but no catalog entry has this name "
@@ -65,7 +66,18 @@ def card_of(state: ModelState) -> ModelCard:
                      sha256=spec.sha256, status=status, in_use=state.in_use,
                      can_use=state.installed and not state.in_use,
                      hint="" if state.installed else spec.install_hint(),
-                     problem=state.problem or "", note=spec.note)
+                     problem=state.problem or "", note=_note(spec, settings))
+
+
+def _note(spec, settings) -> str:
+    """The catalog's note, then which file llama.cpp runs (`persona models info` also gives
+    the copy's path: core/models/requantize.py)."""
+    runs = ""
+    if settings is not None and spec.runtime_quant:
+        runs = (f"llama.cpp runs a faster {spec.runtime_quant} copy of this file, made once on "
+                "this computer." if settings.llm_requantize else
+                "llama.cpp runs this file as it is (“Faster copy of the model” is off).")
+    return " ".join(x for x in (spec.note, runs) if x)
 
 
 class ModelsController:
@@ -81,7 +93,8 @@ class ModelsController:
 
     def refresh(self) -> None:
         """Show the catalog again (a few find_spec and stat calls: no file is read)."""
-        self.box.show_models([card_of(s) for s in catalog_states(self.ctx.settings)])
+        settings = self.ctx.settings
+        self.box.show_models([card_of(s, settings) for s in catalog_states(settings)])
 
     @property
     def busy(self) -> bool:

@@ -193,3 +193,18 @@ def test_an_orphaned_selection_is_shown_not_hidden(make_window, sample_home, qtb
     assert "no longer in the catalog" in card.problem.text()
     assert "--name gone-model" in card.problem.text()
     assert box.cards["smollm2-135m"].use.isEnabled()  # the way out
+
+
+def test_the_card_says_which_file_llama_cpp_runs():
+    """The default model's card says llama.cpp runs its Q4_0 copy, or the file itself when
+    the setting is off; a model without a runtime copy says neither."""
+    from persona.core.models.status import catalog_states
+    from persona.desktop.controllers.models_controller import card_of
+
+    def note(name, settings):
+        row = next(s for s in catalog_states(settings) if s.name == name)
+        return card_of(row, settings).note
+
+    assert "runs a faster Q4_0 copy of this file" in note(DEFAULT_LLM, Settings())
+    assert "runs this file as it is" in note(DEFAULT_LLM, Settings(llm_requantize=False))
+    assert "llama.cpp" not in note("smollm2-135m", Settings())

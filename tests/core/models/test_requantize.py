@@ -105,3 +105,17 @@ def test_the_copy_predicts_text_as_the_file_does(source):
         backend = LlamaCppBackend(gguf, n_ctx=128, logits_all=True)
         losses.append(float(np.mean(backend.token_nll(backend.encode_text(TEXT)))))
     assert abs(losses[1] - losses[0]) < 0.1 * losses[0], losses
+
+
+def test_the_first_load_says_it_makes_the_copy(source, monkeypatch, tmp_path):
+    """The pipeline passes its model_progress to the load (the CLI prints it on stderr, the
+    app shows it in the status line): ten silent seconds would look like a hang."""
+    from persona.core.pipeline import Pipeline
+
+    spec, _ = source
+    monkeypatch.setitem(catalog.BUILTIN, SMALL, replace(spec, runtime_quant="Q4_0"))
+    pipe = Pipeline(tmp_path / "home", Settings(llm=SMALL, llm_backend="llamacpp"))
+    said: list[str] = []
+    pipe.model_progress = said.append
+    assert pipe.llm.path == requantize.derived_path(spec.sha256, "Q4_0")
+    assert any("faster Q4_0 copy" in s and "once" in s for s in said), said
