@@ -15,6 +15,8 @@ for a value rather than name a thing ("name", "colour", "city", "job": see SLOTS
   of the given texts — not as itself, not as a close word ("grandma" for "grandmother", by
   word vectors) — the memories cannot answer, and the reply says so and names what is
   missing ("I have no memory that mentions your mother."), at once and without the model.
+  "My favourite colour" is missing unless one text holds both words: a small model answers
+  it with the favourite food.
 - **While the reply streams** (:meth:`Focus.off_topic`): the words a sentence takes from the
   memories must mostly come from a memory that speaks of the focus, and a name must;
   "Miso" from the cat's memory does not answer a question about the neighbour's dog.
@@ -192,6 +194,13 @@ class Focus:
     def known(self, word: str, threshold: float = SIMILAR) -> bool:
         return any(self._in(word, u, threshold) for u in range(len(self.units)))
 
+    def spoken_of(self, phrase: Phrase) -> bool:
+        """Whether a given text speaks of ``phrase``: its head, or for a phrase that must be
+        said together ("favourite colour") all its words in one text."""
+        if not phrase.together:
+            return self.known(phrase.head)
+        return any(all(self._in(w, u) for w in phrase.words) for u in range(len(self.units)))
+
     def missing(self) -> Phrase | None:
         """The first focus whose head word no given text speaks of (then the memories
         cannot answer), else None. Only for a question about the person's own life: "Which
@@ -201,7 +210,7 @@ class Focus:
         named = any(p.head[:1].isupper() and self.known(p.head) for p in self.phrases)
         if not (PERSONAL & set(toks) or named) or ADVICE & set(toks) or toks[:2] in REQUESTS:
             return None
-        return next((p for p in self.phrases if not self.known(p.head)), None)
+        return next((p for p in self.phrases if not self.spoken_of(p)), None)
 
     def refusal(self) -> str | None:
         """The honest reply when the question is about something no given text mentions."""

@@ -40,6 +40,13 @@ SLOTS = frozenset({
     "thing", "things", "one", "ones", "anything", "something", "everything", "nothing", "lot",
     "first", "last", "next", "favourite", "favorite", "best", "new", "old", "usual", "own",
     "other", "main", "little", "big", "long", "far", "often", "much", "many", "few"})
+# "my favourite colour": both words are slot words, yet together they name something the
+# person would have said in those words; the phrase counts as spoken of only where one text
+# holds both ("my favourite food" says nothing of a favourite colour). Not for the generic
+# words ("my favourite thing"), which the person may have said any way at all.
+PREFERRED = frozenset({"favourite", "favorite"})
+GENERIC = frozenset({"thing", "things", "one", "ones", "anything", "something", "everything",
+                     "nothing", "lot", "way"})
 # Words that carry no content of their own in a reply.
 FUNCTION = ENDERS | OPENERS | frozenset({
     "a", "an", "as", "so", "if", "then", "also", "just", "very", "really", "too", "its",
@@ -106,6 +113,7 @@ class Phrase:
     words: tuple[str, ...]
     said: str = ""  # as asked, for the reply: "favourite film"
     mine: bool = False  # opened by "my": the reply says "your ..."
+    together: bool = False  # spoken of only where one text holds all its words (PREFERRED)
 
 
     @property
@@ -161,6 +169,8 @@ def question_focus(question: str) -> list[Phrase]:
         content = tuple(w for w in got if w not in SLOTS and w not in FUNCTION and len(w) > 1)
         if content:
             phrases.append(Phrase(content, " ".join(got), mine))
+        elif len(got) > 1 and got[0] in PREFERRED and got[-1] not in GENERIC | PREFERRED:
+            phrases.append(Phrase((got[0], got[-1]), " ".join(got), mine, together=True))
     return phrases
 
 

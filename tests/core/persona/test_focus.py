@@ -39,6 +39,8 @@ def focus(question, vectors, person="Maya Lindqvist"):
     ("Who got engaged to Lea?", ["Lea"]),
     ("What is my job?", []),
     ("What am I allergic to?", []),
+    ("What is my favourite colour?", ["colour"]),  # said together, or not at all
+    ("What is my favourite thing to do?", []),  # "thing" is said any way at all
 ])
 def test_the_focus_of_a_question(question, heads):
     assert [p.head for p in question_focus(question)] == heads
@@ -56,6 +58,7 @@ def test_stems_fold_plurals_possessives_and_accents():
     ("Which hotel am I staying at?", "a hotel"),
     ("Which university did I study at?", "a university"),
     ("Which school did Ingrid go to?", "a school"),  # about someone in the memories
+    ("What is my favourite colour?", "your favourite colour"),  # the food is no colour
 ])
 def test_a_question_about_what_no_memory_mentions_is_refused(question, refusal, vectors):
     line = focus(question, vectors).refusal()
@@ -174,3 +177,18 @@ def test_a_weekday_is_no_date(vectors):
                                                      vectors))
     assert gated("Your cello lessons are on Thursdays.", gate).endswith(
         "You wrote that on Monday, 9 February 2026.")
+
+
+def test_a_favourite_is_spoken_of_where_one_memory_holds_both_words(vectors):
+    """The food memory says "favourite" but no colour; a memory that names the favourite
+    colour is found, and so is a favourite food asked for in other words."""
+    food = "8. [2026-06-02] My favourite food is my grandmother's cardamom buns."
+    colour = "9. [2026-06-03] My favourite colour is the green of the fjord in May."
+
+    def refusal(question, *extra):
+        return Focus(question, [*DIARY, food, *extra], vectors).refusal()
+
+    assert "your favourite colour" in refusal("What is my favourite colour?")
+    assert refusal("What is my favourite color?", colour) is None
+    assert refusal("What is my favourite food?") is None
+    assert refusal("What is my favourite dish?") is None  # dish ~ food by vector
