@@ -193,7 +193,9 @@ class Pipeline:
         that fails here is left alone: the first real use builds it again and raises."""
         def build(name: str) -> None:
             try:
-                getattr(self, name)
+                built = getattr(self, name)
+                if name == "embedder":  # and what encodes a question (the numpy model)
+                    _ = built.dim
             except Exception:  # noqa: BLE001 - raised again where it is used
                 log.debug("preloading %s failed", name, exc_info=True)
 

@@ -131,7 +131,8 @@ def cmd_listen(args: Namespace) -> int:
 
 def cmd_ask(args: Namespace) -> int:
     pipe = _pipeline(args)
-    pipe.preload("llm", "store")  # side by side: a cold ask waits for the slower one only
+    # Side by side: a cold ask waits for the slowest only (the language model, ~2 s here).
+    pipe.preload("llm", "store", "embedder")
     stream = not args.json and not args.speak
     reply = pipe.reply(args.question, speak=args.speak,
                        wav=Path(args.wav) if args.wav else None,
