@@ -6,7 +6,8 @@ catalog's Qwen files ship in. Measured on the 2-vCPU Xeon (RESULTS.md, tenth lat
 the Qwen 0.5B Q4_K_M file requantized to Q4_0 reads a prompt at 175–197 tokens/s against
 113–141 and decodes at 28–31 against 23–25, with the same grounded accuracy within a
 question (main set 60/66 and 11/15 against 60/66 and 12/15; held-out set 11/12 and 10/12
-against 10/12 and 10/12).
+against 10/12 and 10/12). The price: it predicts text a little worse (the sample diary's
+perplexity 16.94 against 16.07), and the person's adapter brings both to the same place.
 
 The copy is made once per machine with llama.cpp's own quantizer (about 10 s for the 0.5B),
 in the per-user model cache beside the file it comes from, keyed by that file's sha256:
