@@ -292,7 +292,7 @@ def _run_locked(home: Home, settings: Settings, options: TrainOptions, *,
         store.discard(candidate)
     elif outcome.evaluation.not_worse:
         _add_other_format(candidate, fmt, model_folder, log)
-        _add_gguf(candidate, settings, home, log)
+        _add_gguf(candidate, settings, log)
         summary = build_summary(ledger)
         ev = outcome.evaluation
         outcome.version = store.promote(candidate, AdapterMeta(
@@ -413,7 +413,7 @@ def _add_other_format(candidate: Path, fmt: str, model_folder: Path, log: Log) -
         log(f"(the adapter was not converted for {other}: {exc})")
 
 
-def _add_gguf(candidate: Path, settings: Settings, home: Home, log: Log) -> None:
+def _add_gguf(candidate: Path, settings: Settings, log: Log) -> None:
     """llama.cpp's GGUF LoRA beside the peft adapter, so both formats are promoted together
     (a failure is logged: the backend converts it on first load instead)."""
     if settings.llm_model:  # a model folder, which llama.cpp does not run
