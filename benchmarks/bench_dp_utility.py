@@ -215,8 +215,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, default=OUT)
     ap.add_argument("--quick", action="store_true", help="a few records, to try the harness")
     ap.add_argument("--table", action="store_true", help="print the table of --out and stop")
-    ap.add_argument("--dp-only", action="store_true",
-                    help="skip the σ = 0 runs (judged against the best σ = 0 of the text)")
+    only = ap.add_mutually_exclusive_group()
+    only.add_argument("--dp-only", action="store_true",
+                      help="skip the σ = 0 runs (judged against the best σ = 0 of the text)")
+    only.add_argument("--sigma0-only", action="store_true",
+                      help="only the σ = 0 runs (e.g. beside a --dp-only process of the "
+                           "same settings, one core each)")
     ap.add_argument("--norms", metavar="SETTING", help="per-example gradient norms at the "
                     "start of training under SETTING (to choose C), and stop")
     args = ap.parse_args(argv)
@@ -236,7 +240,8 @@ def main(argv: list[str] | None = None) -> int:
         for name in args.only:
             measure(corpus, name, records, args.model, args.out, done,
                     log=lambda m: print(m, file=sys.stderr, flush=True),
-                    modes=("dp",) if args.dp_only else ("dp", "sigma0"))
+                    modes=("dp",) if args.dp_only else ("sigma0",) if args.sigma0_only
+                    else ("dp", "sigma0"))
     print(table(done))
     return 0
 
