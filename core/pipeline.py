@@ -194,8 +194,9 @@ class Pipeline:
         def build(name: str) -> None:
             try:
                 built = getattr(self, name)
-                if name == "embedder":  # and what encodes a question (the numpy model)
-                    _ = built.dim
+                first_use = getattr(built, "prepare_first_use", None)
+                if first_use is not None:  # e.g. the embedder's question encoder
+                    first_use()
             except Exception:  # noqa: BLE001 - raised again where it is used
                 log.debug("preloading %s failed", name, exc_info=True)
 

@@ -138,6 +138,12 @@ class Embedder:
         small = self._small_model()
         return small.dim if small is not None else _dimension(self.load())
 
+    def prepare_first_use(self) -> None:
+        """Load what encodes one question (the numpy model, else torch's), so that a cold
+        command's first search does not wait for it (Pipeline.preload)."""
+        if self._small_model() is None:
+            self.load()
+
     def _small_model(self):
         """The numpy form of the model (``numpy_embed.NumpyBert``) when the folder has the
         shape it computes exactly, else None (then torch embeds everything)."""

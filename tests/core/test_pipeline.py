@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import wave
 
 import numpy as np
@@ -187,6 +188,11 @@ def test_preload_builds_components_beside_the_caller_and_a_failure_is_raised_on_
     assert started.wait(10) and "embedder" not in p.__dict__  # returned; the build goes on
     release.set()
     assert p.embedder is not None and where == ["persona-preload-embedder"]  # built once
+    # ... and what encodes a question is loaded too (the numpy model for the bundled one).
+    deadline = time.monotonic() + 30
+    while p.embedder._numpy is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert p.embedder._numpy is not None
 
     def broken(settings):
         raise ModelError("no such model")
