@@ -11,15 +11,21 @@ current adapter on the text's 96 held-out records, the base model's being bench_
     python -m benchmarks.bench_dp_schedule --table
 
 The ledger composes a record's runs by Rényi DP, so ε = 2 a night reaches the budget of 8
-only after ~30 nights (``--plan``); at ~10 min a night here the whole schedule is hours of
-training. ``--work DIR`` keeps the home, so a later call goes on from the last night; each
-night is appended to benchmarks/results/dp_utility.jsonl (kind "night").
+only after ~30 nights (``--plan``); at ~15 min a night here the whole schedule is hours of
+training, more than one sitting. ``--work DIR`` keeps the home, so a later call goes on from
+the last night; ``--carry FILE`` also keeps it as a persona bundle (the product's own export,
+with its adapters and ledger) written after every night, and a call whose work folder has no
+home imports it first, so the schedule goes on in another checkout or on another machine.
+Each night is appended to benchmarks/results/dp_utility.jsonl (kind "night"), keyed by the
+series (the carry file's name, else the home's folder) and the night's number in the home's
+ledger.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import tempfile
 import time
@@ -30,6 +36,27 @@ from benchmarks.bench_train import job
 from benchmarks.table import format_grid
 
 MAX_LEN = 128  # the product's tokens per example (TrainOptions.max_seq_len)
+# The carried bundle holds the benchmark's public text and its adapters, nothing personal;
+# the passphrase only satisfies the bundle format.
+CARRY_PASSPHRASE = "persona-benchmark-schedule"
+
+
+def plan_night(ledger, ids: list[str], *, run_epsilon: float = 2.0, batch: int = 32,
+               complete: bool = True) -> dict | None:
+    """Plan one night of ``ids`` in ``ledger`` and record it as the runner would (begun, and
+    completed unless ``complete`` is false), without training; None once no record may
+    take part in another run."""
+    from persona.privacy.plan import plan_run
+
+    p = plan_run(ledger, ids, target_epsilon=run_epsilon, delta=None, batch_size=batch,
+                 epochs=1.0)
+    if not p.eligible_ids:
+        return None
+    run_id = ledger.begin_run(**p.begin_kwargs(), clip_norm=1.0, backend="torch", info={})
+    if complete:
+        ledger.complete_run(run_id, steps_done=p.steps)
+    return {"records": len(p.eligible_ids), "steps": p.steps, "sigma": p.noise_multiplier,
+            "max_epsilon": p.projected_max_epsilon}
 
 
 def schedule_plan(n_records: int, *, budget: float = 8.0, run_epsilon: float = 2.0,
@@ -37,23 +64,14 @@ def schedule_plan(n_records: int, *, budget: float = 8.0, run_epsilon: float = 2
     """The nights a ledger allows ``n_records`` records (all eligible each night), planned
     and recorded in a scratch ledger as the runner would (no training)."""
     from persona.privacy.ledger import Ledger
-    from persona.privacy.plan import plan_run
 
     nights = []
     with tempfile.TemporaryDirectory(prefix="persona-bench-plan-") as tmp:
         ledger = Ledger(Path(tmp) / "ledger.jsonl", budget=budget)
         ids = [f"r{i:05d}" for i in range(n_records)]
-        while True:
-            p = plan_run(ledger, ids, target_epsilon=run_epsilon, delta=None,
-                         batch_size=batch, epochs=1.0)
-            if not p.eligible_ids:
-                return nights
-            run_id = ledger.begin_run(**p.begin_kwargs(), clip_norm=1.0, backend="torch",
-                                      info={})
-            ledger.complete_run(run_id, steps_done=p.steps)
-            nights.append({"night": len(nights) + 1, "records": len(p.eligible_ids),
-                           "steps": p.steps, "sigma": p.noise_multiplier,
-                           "max_epsilon": p.projected_max_epsilon})
+        while night := plan_night(ledger, ids, run_epsilon=run_epsilon, batch=batch):
+            nights.append({"night": len(nights) + 1, **night})
+        return nights
 
 
 def base_perplexity(corpus: str, model: str | None, out: Path, done: dict) -> float:
@@ -70,27 +88,67 @@ def base_perplexity(corpus: str, model: str | None, out: Path, done: dict) -> fl
     return done[("base", key)]["perplexity"]
 
 
+def nights_done(home: Path) -> int:
+    """The runs the home's ledger holds as completed: the nights already trained there (a
+    run begun and not completed is the next night's, which resumes it)."""
+    from persona.core.paths import Home
+    from persona.privacy.ledger import Ledger
+
+    ledger_file = Home.resolve(home).ledger_file
+    if not ledger_file.is_file():
+        return 0
+    return sum(run.status != "begun" for run in Ledger(ledger_file).runs())
+
+
+def bring_in(carry: Path, home: Path) -> bool:
+    """Import the carried bundle as ``home`` when there is no home yet; True if it did."""
+    from persona.core.bundle import import_persona
+
+    if home.exists() or not carry.is_file():
+        return False
+    import_persona(carry, home, passphrase=CARRY_PASSPHRASE)
+    return True
+
+
+def carry_out(home: Path, carry: Path) -> int:
+    """Export ``home`` over ``carry`` (a new file first, then renamed: a crash keeps the old)."""
+    from persona.core.bundle import export_persona
+    from persona.core.paths import Home
+
+    tmp = carry.with_name(f".{carry.name}.new")
+    tmp.unlink(missing_ok=True)
+    result = export_persona(Home.resolve(home), tmp, passphrase=CARRY_PASSPHRASE)
+    os.replace(tmp, carry)
+    return result.size
+
+
 def run_nights(corpus: str, nights: int, work: Path, model: str | None, out: Path,
-               done: dict, log=print) -> None:
-    """Up to ``nights`` more nights on the home in ``work`` (made on the first)."""
+               done: dict, carry: Path | None = None, log=print) -> None:
+    """Up to ``nights`` more nights on the home in ``work`` (made on the first, or brought in
+    from ``carry``), exported to ``carry`` after each."""
     base_perplexity(corpus, model, out, done)
     home = work / f"home-{corpus}"
-    so_far = [e for e in done.values() if e.get("kind") == "night"
-              and e.get("home") == str(home)]
+    series = carry.name if carry else str(home)
+    if carry and bring_in(carry, home):
+        log(f"{corpus}: brought in {carry} as {home}")
     common = dict(RECORDS, corpus=corpus, model=model, max_len=MAX_LEN)
-    for k in range(len(so_far) + 1, len(so_far) + nights + 1):
+    for _ in range(nights):
+        k = nights_done(home) + 1
         log(f"{corpus}: night {k} in {home}")
         night = job(dict(common, job="night", home=str(home)))
         ppl = None
         if night["adapter"]:
             ppl = job(dict(common, job="losses", sets=["heldout"],
                            adapter=night["adapter"]))["heldout_perplexity"]
-        _append(out, done, {"kind": "night", "key": f"{home}#{k}", "home": str(home),
-                            "corpus": corpus, "model": model, "night": k, "perplexity": ppl,
+        _append(out, done, {"kind": "night", "key": f"{series}#{k}", "series": series,
+                            "home": str(home), "corpus": corpus, "model": model, "night": k,
+                            "perplexity": ppl,
                             **{f: night[f] for f in ("seconds", "trained", "records", "steps",
                                                      "sigma", "run_epsilon", "promoted",
                                                      "reason", "max_record_epsilon",
                                                      "rss_mb")}})
+        if carry:
+            log(f"{corpus}: night {k} carried in {carry} ({carry_out(home, carry) >> 10} KiB)")
         if not night["trained"]:
             log(f"{corpus}: every record is at its budget after {k - 1} nights")
             return
@@ -102,7 +160,7 @@ def table(done: dict) -> str:
              and json.loads(e["key"]).get("records") == RECORDS}
     rows = []
     nights = sorted((e for e in done.values() if e.get("kind") == "night"),
-                    key=lambda e: (e["corpus"], e["home"], e["night"]))
+                    key=lambda e: (e["corpus"], e.get("series", e["home"]), e["night"]))
     for e in nights:
         base = bases.get(e["corpus"])
         ppl = e["perplexity"]
@@ -125,6 +183,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--nights", type=int, default=1, help="how many more nights to run")
     ap.add_argument("--work", type=Path, default=None,
                     help="folder that keeps the homes between calls (default: a new one)")
+    ap.add_argument("--carry", type=Path, default=None,
+                    help="persona bundle that carries the home between checkouts: imported "
+                         "when the work folder has no home, rewritten after every night "
+                         "(one corpus)")
     ap.add_argument("--model", default=None, help="catalog model (default: the default)")
     ap.add_argument("--out", type=Path, default=OUT)
     ap.add_argument("--plan", action="store_true",
@@ -142,9 +204,12 @@ def main(argv: list[str] | None = None) -> int:
     if not args.table:
         work = args.work or Path(tempfile.mkdtemp(prefix="persona-bench-schedule-"))
         work.mkdir(parents=True, exist_ok=True)
+        if args.carry and len(args.corpus) > 1:
+            ap.error("--carry carries one home: give one --corpus")
+        carry = args.carry.resolve() if args.carry else None
         for corpus in args.corpus:
             run_nights(corpus, args.nights, work.resolve(), args.model, args.out, done,
-                       log=lambda m: print(m, file=sys.stderr, flush=True))
+                       carry, log=lambda m: print(m, file=sys.stderr, flush=True))
     print(table(done))
     return 0
 

@@ -77,3 +77,34 @@ def test_the_schedule_plan_is_the_ledgers_own_and_stops_at_the_budget():
     assert all(a["max_epsilon"] < b["max_epsilon"] <= 4.0
                for a, b in zip(nights, nights[1:], strict=False))
     assert {n["sigma"] for n in nights} == {nights[0]["sigma"]}  # the same run each night
+
+
+def test_the_schedule_home_is_carried_between_checkouts_by_a_bundle(tmp_path):
+    """bench_dp_schedule --carry: the home goes out as the product's own bundle after a night
+    and comes back in a work folder without it; the night count is the ledger's completed
+    runs (a run begun and not finished is the next night's), so it survives the trip."""
+    from benchmarks.bench_dp_schedule import bring_in, carry_out, nights_done, plan_night
+    from persona.core.paths import Home
+    from persona.privacy.ledger import Ledger
+
+    home = tmp_path / "work" / "home-pydocs"
+    assert nights_done(home) == 0
+    home.mkdir(parents=True, mode=0o700)
+    Home.resolve(home).privacy_dir.mkdir(mode=0o700)
+    ledger = Ledger(Home.resolve(home).ledger_file)
+    ids = [f"r{i:05d}" for i in range(40)]
+    assert plan_night(ledger, ids, batch=8) and plan_night(ledger, ids, batch=8)
+    assert plan_night(ledger, ids, batch=8, complete=False)  # the third night was cut short
+    assert nights_done(home) == 2
+
+    carry = tmp_path / "schedule-pydocs.persona"
+    first = carry_out(home, carry)
+    assert carry_out(home, carry) == carry.stat().st_size > 0 and first > 0  # rewritten
+    assert [p.name for p in tmp_path.iterdir() if p.is_file()] == [carry.name]
+
+    elsewhere = tmp_path / "elsewhere" / "home-pydocs"
+    elsewhere.parent.mkdir()
+    assert bring_in(carry, elsewhere) and nights_done(elsewhere) == 2
+    assert Ledger(Home.resolve(elsewhere).ledger_file).record_epsilons() == \
+        ledger.record_epsilons()
+    assert not bring_in(carry, elsewhere)  # a home that is there is left as it is
