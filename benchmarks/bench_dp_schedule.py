@@ -146,7 +146,7 @@ def run_nights(corpus: str, nights: int, work: Path, model: str | None, out: Pat
                             **{f: night[f] for f in ("seconds", "trained", "records", "steps",
                                                      "sigma", "run_epsilon", "promoted",
                                                      "reason", "max_record_epsilon",
-                                                     "rss_mb")}})
+                                                     "rss_mb", "optimizer_continued")}})
         if carry:
             log(f"{corpus}: night {k} carried in {carry} ({carry_out(home, carry) >> 10} KiB)")
         if not night["trained"]:
@@ -165,12 +165,14 @@ def table(done: dict) -> str:
         base = bases.get(e["corpus"])
         ppl = e["perplexity"]
         below = f"{1 - ppl / base:.1%}" if ppl and base else "—"
-        rows.append((e["corpus"], str(e["night"]), str(e["records"]), str(e["steps"]),
+        rows.append((e["corpus"], e.get("series", Path(e["home"]).name), str(e["night"]), str(e["records"]), str(e["steps"]),
                      f"{e['sigma']:.2f}", f"{float(e['max_record_epsilon']):.2f}",
+                     "yes" if e.get("optimizer_continued") else "no",  # none before 12-04
                      "yes" if e["promoted"] else f"no ({e['reason'][:40]})",
                      f"{base:.1f}" if base else "—", f"{ppl:.1f}" if ppl else "—", below,
                      f"{e['seconds'] / 60:.1f}"))
-    head = ("text", "night", "records", "steps", "σ", "max ε spent", "promoted", "base ppl",
+    head = ("text", "series", "night", "records", "steps", "σ", "max ε spent",
+            "Adam went on", "promoted", "base ppl",
             "persona ppl", "below base (≥ 25%)", "min")
     return format_grid(head, rows)
 

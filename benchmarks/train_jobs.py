@@ -185,6 +185,7 @@ def night(spec: dict) -> dict:
             "records": len(outcome.plan.eligible_ids), "steps": outcome.plan.steps,
             "sigma": outcome.plan.noise_multiplier, "run_epsilon": outcome.plan.run_epsilon,
             "promoted": outcome.promoted, "reason": outcome.reason,
+            "optimizer_continued": bool(outcome.result and outcome.result.optimizer_continued),
             "max_record_epsilon": summary["max_record_epsilon"],
             "runs": len(summary["runs"]), "adapter": str(current) if current else None}
 

@@ -91,6 +91,7 @@ def _outcome_dict(outcome) -> dict:
         "steps": p.steps, "records": len(p.eligible_ids), "records_left_out": p.excluded,
         "steps_done": r.steps_done if r else 0, "stopped": bool(r and r.stopped),
         "resumed_from": r.resumed_from if r else 0,
+        "optimizer_continued": bool(r and r.optimizer_continued),
         "base_perplexity": ev.base_perplexity if ev else None,
         "reference_perplexity": ev.reference_perplexity if ev else None,
         "candidate_perplexity": ev.candidate_perplexity if ev else None,

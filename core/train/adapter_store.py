@@ -5,7 +5,9 @@
 
 Promotion and rollback replace the ``current`` link with ``os.replace``, which is atomic: a
 reader (the LLM backend) sees the old adapter or the new one, never a mix. The newest
-``keep`` versions stay for ``persona rollback``; older ones are deleted.
+``keep`` versions stay for ``persona rollback``; older ones are deleted. Only the current
+version keeps the optimiser state its run left (core/train/optimizer_state.py): the next
+night goes on with it, and a rollback starts the optimiser afresh.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from pathlib import Path
 from persona.core.atomic import atomic_write_text
 from persona.core.errors import PersonaError
 from persona.core.paths import Home
+from persona.core.train import optimizer_state
 
 KEEP_VERSIONS = 4  # the current adapter and three to roll back to
 
@@ -37,6 +40,9 @@ class AdapterMeta:
     base_perplexity: float | None = None
     perplexity: float | None = None  # on the held-out slice when it was promoted
     heldout_tokens: int = 0
+    # What those perplexities were measured on (runner.heldout_digest): the next run reuses
+    # them instead of measuring again when its held-out slice is the same.
+    heldout_digest: str | None = None
     max_record_epsilon: float | None = None  # ledger's worst record after the run (inf: non-private)
     private: bool = True
     previous: str | None = None  # the version it replaced
@@ -148,3 +154,6 @@ class AdapterStore:
         for old in versions[: max(0, len(versions) - self.keep)]:
             if old != current:
                 shutil.rmtree(self.versions_dir / old, ignore_errors=True)
+        for version in self.versions():
+            if version != current:
+                optimizer_state.strip(self.versions_dir / version)

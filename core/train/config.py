@@ -76,6 +76,8 @@ class TrainResult:
     losses: list[float] = field(default_factory=list)  # per step
     stopped: bool = False  # a stop was requested; a checkpoint was written and can resume
     resumed_from: int = 0  # the step the run resumed at (0: a fresh run)
+    # The optimiser went on from the state its starting adapter's run left (optimizer_state).
+    optimizer_continued: bool = False
 
 
 def train_threads() -> int:

@@ -28,6 +28,7 @@ import numpy as np
 
 from persona.core.errors import TextError
 from persona.core.llm.mlx_blas import use_system_blas
+from persona.core.train import optimizer_state
 from persona.core.train.checkpoint import Checkpoint
 from persona.core.train.config import ProgressCallback, StopCheck, TrainConfig, TrainResult
 from persona.core.train.csprng import KEY_BITS, poisson_sample, restore, secure_generator, state_of
@@ -115,6 +116,7 @@ class _Trainer(TrainLoop):
         self.optimizer = optim.Adam(learning_rate=config.learning_rate, eps=ADAM_EPS,
                                     bias_correction=True)
         self.optimizer.init(self.params)
+        self.continue_optimizer(init_adapter)
         # ChaCha20 keyed from the OS for both (core/train/csprng.py), not PCG64 or MLX's own.
         self.sample_rng = secure_generator(_entropy(KEY_BITS))
         self.noise_rng = secure_generator(_entropy(KEY_BITS))
@@ -158,12 +160,28 @@ class _Trainer(TrainLoop):
     def _save_adapter(self, out_dir: Path) -> None:
         save_adapter(self.params, self.spec, out_dir)
 
+    def _optimizer_description(self) -> dict:
+        return optimizer_state.describe("mlx", "adam", {name: tuple(value.shape)
+                                                        for name, value in self.params.items()})
+
+    def _write_optimizer(self, folder: Path) -> None:
+        import mlx.core as mx
+
+        mx.save_safetensors(str(folder / "optimizer.safetensors"),
+                            _flat_state(self.optimizer.state))
+
+    def _read_optimizer(self, folder: Path) -> None:
+        import mlx.core as mx
+
+        state = _nested_state(mx.load(str(folder / "optimizer.safetensors")))
+        state["learning_rate"] = self.optimizer.state["learning_rate"]  # this run's stays
+        self.optimizer.state = state
+
     def _write_files(self, folder: Path) -> None:
         import mlx.core as mx
 
         mx.save_safetensors(str(folder / "adapter.safetensors"), self.params)
-        mx.save_safetensors(str(folder / "optimizer.safetensors"),
-                            _flat_state(self.optimizer.state))
+        self._write_optimizer(folder)
 
     def _extra_state(self) -> dict:
         return {"sample_rng": state_of(self.sample_rng), "noise_rng": state_of(self.noise_rng)}
@@ -175,7 +193,7 @@ class _Trainer(TrainLoop):
         weights = mx.load(str(ckpt.file("adapter.safetensors")))
         self.params = {name: weights[name] for name in self.params}
         self.model.update(tree_unflatten(list(self.params.items())))
-        self.optimizer.state = _nested_state(mx.load(str(ckpt.file("optimizer.safetensors"))))
+        self._read_optimizer(ckpt.file("optimizer.safetensors").parent)
         restore(self.sample_rng, ckpt.state["sample_rng"])
         restore(self.noise_rng, ckpt.state["noise_rng"])
 

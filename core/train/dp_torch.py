@@ -26,6 +26,7 @@ import torch
 
 from persona.core.errors import TextError
 from persona.core.evaluate.perplexity import mean_nll_torch, pad_batch, target_nll_torch
+from persona.core.train import optimizer_state
 from persona.core.train.checkpoint import Checkpoint
 from persona.core.train.config import (
     ProgressCallback,
@@ -131,6 +132,7 @@ class _Trainer(TrainLoop):
             max_grad_norm=config.clip_norm,
             expected_batch_size=config.sample_rate * len(self.encoded), loss_reduction="mean")
         self.optimizer.noise_rng = self.noise_rng
+        self.continue_optimizer(init_adapter)
 
     def _draw(self, n: int, q: float) -> list[int]:
         return poisson_sample(self.sample_rng, n, sample_rate=q).tolist()
@@ -155,12 +157,25 @@ class _Trainer(TrainLoop):
     def _save_adapter(self, out_dir: Path) -> None:
         save_adapter(self.model, out_dir)
 
+    def _optimizer_description(self) -> dict:
+        return optimizer_state.describe("torch", OPTIMIZER,
+                                        {name: tuple(p.shape) for name, p in self.params})
+
+    def _write_optimizer(self, folder: Path) -> None:
+        torch.save(self.base_optimizer.state_dict(), folder / "optimizer.pt")
+
+    def _read_optimizer(self, folder: Path) -> None:
+        saved = torch.load(folder / "optimizer.pt", weights_only=True)
+        own = self.base_optimizer.state_dict()  # this run's learning rate and betas stay
+        own["state"] = saved["state"]
+        self.base_optimizer.load_state_dict(own)
+
     def _write_files(self, folder: Path) -> None:
         from safetensors.torch import save_file
 
         save_file({name: p.detach().contiguous() for name, p in self.params},
                   str(folder / "adapter.safetensors"))
-        torch.save(self.base_optimizer.state_dict(), folder / "optimizer.pt")
+        self._write_optimizer(folder)
         (folder / "rng.json").write_text(json.dumps(
             {"sample": state_of(self.sample_rng), "noise": state_of(self.noise_rng)}))
 
@@ -171,8 +186,7 @@ class _Trainer(TrainLoop):
         with torch.no_grad():
             for name, p in self.params:
                 p.copy_(weights[name])
-        self.base_optimizer.load_state_dict(torch.load(ckpt.file("optimizer.pt"),
-                                                       weights_only=True))
+        self._read_optimizer(ckpt.file("optimizer.pt").parent)
         rng = json.loads(ckpt.file("rng.json").read_text())
         restore(self.sample_rng, rng["sample"])
         restore(self.noise_rng, rng["noise"])

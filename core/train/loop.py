@@ -4,8 +4,10 @@
 checkpoints (``persona.core.train.checkpoint``) and accounts the privacy spent
 (``privacy.accountant``). A backend subclass supplies only what depends on its framework:
 the Poisson draw from its own secret RNG, the clipped per-example gradients of one
-micro-batch, the noised update, the adapter it saves and the files (and RNG state) its
-checkpoints hold.
+micro-batch, the noised update, the adapter it saves, its optimiser's state and the files (and
+RNG state) its checkpoints hold. A finished run leaves the optimiser's state beside its
+adapter, and a run that continues that adapter goes on with it
+(``persona.core.train.optimizer_state``).
 
 One step, as the accounting assumes: every example joins the batch independently with
 probability q (Poisson; the batch may be empty, and an empty batch still takes a step, of
@@ -24,6 +26,7 @@ from pathlib import Path
 
 from persona.core.errors import TextError
 from persona.core.evaluate.perplexity import length_batches
+from persona.core.train import optimizer_state
 from persona.core.train.checkpoint import (
     Checkpoint,
     delete_checkpoints,
@@ -72,6 +75,7 @@ class TrainLoop(ABC):
         self.seconds = 0.0
         self.step = 0
         self.resumed_from = 0
+        self.optimizer_continued = False
         self.identity = {
             "noise_multiplier": config.noise_multiplier, "sample_rate": config.sample_rate,
             "steps": config.steps, "clip_norm": config.clip_norm,
@@ -101,6 +105,19 @@ class TrainLoop(ABC):
         """Save the trained adapter (the backend's own format) into ``out_dir``."""
 
     @abstractmethod
+    def _optimizer_description(self) -> dict:
+        """What the optimiser's state fits (``optimizer_state.describe``)."""
+
+    @abstractmethod
+    def _write_optimizer(self, folder: Path) -> None:
+        """Write the optimiser's state (its moments and step counter) into ``folder``."""
+
+    @abstractmethod
+    def _read_optimizer(self, folder: Path) -> None:
+        """Load the state ``_write_optimizer`` wrote; the run's own hyperparameters (learning
+        rate, betas) stay."""
+
+    @abstractmethod
     def _write_files(self, folder: Path) -> None:
         """Write the backend's checkpoint files (adapter, optimiser...) into ``folder``."""
 
@@ -111,6 +128,21 @@ class TrainLoop(ABC):
     def _extra_state(self) -> dict:
         """The backend's own JSON state for a checkpoint (e.g. its RNG states)."""
         return {}
+
+    def continue_optimizer(self, adapter: Path | None) -> bool:
+        """Go on with the optimiser's state saved beside ``adapter`` by the run that trained
+        it, when it fits this run (the backend calls this once its optimiser exists). A
+        checkpoint, if this run resumes one, still wins: it is restored later."""
+        if not optimizer_state.fits(adapter, self._optimizer_description()):
+            return False
+        try:
+            self._read_optimizer(Path(adapter))
+        except Exception as exc:  # noqa: BLE001 - a damaged state costs only a fresh start
+            log.warning("The optimiser state beside %s could not be read (%s); the optimiser "
+                        "starts afresh.", adapter, exc)
+            return False
+        self.optimizer_continued = True
+        return True
 
     # -- the loop ---------------------------------------------------------------------------
 
@@ -150,6 +182,7 @@ class TrainLoop(ABC):
                 self._checkpoint()
                 saved = time.monotonic()
         self._save_adapter(out_dir)
+        optimizer_state.save(out_dir, self._optimizer_description(), self._write_optimizer)
         delete_checkpoints(self.checkpoint_dir)
         self.seconds = time.monotonic() - started
         return self._result(out_dir, stopped=False)
@@ -177,7 +210,8 @@ class TrainLoop(ABC):
         return TrainResult(adapter_dir=out_dir, steps_done=self.step, steps=self.config.steps,
                            epsilon=self.epsilon(), tokens=self.tokens, seconds=self.seconds,
                            losses=list(self.losses), stopped=stopped,
-                           resumed_from=self.resumed_from)
+                           resumed_from=self.resumed_from,
+                           optimizer_continued=self.optimizer_continued)
 
     # -- checkpoints --------------------------------------------------------------------------
 

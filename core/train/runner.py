@@ -9,6 +9,8 @@ starting (and charging) a new one.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 import shutil
 import time
@@ -283,10 +285,13 @@ def _run_locked(home: Home, settings: Settings, options: TrainOptions, *,
         return outcome
     ledger.complete_run(run_id, steps_done=result.steps_done)
 
+    digest = heldout_digest(dataset.heldout, config.max_seq_len, backend,
+                            base=base_record(settings), model=settings.llm_model)
     outcome.evaluation = evaluate(model_folder, loss_fn, dataset.heldout, config.max_seq_len,
                                   current=None if from_base
                                   else find_adapter(store.current_dir(), fmt),
-                                  candidate=candidate / fmt)
+                                  candidate=candidate / fmt,
+                                  known=None if from_base else known_evaluation(store, digest))
     if outcome.evaluation is None:
         outcome.reason = "no held-out records yet to judge it by; kept the current adapter"
         store.discard(candidate)
@@ -301,6 +306,7 @@ def _run_locked(home: Home, settings: Settings, options: TrainOptions, *,
             perplexity=ev.candidate_perplexity, heldout_tokens=ev.tokens,
             max_record_epsilon=_float_or_none(summary["max_record_epsilon"]),
             private=bool(summary.get("private", plan.private)), from_base=from_base,
+            heldout_digest=digest,
             **base_record(settings), **adapter_anchor_fields(ledger)))
         outcome.promoted = True
         from persona.core.train.audit_hook import audit_after_run
@@ -329,10 +335,20 @@ def _check_judgeable(dataset: Dataset) -> None:
 
 
 def evaluate(model_folder: Path, loss_fn, heldout: Sequence[TrainingExample], max_seq_len: int,
-             *, current: Path | None, candidate: Path | None) -> Evaluation | None:
-    """Held-out perplexity of the base model, the current adapter and the candidate."""
+             *, current: Path | None, candidate: Path | None,
+             known: Evaluation | None = None) -> Evaluation | None:
+    """Held-out perplexity of the base model, the current adapter and the candidate.
+    ``known``: the base model's and the current adapter's, measured on these same records
+    when the current adapter was promoted (``known_evaluation``); only the candidate is
+    measured then."""
     if not heldout:
         return None
+    if known is not None:
+        cand = None if candidate is None else loss_fn(model_folder, candidate, heldout,
+                                                      max_seq_len=max_seq_len)[0]
+        return Evaluation(tokens=known.tokens, base_perplexity=known.base_perplexity,
+                          reference_perplexity=known.reference_perplexity,
+                          candidate_perplexity=None if cand is None else math.exp(cand))
     base_nll, tokens = loss_fn(model_folder, None, heldout, max_seq_len=max_seq_len)
     ref_nll = base_nll if current is None else loss_fn(model_folder, current, heldout,
                                                        max_seq_len=max_seq_len)[0]
@@ -341,6 +357,30 @@ def evaluate(model_folder: Path, loss_fn, heldout: Sequence[TrainingExample], ma
     return Evaluation(tokens=tokens, base_perplexity=math.exp(base_nll),
                       reference_perplexity=math.exp(ref_nll),
                       candidate_perplexity=None if cand is None else math.exp(cand))
+
+
+def heldout_digest(heldout: Sequence[TrainingExample], max_seq_len: int, backend: str, *,
+                   base: dict, model: str | None) -> str:
+    """What a held-out perplexity depends on besides the adapter: the held-out records' words
+    and how they are cut, the backend, and the base model."""
+    h = hashlib.sha256(json.dumps([backend, max_seq_len, base, model], sort_keys=True).encode())
+    for ex in sorted(heldout, key=lambda e: e.record_id):
+        h.update(json.dumps([ex.record_id, ex.prompt, ex.target]).encode("utf-8"))
+    return h.hexdigest()
+
+
+def known_evaluation(store: AdapterStore, digest: str) -> Evaluation | None:
+    """The base model's and the current adapter's held-out perplexity as measured when the
+    current adapter was promoted, if that was on the same records (``digest``): a night
+    whose held-out slice has not changed then measures only its candidate (two passes of
+    three saved)."""
+    version = store.current_version()
+    meta = store.meta(version) if version else None
+    if (meta is None or meta.heldout_digest != digest or meta.perplexity is None
+            or meta.base_perplexity is None or not meta.heldout_tokens):
+        return None
+    return Evaluation(tokens=meta.heldout_tokens, base_perplexity=meta.base_perplexity,
+                      reference_perplexity=meta.perplexity)
 
 
 def _select(examples: Sequence[TrainingExample], ids) -> list[TrainingExample]:
@@ -401,8 +441,6 @@ def _plan_from_run(run):
 def _add_other_format(candidate: Path, fmt: str, model_folder: Path, log: Log) -> None:
     """The adapter is written in the other backend's format too, so the persona runs (and
     travels) on either: a torch-trained one on a Mac, an MLX-trained one with torch."""
-    import json
-
     from persona.core.llm.adapters import mlx_to_peft, peft_to_mlx
 
     convert, other = (peft_to_mlx, "mlx") if fmt == "peft" else (mlx_to_peft, "peft")

@@ -210,7 +210,8 @@ def test_empty_poisson_batches_still_add_noise(model_folder, corpus, tmp_path): 
 def test_continues_from_an_earlier_adapter(model_folder, corpus, tmp_path, dp_run):  # noqa: F811
     """A run that continues keeps the earlier adapter's layout (its layers and rank win over
     the config's) and starts from its weights: with σ = 0 and a zero learning rate nothing
-    moves, so the result equals the start."""
+    moves, so the result equals the start. Adam goes on from the state the earlier run left
+    beside its adapter (its step counter continues) at this run's learning rate."""
     start = dp_run[0].adapter_dir
     result = train_mlx(model_folder, corpus[0][:4],
                        tiny(0.0, steps=1, learning_rate=0.0), out_dir=tmp_path / "next",
@@ -219,6 +220,12 @@ def test_continues_from_an_earlier_adapter(model_folder, corpus, tmp_path, dp_ru
     assert sorted(a) == sorted(b)
     for k in a:
         np.testing.assert_array_equal(a[k], b[k])
+    assert result.optimizer_continued
+    assert adam_step(result.adapter_dir) == adam_step(start) + 1 == dp_run[0].steps + 1
+
+
+def adam_step(adapter: Path) -> int:
+    return int(load_file(str(adapter / "optimizer.safetensors"))["step"])
 
 
 def test_bad_input_is_refused_with_a_clear_error(model_folder, tmp_path):  # noqa: F811

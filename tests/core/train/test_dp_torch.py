@@ -9,7 +9,9 @@ noise at ε = 8 and without.
 
 from __future__ import annotations
 
+import json
 import math
+import shutil
 from dataclasses import replace
 from pathlib import Path
 
@@ -18,6 +20,7 @@ import pytest
 from safetensors.numpy import load_file
 
 from persona.core.errors import ModelError, TextError
+from persona.core.train import optimizer_state
 from persona.core.train.checkpoint import load_checkpoint
 from persona.core.train.config import LoRAConfig, TrainConfig
 from persona.core.train.dataset import TrainingExample
@@ -236,19 +239,66 @@ def test_saved_adapter_loads_in_the_torch_backend(model_folder, plain_run,  # no
     assert adapter_format(mlx) == "mlx"
 
 
+def without_optimizer_state(adapter: Path, tmp_path: Path) -> Path:
+    """A copy of ``adapter`` with the optimiser state its run left removed."""
+    copy = tmp_path / "bare" / adapter.name
+    shutil.copytree(adapter, copy)
+    optimizer_state.strip(copy)
+    return copy
+
+
+def adam_steps(adapter: Path) -> set[int]:
+    """The step counters of AdamW's state saved beside ``adapter``."""
+    import torch
+
+    saved = torch.load(adapter / "optimizer.pt", weights_only=True)
+    return {int(s["step"]) for s in saved["state"].values()}
+
+
 def test_continue_from_an_adapter(model_folder, corpus, plain_run, tmp_path):  # noqa: F811
-    """One AdamW step moves no weight by more than lr: the run starts from the given
-    adapter's weights (and keeps its rank and blocks, whatever ``config.lora`` says)."""
+    """One step of a fresh AdamW moves no weight by more than lr: the run starts from the
+    given adapter's weights (and keeps its rank and blocks, whatever ``config.lora`` says)."""
     lr = 1e-4
+    start = without_optimizer_state(plain_run.adapter_dir, tmp_path)
     result = train_torch(model_folder, corpus[0][:32],
                          config(0.0, sample_rate=0.5, steps=1, learning_rate=lr,
                                 lora=LoRAConfig(rank=2)),
-                         out_dir=tmp_path / "next", init_adapter=plain_run.adapter_dir)
+                         out_dir=tmp_path / "next", init_adapter=start)
+    assert not result.optimizer_continued
     before, after = adapter_weights(plain_run.adapter_dir), adapter_weights(result.adapter_dir)
     assert before.keys() == after.keys()
     diff = max(np.abs(after[k] - before[k]).max() for k in before)
     assert 0 < diff <= lr * (1 + 1e-3)
     assert all(after[k].shape == before[k].shape for k in before)  # rank 8, not 2
+
+
+def test_the_optimizer_goes_on_from_the_state_its_adapter_left(model_folder, corpus,  # noqa: F811
+                                                                plain_run, tmp_path):
+    """A finished run leaves AdamW's state beside its adapter; a run that continues the
+    adapter goes on with it (the step counter continues) at its own learning rate, and one
+    that finds no state, or a state for other parameters, starts afresh."""
+    import torch
+
+    assert not plain_run.optimizer_continued and adam_steps(plain_run.adapter_dir) == {STEPS}
+    cfg = config(0.5, sample_rate=0.25, steps=2, learning_rate=LR / 2)
+    went_on = train_torch(model_folder, corpus[0][:32], cfg, out_dir=tmp_path / "on",
+                          init_adapter=plain_run.adapter_dir)
+    assert went_on.optimizer_continued and adam_steps(went_on.adapter_dir) == {STEPS + 2}
+    saved = torch.load(went_on.adapter_dir / "optimizer.pt", weights_only=True)
+    assert {g["lr"] for g in saved["param_groups"]} == {LR / 2}
+
+    fresh = train_torch(model_folder, corpus[0][:32], cfg, out_dir=tmp_path / "fresh",
+                        init_adapter=without_optimizer_state(plain_run.adapter_dir, tmp_path))
+    assert not fresh.optimizer_continued and adam_steps(fresh.adapter_dir) == {2}
+
+    other = tmp_path / "other"
+    shutil.copytree(plain_run.adapter_dir, other)
+    described = json.loads((other / optimizer_state.META).read_text())
+    described["parameters"][0][1][0] += 1  # saved for another LoRA layout
+    (other / optimizer_state.META).write_text(json.dumps(described))
+    mismatched = train_torch(model_folder, corpus[0][:32], cfg, out_dir=tmp_path / "m",
+                             init_adapter=other)
+    assert not mismatched.optimizer_continued and adam_steps(mismatched.adapter_dir) == {2}
 
 
 def test_padding_carries_no_loss(model_folder, corpus):  # noqa: F811

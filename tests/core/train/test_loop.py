@@ -10,6 +10,7 @@ import random
 
 import pytest
 
+from persona.core.train import optimizer_state
 from persona.core.train.checkpoint import load_checkpoint
 from persona.core.train.config import TrainConfig
 from persona.core.train.dataset import TrainingExample
@@ -53,6 +54,15 @@ class Recorder(TrainLoop):
 
     def _write_files(self, folder) -> None:
         (folder / "updates").write_text(str(len(self.updates)))
+
+    def _optimizer_description(self) -> dict:
+        return optimizer_state.describe("recorder", "count", {"updates": (1,)})
+
+    def _write_optimizer(self, folder) -> None:
+        (folder / "optimizer.pt").write_text(str(len(self.updates)))
+
+    def _read_optimizer(self, folder) -> None:
+        self.carried = int((folder / "optimizer.pt").read_text())
 
     def _extra_state(self) -> dict:
         return {"draws": self.draws}
@@ -116,3 +126,18 @@ def test_a_stopped_run_resumes_where_it_stopped(tmp_path):
     assert result.losses == pytest.approx(whole_result.losses, nan_ok=True)
     assert result.tokens == whole_result.tokens and result.epsilon == whole_result.epsilon
     assert (out / "updates").read_text() == "4"
+
+
+def test_a_finished_run_leaves_its_optimizer_state_for_the_next_one(tmp_path, caplog):
+    first = Recorder(plan(steps=3), None)
+    first.run(out_dir=tmp_path / "adapter", on_progress=None, should_stop=None)
+    nxt = Recorder(plan(), None)
+    assert nxt.continue_optimizer(tmp_path / "adapter") and nxt.carried == 3
+    assert nxt.optimizer_continued
+    assert not Recorder(plan(), None).continue_optimizer(None)  # from the base model
+
+    (tmp_path / "adapter" / "optimizer.pt").write_text("damaged")
+    damaged = Recorder(plan(), None)
+    with caplog.at_level(logging.WARNING):
+        assert not damaged.continue_optimizer(tmp_path / "adapter")
+    assert "starts afresh" in caplog.text and not damaged.optimizer_continued

@@ -15,6 +15,7 @@ import pytest
 from persona.core.evaluate.membership import audit_fields, audit_path
 from persona.core.memory.schema import Memory
 from persona.core.pipeline import Pipeline
+from persona.core.train import dp_torch
 from persona.core.train.adapter_store import AdapterMeta, AdapterStore
 from persona.core.train.runner import TrainOptions, run_training
 from persona.privacy.ledger import Ledger
@@ -49,7 +50,7 @@ def test_dry_run_spends_nothing(home):
     assert not Ledger(home.ledger_file).exists
 
 
-def test_runs_are_charged_judged_promoted_or_rejected_and_rolled_back(home):
+def test_runs_are_charged_judged_promoted_or_rejected_and_rolled_back(home, monkeypatch):
     settings = Pipeline(home).settings
     store = AdapterStore(home)
     good = run_training(home, settings, _options())
@@ -60,6 +61,8 @@ def test_runs_are_charged_judged_promoted_or_rejected_and_rolled_back(home):
     assert (store.current_dir() / "peft" / "adapter_config.json").exists()
     assert (store.current_dir() / "mlx" / "adapters.safetensors").exists()  # for a Mac
     assert (store.current_dir() / "gguf" / "adapter.gguf").is_file()  # for llama.cpp
+    # Adam's state stays beside it for the next night to go on with (optimizer_state.py).
+    assert (store.current_dir() / "peft" / "optimizer.json").is_file()
     # The promoted adapter was audited: trained vs held-out records, kept 0600 in the home.
     audit = good.membership
     assert 0.0 <= audit.membership_auc <= 1.0 and audit.adapter == good.version
@@ -69,7 +72,17 @@ def test_runs_are_charged_judged_promoted_or_rejected_and_rolled_back(home):
     assert stat.S_IMODE(audit_path(home.privacy_dir).stat().st_mode) == 0o600
 
     # A run that wrecks the model (an absurd learning rate) must not replace the good one.
+    # Its held-out slice is the good run's: only its candidate is measured, against the
+    # base model's and the good adapter's perplexity as measured when that was promoted.
+    measured = []
+    loss = dp_torch.heldout_loss_torch
+    monkeypatch.setattr(dp_torch, "heldout_loss_torch",
+                        lambda folder, adapter, *a, **kw: measured.append(adapter)
+                        or loss(folder, adapter, *a, **kw))
     bad = run_training(home, settings, _options(epsilon=math.inf, learning_rate=50.0))
+    assert len(measured) == 1 and measured[0].parent.name.startswith(".candidate-")
+    assert bad.evaluation.reference_perplexity == good.evaluation.candidate_perplexity
+    assert bad.evaluation.base_perplexity == good.evaluation.base_perplexity
     assert bad.evaluation.candidate_perplexity > bad.evaluation.reference_perplexity
     assert not bad.promoted and store.current_version() == good.version
     assert len(store.versions()) == 1  # the rejected candidate left nothing behind
