@@ -165,10 +165,12 @@ def table(done: dict) -> str:
         base = bases.get(e["corpus"])
         ppl = e["perplexity"]
         below = f"{1 - ppl / base:.1%}" if ppl and base else "—"
-        rows.append((e["corpus"], e.get("series", Path(e["home"]).name), str(e["night"]), str(e["records"]), str(e["steps"]),
-                     f"{e['sigma']:.2f}", f"{float(e['max_record_epsilon']):.2f}",
-                     "yes" if e.get("optimizer_continued") else "no",  # none before 12-04
-                     "yes" if e["promoted"] else f"no ({e['reason'][:40]})",
+        series = e.get("series", Path(e["home"]).name)
+        # Nights before 2026-12-04 have no "optimizer_continued": each started Adam afresh.
+        went_on = "yes" if e.get("optimizer_continued") else "no"
+        rows.append((e["corpus"], series, str(e["night"]), str(e["records"]), str(e["steps"]),
+                     f"{e['sigma']:.2f}", f"{float(e['max_record_epsilon']):.2f}", went_on,
+                     "yes" if e["promoted"] else f"no ({e['reason'].split(';')[0]})",
                      f"{base:.1f}" if base else "—", f"{ppl:.1f}" if ppl else "—", below,
                      f"{e['seconds'] / 60:.1f}"))
     head = ("text", "series", "night", "records", "steps", "σ", "max ε spent",
