@@ -39,6 +39,8 @@ class TrainConfig:
     checkpoint_seconds: float | None = 120.0  # ...or this long since the last one, if sooner
     threads: int | None = None  # torch threads; None: train_threads()
     delta: float | None = None  # the plan's δ, for "ε so far"; None: 1/n**1.1 of the examples
+    # A private run publishes the average of its iterates (core/train/averaging.py).
+    average_iterates: bool = True
 
     def __post_init__(self) -> None:
         if self.noise_multiplier < 0 or not math.isfinite(self.noise_multiplier):

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import secrets
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -157,8 +157,27 @@ class _Trainer(TrainLoop):
         self.model.update(tree_unflatten(list(self.params.items())))
         self.summed = self._zeros()
 
-    def _save_adapter(self, out_dir: Path) -> None:
-        save_adapter(self.params, self.spec, out_dir)
+    def _save_adapter(self, out_dir: Path, weights: Mapping[str, np.ndarray] | None) -> None:
+        import mlx.core as mx
+
+        params = self.params if weights is None else {
+            name: mx.array(weights[name]).astype(p.dtype) for name, p in self.params.items()}
+        save_adapter(params, self.spec, out_dir)
+
+    def _weights(self) -> dict[str, np.ndarray]:
+        import mlx.core as mx
+
+        return {name: np.array(p.astype(mx.float32), copy=True)
+                for name, p in self.params.items()}
+
+    def _set_weights(self, weights: Mapping[str, np.ndarray]) -> None:
+        import mlx.core as mx
+        from mlx.utils import tree_unflatten
+
+        self.params = {name: mx.array(weights[name]).astype(p.dtype)
+                       for name, p in self.params.items()}
+        mx.eval(self.params)
+        self.model.update(tree_unflatten(list(self.params.items())))
 
     def _optimizer_description(self) -> dict:
         return optimizer_state.describe("mlx", "adam", {name: tuple(value.shape)

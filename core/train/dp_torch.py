@@ -18,10 +18,11 @@ from __future__ import annotations
 
 import json
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from persona.core.errors import TextError
@@ -154,8 +155,25 @@ class _Trainer(TrainLoop):
         self.optimizer.step()  # clips, sums, adds noise, divides by q·n; AdamW steps
         self.optimizer.zero_grad(set_to_none=True)
 
-    def _save_adapter(self, out_dir: Path) -> None:
-        save_adapter(self.model, out_dir)
+    def _save_adapter(self, out_dir: Path, weights: Mapping[str, np.ndarray] | None) -> None:
+        if weights is None:
+            save_adapter(self.model, out_dir)
+            return
+        last = self._weights()  # the run goes on (its state) from the last iterate
+        self._set_weights(weights)
+        try:
+            save_adapter(self.model, out_dir)
+        finally:
+            self._set_weights(last)
+
+    def _weights(self) -> dict[str, np.ndarray]:
+        return {name: p.detach().cpu().numpy().astype(np.float32, copy=True)
+                for name, p in self.params}
+
+    def _set_weights(self, weights: Mapping[str, np.ndarray]) -> None:
+        with torch.no_grad():
+            for name, p in self.params:
+                p.copy_(torch.from_numpy(np.asarray(weights[name])).to(p.dtype))
 
     def _optimizer_description(self) -> dict:
         return optimizer_state.describe("torch", OPTIMIZER,

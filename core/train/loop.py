@@ -7,7 +7,9 @@ the Poisson draw from its own secret RNG, the clipped per-example gradients of o
 micro-batch, the noised update, the adapter it saves, its optimiser's state and the files (and
 RNG state) its checkpoints hold. A finished run leaves the optimiser's state beside its
 adapter, and a run that continues that adapter goes on with it
-(``persona.core.train.optimizer_state``).
+(``persona.core.train.optimizer_state``). A private run publishes the average of its iterates,
+not the last one (``persona.core.train.averaging``); the last raw iterate goes on beside the
+optimiser's state.
 
 One step, as the accounting assumes: every example joins the batch independently with
 probability q (Poisson; the batch may be empty, and an empty batch still takes a step, of
@@ -24,9 +26,11 @@ from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+import numpy as np
+
 from persona.core.errors import TextError
 from persona.core.evaluate.perplexity import length_batches
-from persona.core.train import optimizer_state
+from persona.core.train import averaging, optimizer_state
 from persona.core.train.checkpoint import (
     Checkpoint,
     delete_checkpoints,
@@ -76,11 +80,15 @@ class TrainLoop(ABC):
         self.step = 0
         self.resumed_from = 0
         self.optimizer_continued = False
+        # Private runs average their iterates: the noise is what the average cancels.
+        self.averaging = config.private and config.average_iterates
+        self.average: averaging.IterateAverage | None = None  # set when the run starts
         self.identity = {
             "noise_multiplier": config.noise_multiplier, "sample_rate": config.sample_rate,
             "steps": config.steps, "clip_norm": config.clip_norm,
             "learning_rate": config.learning_rate, "max_seq_len": config.max_seq_len,
-            "examples": n, "data": data_digest(self.encoded), **identity}
+            "examples": n, "data": data_digest(self.encoded),
+            "average": averaging.describe() if self.averaging else None, **identity}
 
     # -- the backend's part -------------------------------------------------------------------
 
@@ -101,8 +109,17 @@ class TrainLoop(ABC):
         joined, the sum is zero), divide it by q·n and apply it; start the next sum at zero."""
 
     @abstractmethod
-    def _save_adapter(self, out_dir: Path) -> None:
-        """Save the trained adapter (the backend's own format) into ``out_dir``."""
+    def _save_adapter(self, out_dir: Path, weights: Mapping[str, np.ndarray] | None) -> None:
+        """Save the adapter (the backend's own format) into ``out_dir``: with ``weights``
+        (the average of the iterates) in place of the trainable ones if given."""
+
+    @abstractmethod
+    def _weights(self) -> dict[str, np.ndarray]:
+        """A float32 copy of the trainable weights (the LoRA matrices), by name."""
+
+    @abstractmethod
+    def _set_weights(self, weights: Mapping[str, np.ndarray]) -> None:
+        """Set the trainable weights to ``weights`` (names as ``_weights`` gives them)."""
 
     @abstractmethod
     def _optimizer_description(self) -> dict:
@@ -135,12 +152,20 @@ class TrainLoop(ABC):
         checkpoint, if this run resumes one, still wins: it is restored later."""
         if not optimizer_state.fits(adapter, self._optimizer_description()):
             return False
+        folder = Path(adapter)
         try:
-            self._read_optimizer(Path(adapter))
+            iterate, steps = averaging.read(folder / averaging.ITERATE_FILE)
+            if set(iterate) != set(self._weights()):
+                raise ValueError("its last iterate has other weights than the adapter")
+            self._read_optimizer(folder)
         except Exception as exc:  # noqa: BLE001 - a damaged state costs only a fresh start
             log.warning("The optimiser state beside %s could not be read (%s); the optimiser "
                         "starts afresh.", adapter, exc)
             return False
+        if self.averaging:
+            # The adapter is the average so far; training goes on from the last raw iterate.
+            self.average = averaging.IterateAverage(self._weights(), steps)
+            self._set_weights(iterate)
         self.optimizer_continued = True
         return True
 
@@ -154,6 +179,8 @@ class TrainLoop(ABC):
         between steps) a checkpoint is written (only a warning without a checkpoint folder)
         and the result says ``stopped``; nothing is written to ``out_dir`` then."""
         self._resume()
+        if self.averaging and self.average is None:
+            self.average = averaging.IterateAverage(self._weights())
         config = self.config
         started = time.monotonic() - self.seconds
         saved = time.monotonic()  # when the last checkpoint was written (or the run began)
@@ -167,6 +194,8 @@ class TrainLoop(ABC):
                     self._checkpoint()
                 return self._result(out_dir, stopped=True)
             loss, tokens = self._one_step()
+            if self.average is not None:
+                self.average.update(self._weights())
             self.step += 1
             self.losses.append(loss)
             self.tokens += tokens
@@ -181,11 +210,18 @@ class TrainLoop(ABC):
                         and time.monotonic() - saved >= config.checkpoint_seconds)):
                 self._checkpoint()
                 saved = time.monotonic()
-        self._save_adapter(out_dir)
-        optimizer_state.save(out_dir, self._optimizer_description(), self._write_optimizer)
+        self._save_adapter(out_dir, self.average.arrays if self.average else None)
+        optimizer_state.save(out_dir, self._optimizer_description(), self._write_state)
         delete_checkpoints(self.checkpoint_dir)
         self.seconds = time.monotonic() - started
         return self._result(out_dir, stopped=False)
+
+    def _write_state(self, folder: Path) -> None:
+        """What a run that continues this adapter goes on with: the optimiser's state and the
+        last raw iterate, with the count of iterates the average (the adapter) holds."""
+        self._write_optimizer(folder)
+        averaging.write(folder / averaging.ITERATE_FILE, self._weights(),
+                        self.average.steps if self.average else 0)
 
     def _one_step(self) -> tuple[float, int]:
         """One DP-SGD step; (mean loss of the batch's examples or nan, target tokens)."""
@@ -219,13 +255,20 @@ class TrainLoop(ABC):
         state = {"losses": self.losses, "tokens": self.tokens, "seconds": self.seconds,
                  "accountant": self.accountant.state_dict(), **self._extra_state()}
         save_checkpoint(self.checkpoint_dir, step=self.step, run=self.identity, state=state,
-                        write_files=self._write_files)
+                        write_files=self._write_checkpoint_files)
+
+    def _write_checkpoint_files(self, folder: Path) -> None:
+        self._write_files(folder)
+        if self.average is not None:
+            self.average.save(folder / averaging.AVERAGE_FILE)
 
     def _resume(self) -> None:
         ckpt = load_checkpoint(self.checkpoint_dir, run=self.identity)
         if ckpt is None:
             return
         self._restore(ckpt)
+        if self.averaging:
+            self.average = averaging.IterateAverage.load(ckpt.file(averaging.AVERAGE_FILE))
         self.accountant.load_state_dict(ckpt.state["accountant"])
         self.losses = [float(x) for x in ckpt.state["losses"]]
         self.tokens = int(ckpt.state["tokens"])

@@ -14,7 +14,8 @@ follows its adapter everywhere the adapter goes — forgotten, rolled back or pr
 and never used by a run from the base model (privacy/METHOD.md).
 
 A finished run writes ``optimizer.json`` (what the state fits: backend, optimiser, each
-parameter's name and shape) and the backend's own file into the adapter's format folder; the
+parameter's name and shape), the backend's own file and the last raw iterate (the adapter
+itself is the average of the iterates: ``averaging``) into the adapter's format folder; the
 next run reads them only when that description matches its own, and starts afresh otherwise
 (another backend, LoRA layout or optimiser). Only the adapter in use keeps its state
 (``strip``, called when older versions are pruned): a rollback starts the optimiser afresh.
@@ -27,11 +28,13 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from persona.core.atomic import atomic_write_text
+from persona.core.train import averaging
 
 META = "optimizer.json"
-FORMAT = "persona-optimizer-state/1"
-# The backends' state files (dp_torch, dp_mlx); ``strip`` removes whichever is there.
-STATE_FILES = ("optimizer.pt", "optimizer.safetensors")
+FORMAT = "persona-optimizer-state/2"  # 2: with the last raw iterate
+# The backends' state files (dp_torch, dp_mlx) and the last raw iterate (averaging.ITERATE_FILE);
+# ``strip`` removes whichever is there.
+STATE_FILES = ("optimizer.pt", "optimizer.safetensors", averaging.ITERATE_FILE)
 
 
 def describe(backend: str, optimizer: str, shapes: Mapping[str, tuple[int, ...]]) -> dict:

@@ -392,7 +392,7 @@ def _run_info(config: TrainConfig) -> dict:
     return {"learning_rate": config.learning_rate, "max_seq_len": config.max_seq_len,
             "lora_rank": config.lora.rank, "lora_alpha": config.lora.alpha,
             "target_modules": list(config.lora.target_modules), "seed": config.seed,
-            "lora_layers": config.lora.layers}
+            "lora_layers": config.lora.layers, "average_iterates": config.average_iterates}
 
 
 def _config_from_run(run, options: TrainOptions) -> TrainConfig:
@@ -403,6 +403,8 @@ def _config_from_run(run, options: TrainOptions) -> TrainConfig:
                        threads=options.threads, checkpoint_seconds=options.checkpoint_seconds,
                        learning_rate=info.get("learning_rate", 2e-3),
                        max_seq_len=info.get("max_seq_len", 256), seed=info.get("seed", 0),
+                       # Runs begun before 2026-12-04 published their last iterate.
+                       average_iterates=info.get("average_iterates", False),
                        lora=LoRAConfig(rank=info.get("lora_rank", 8),
                                        alpha=info.get("lora_alpha", 16.0),
                                        layers=info.get("lora_layers"),

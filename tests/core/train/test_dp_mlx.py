@@ -24,6 +24,7 @@ from safetensors.numpy import load_file  # noqa: E402
 import persona.core.train.dp_mlx as dp_mlx  # noqa: E402
 from persona.core.errors import ModelError, TextError  # noqa: E402
 from persona.core.llm.adapters import adapter_format  # noqa: E402
+from persona.core.train import averaging  # noqa: E402
 from persona.core.train.checkpoint import load_checkpoint  # noqa: E402
 from persona.core.train.config import LoRAConfig, TrainConfig  # noqa: E402
 from persona.core.train.dataset import TrainingExample  # noqa: E402
@@ -222,6 +223,30 @@ def test_continues_from_an_earlier_adapter(model_folder, corpus, tmp_path, dp_ru
         np.testing.assert_array_equal(a[k], b[k])
     assert result.optimizer_continued
     assert adam_step(result.adapter_dir) == adam_step(start) + 1 == dp_run[0].steps + 1
+
+
+def test_a_private_run_goes_on_from_the_last_iterate_and_averages(model_folder, corpus,  # noqa: F811
+                                                                  tmp_path, dp_run):
+    """The DP run published the average of its iterates and left the last beside it; a
+    private run that continues at a zero learning rate stays at that last iterate and
+    publishes the average moved towards it by the next weight."""
+    start = dp_run[0].adapter_dir
+    last, steps = averaging.read(start / averaging.ITERATE_FILE)
+    assert steps == dp_run[0].steps
+    published = weights(start)
+    assert sorted(last) == sorted(published)
+    assert any(not np.allclose(last[k], published[k]) for k in last)
+    result = train_mlx(model_folder, corpus[0][:4], tiny(1.0, steps=1, learning_rate=0.0),
+                       out_dir=tmp_path / "next", init_adapter=start)
+    assert result.optimizer_continued
+    still, count = averaging.read(result.adapter_dir / averaging.ITERATE_FILE)
+    assert count == steps + 1
+    w = averaging.weight(steps + 1)
+    got = weights(result.adapter_dir)
+    for k in last:
+        np.testing.assert_array_equal(still[k], last[k])
+        np.testing.assert_allclose(got[k], published[k] + w * (last[k] - published[k]),
+                                   rtol=1e-5, atol=1e-7)
 
 
 def adam_step(adapter: Path) -> int:

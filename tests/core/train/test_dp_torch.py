@@ -20,7 +20,7 @@ import pytest
 from safetensors.numpy import load_file
 
 from persona.core.errors import ModelError, TextError
-from persona.core.train import optimizer_state
+from persona.core.train import averaging, optimizer_state
 from persona.core.train.checkpoint import load_checkpoint
 from persona.core.train.config import LoRAConfig, TrainConfig
 from persona.core.train.dataset import TrainingExample
@@ -196,7 +196,7 @@ def test_stop_checkpoint_and_resume(model_folder, corpus, tmp_path):  # noqa: F8
     assert not out.exists()  # nothing is promoted from a stopped run
     saved = load_checkpoint(ckpt)
     assert saved.step == 2 and set(saved.files) == {"adapter.safetensors", "optimizer.pt",
-                                                    "rng.json"}
+                                                    "rng.json", averaging.AVERAGE_FILE}
     second = train_torch(model_folder, examples, cfg, out_dir=out, checkpoint_dir=ckpt)
     assert not second.stopped and second.resumed_from == 2
     assert second.steps_done == 4 and len(second.losses) == 4
@@ -347,3 +347,34 @@ def test_bad_input(model_folder, corpus, tmp_path):  # noqa: F811
     with pytest.raises(TextError, match="held-out examples"):
         heldout_loss_torch(model_folder, None, empty)
     assert not (tmp_path / "a").exists()
+
+
+def test_a_private_run_publishes_its_average_and_goes_on_from_its_last_iterate(
+        model_folder, corpus, tmp_path):  # noqa: F811
+    """The adapter of a private run is the average of its iterates, not the last one; the
+    last goes beside the optimiser's state, and the run that continues the adapter trains on
+    from it (one step at a tiny rate moves it by at most that rate) and folds its new iterate
+    into the average with the next weight."""
+    first = train_torch(model_folder, corpus[0][:32], config(0.8, sample_rate=0.25, steps=3),
+                        out_dir=tmp_path / "one")
+    published = adapter_weights(first.adapter_dir)
+    last, steps = averaging.read(first.adapter_dir / averaging.ITERATE_FILE)
+    assert steps == 3
+    last = {name.replace(".default", ""): w for name, w in last.items()}  # peft's file names
+    assert last.keys() == published.keys()
+    assert max(np.abs(last[k] - published[k]).max() for k in last) > 1e-4
+
+    lr = 1e-6
+    went_on = train_torch(model_folder, corpus[0][:32],
+                          config(0.8, sample_rate=0.25, steps=1, learning_rate=lr),
+                          out_dir=tmp_path / "two", init_adapter=first.adapter_dir)
+    assert went_on.optimizer_continued
+    new_last, new_steps = averaging.read(went_on.adapter_dir / averaging.ITERATE_FILE)
+    new_last = {name.replace(".default", ""): w for name, w in new_last.items()}
+    assert new_steps == 4
+    # A continued Adam's step is |m̂ / √v̂| · lr: about lr, at most (1 − β1) / √(1 − β2) · lr.
+    assert max(np.abs(new_last[k] - last[k]).max() for k in last) <= 3.2 * lr
+    w = averaging.weight(4)
+    expected = {k: published[k] + w * (new_last[k] - published[k]) for k in last}
+    got = adapter_weights(went_on.adapter_dir)
+    assert max(np.abs(got[k] - expected[k]).max() for k in last) < 1e-6

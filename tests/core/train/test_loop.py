@@ -8,9 +8,10 @@ import logging
 import math
 import random
 
+import numpy as np
 import pytest
 
-from persona.core.train import optimizer_state
+from persona.core.train import averaging, optimizer_state
 from persona.core.train.checkpoint import load_checkpoint
 from persona.core.train.config import TrainConfig
 from persona.core.train.dataset import TrainingExample
@@ -26,8 +27,8 @@ class Tokenizer:
 
 
 class Recorder(TrainLoop):
-    """Records the micro-batch sizes and the updates the loop asks for; its "weights" are
-    the number of updates, its extra state a seeded RNG's draws so far."""
+    """Records the micro-batch sizes and the updates the loop asks for; its one weight counts
+    the updates (each adds 1), its extra state is a seeded RNG's draws so far."""
 
     def __init__(self, config: TrainConfig, checkpoint_dir, n: int = 5):
         examples = [TrainingExample(f"r{i}", "", "word " * (i + 1)) for i in range(n)]
@@ -36,6 +37,7 @@ class Recorder(TrainLoop):
         self.rng, self.draws = random.Random(0), 0
         self.micro: list[int] = []
         self.updates: list[bool] = []
+        self.w = np.zeros(1, dtype=np.float32)
 
     def _draw(self, n: int, q: float) -> list[int]:
         self.draws += 1
@@ -47,13 +49,22 @@ class Recorder(TrainLoop):
 
     def _update(self, *, empty: bool) -> None:
         self.updates.append(empty)
+        self.w = self.w + 1
 
-    def _save_adapter(self, out_dir) -> None:
+    def _save_adapter(self, out_dir, weights) -> None:
         out_dir.mkdir()
         (out_dir / "updates").write_text(str(len(self.updates)))
+        (out_dir / "weight").write_text(str(float((weights or self._weights())["w"][0])))
+
+    def _weights(self) -> dict:
+        return {"w": self.w.copy()}
+
+    def _set_weights(self, weights) -> None:
+        self.w = np.array(weights["w"], dtype=np.float32)
 
     def _write_files(self, folder) -> None:
         (folder / "updates").write_text(str(len(self.updates)))
+        np.save(folder / "w.npy", self.w)
 
     def _optimizer_description(self) -> dict:
         return optimizer_state.describe("recorder", "count", {"updates": (1,)})
@@ -69,6 +80,7 @@ class Recorder(TrainLoop):
 
     def _restore(self, ckpt) -> None:
         self.updates = [False] * int(ckpt.file("updates").read_text())
+        self.w = np.load(ckpt.file("w.npy"))
         for _ in range(ckpt.state["draws"]):  # replays the same stream of draws
             self._draw(len(self.encoded), self.config.sample_rate)
 
@@ -126,6 +138,8 @@ def test_a_stopped_run_resumes_where_it_stopped(tmp_path):
     assert result.losses == pytest.approx(whole_result.losses, nan_ok=True)
     assert result.tokens == whole_result.tokens and result.epsilon == whole_result.epsilon
     assert (out / "updates").read_text() == "4"
+    # The average went on from the checkpoint: the same as the run that never stopped.
+    assert (out / "weight").read_text() == (tmp_path / "whole" / "weight").read_text() == "3.0"
 
 
 def test_a_finished_run_leaves_its_optimizer_state_for_the_next_one(tmp_path, caplog):
@@ -141,3 +155,54 @@ def test_a_finished_run_leaves_its_optimizer_state_for_the_next_one(tmp_path, ca
     with caplog.at_level(logging.WARNING):
         assert not damaged.continue_optimizer(tmp_path / "adapter")
     assert "starts afresh" in caplog.text and not damaged.optimizer_continued
+
+
+def weight_of(adapter) -> float:
+    return float((adapter / "weight").read_text())
+
+
+def test_a_private_run_publishes_the_average_of_its_iterates(tmp_path):
+    # Iterates 1, 2, 3, 4 weighted 1, 2, 3, 4 (weights ∝ t while the run is young): 30 / 10.
+    Recorder(plan(steps=4), None).run(out_dir=tmp_path / "dp", on_progress=None,
+                                      should_stop=None)
+    assert weight_of(tmp_path / "dp") == pytest.approx(3.0)
+    # The last raw iterate goes on beside the optimiser's state, with the count behind it.
+    iterate, steps = averaging.read(tmp_path / "dp" / averaging.ITERATE_FILE)
+    assert iterate["w"].tolist() == [4.0] and steps == 4
+    # A run without noise has nothing to average away: it publishes its last iterate.
+    Recorder(plan(steps=4, sigma=0.0), None).run(out_dir=tmp_path / "plain", on_progress=None,
+                                                 should_stop=None)
+    assert weight_of(tmp_path / "plain") == 4.0
+    Recorder(plan(steps=4, average_iterates=False), None).run(
+        out_dir=tmp_path / "off", on_progress=None, should_stop=None)
+    assert weight_of(tmp_path / "off") == 4.0
+
+
+def test_a_continued_run_goes_on_with_the_average_and_the_last_iterate(tmp_path):
+    first = Recorder(plan(steps=4), None)
+    first.run(out_dir=tmp_path / "one", on_progress=None, should_stop=None)
+    nxt = Recorder(plan(steps=2), None)
+    nxt._set_weights({"w": np.array([3.0])})  # the backend loaded the adapter: the average
+    assert nxt.continue_optimizer(tmp_path / "one")
+    assert nxt.w.tolist() == [4.0] and nxt.average.steps == 4  # training goes on from 4
+    nxt.run(out_dir=tmp_path / "two", on_progress=None, should_stop=None)
+    # One averaged run of six iterates 1..6, weights ∝ t: 91 / 21.
+    assert weight_of(tmp_path / "two") == pytest.approx(91 / 21, rel=1e-6)
+    # Without the state the run starts its count afresh from the adapter: 4 then 5, 2:1.
+    (tmp_path / "two" / averaging.ITERATE_FILE).unlink()
+    fresh = Recorder(plan(steps=2), None)
+    fresh._set_weights({"w": np.array([3.0])})
+    assert not fresh.continue_optimizer(tmp_path / "two")
+    fresh.run(out_dir=tmp_path / "three", on_progress=None, should_stop=None)
+    assert weight_of(tmp_path / "three") == pytest.approx((4 + 2 * 5) / 3, rel=1e-6)
+
+
+def test_the_average_forgets_the_start_once_a_run_is_long():
+    assert averaging.weight(1) == 1.0 and averaging.weight(3) == 0.5
+    assert averaging.weight(10_000) == pytest.approx(1 - averaging.BETA_MAX)
+    avg = averaging.IterateAverage({"w": np.zeros(2)})
+    for _ in range(2000):  # a constant iterate is its own average, whatever the weights
+        avg.update({"w": np.array([1.0, -2.0])})
+    assert avg.arrays["w"].tolist() == pytest.approx([1.0, -2.0])
+    with pytest.raises(ValueError):
+        averaging.weight(0)
