@@ -87,7 +87,8 @@ def read(path: Path) -> tuple[dict[str, np.ndarray], int]:
     from safetensors import safe_open
 
     with safe_open(str(path), framework="np") as f:
-        steps = int((f.metadata() or {}).get(_STEPS_KEY, "x"))
-        if steps < 0:
-            raise ValueError(f"{path}: a negative count of iterates")
+        saved = (f.metadata() or {}).get(_STEPS_KEY)
+        if saved is None or not saved.isdigit():
+            raise ValueError(f"{path} does not say how many iterates it holds")
+        steps = int(saved)
         return {name: f.get_tensor(name) for name in f.keys()}, steps  # noqa: SIM118
