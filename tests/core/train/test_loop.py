@@ -206,3 +206,14 @@ def test_the_average_forgets_the_start_once_a_run_is_long():
     assert avg.arrays["w"].tolist() == pytest.approx([1.0, -2.0])
     with pytest.raises(ValueError):
         averaging.weight(0)
+
+
+def test_an_iterate_file_without_its_count_is_refused(tmp_path):
+    from safetensors.numpy import save_file
+
+    save_file({"w": np.zeros(1, np.float32)}, str(tmp_path / "bare.safetensors"))
+    with pytest.raises(ValueError, match="how many iterates"):
+        averaging.read(tmp_path / "bare.safetensors")
+    averaging.write(tmp_path / "ok.safetensors", {"w": np.ones(1)}, 7)
+    arrays, steps = averaging.read(tmp_path / "ok.safetensors")
+    assert steps == 7 and arrays["w"].tolist() == [1.0]
