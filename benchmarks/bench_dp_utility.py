@@ -43,10 +43,12 @@ RECORDS = {"n_train": 680, "n_outside": 0, "n_heldout": 96}  # the issue's 680 r
 QUICK_RECORDS = {"n_train": 24, "n_outside": 0, "n_heldout": 8}
 
 # The settings compared. "default" is what the nightly run does today with the default
-# model (core/train/runner.py TrainOptions and the model's TrainingHints).
+# model (core/train/runner.py TrainOptions and the model's TrainingHints). ``average``: a DP
+# run publishes the average of its iterates (core/train/averaging.py); runs measured before
+# that existed have no ``average`` in their setting and count as ``average=0``.
 SETTINGS: dict[str, dict] = {
     "default": {"batch": 32, "epochs": 1, "lr": 5e-3, "clip": 1.0, "layers": 8, "rank": 8,
-                "max_len": 128},
+                "max_len": 128, "average": True},
 }
 
 
@@ -62,6 +64,14 @@ def setting(name: str) -> dict:
                              f"or give key=value pairs over {', '.join(SETTINGS['default'])}")
         spec[key] = type(spec[key])(float(value)) if key != "layers" else int(value)
     return spec
+
+
+def keyed(s: dict, mode: str) -> dict:
+    """Setting ``s`` as a run of ``mode`` is stored and paired: without ``average`` where it
+    changes nothing, i.e. for σ = 0 (which publishes its last iterate either way) and when it
+    is off, so the runs measured before averaging keep their keys."""
+    return {k: v for k, v in s.items()
+            if k != "average" or (mode == "dp" and s.get("average", False))}
 
 
 def plan(s: dict, records: dict) -> dict:
@@ -95,18 +105,19 @@ def measure(corpus: str, name: str, records: dict, model: str | None, out: Path,
     for mode, sigma in (("dp", p["sigma"]), ("sigma0", 0.0)):
         if mode not in modes:
             continue
-        key = json.dumps({"corpus": corpus, "model": model, "records": records, "setting": s,
-                          "mode": mode}, sort_keys=True)
+        key = json.dumps({"corpus": corpus, "model": model, "records": records,
+                          "setting": keyed(s, mode), "mode": mode}, sort_keys=True)
         if ("run", key) in done:
             continue
         log(f"{corpus} {name} {mode}: {p['steps']} steps, q {p['q']:.3g}, σ {sigma:.3g}")
         adapter = scratch / mode
         trained = job(dict(common, job="train", mode="torch", q=p["q"], steps=p["steps"],
                            sigma=sigma, delta=p["delta"], lr=s["lr"], clip=s["clip"],
-                           layers=s["layers"], rank=s["rank"], out=str(adapter)))
+                           layers=s["layers"], rank=s["rank"], average=s["average"],
+                           out=str(adapter)))
         losses = job(dict(common, job="losses", sets=["heldout"], adapter=str(adapter)))
         _append(out, done, {"kind": "run", "key": key, "corpus": corpus, "name": name,
-                            "setting": s, "mode": mode, "plan": dict(p, sigma=sigma),
+                            "setting": keyed(s, mode), "mode": mode, "plan": dict(p, sigma=sigma),
                             "base_key": base_key, "perplexity": losses["heldout_perplexity"],
                             "train_seconds": trained["seconds"], "tokens": trained["tokens"],
                             "epsilon": trained["epsilon"], "rss_mb": trained["rss_mb"],
@@ -167,13 +178,20 @@ def table(done: dict) -> str:
 
 
 def _runs(done: dict) -> dict[tuple[str, str], dict]:
-    """(text, setting) -> {"dp": run[, "sigma0": run]}, for the settings with a DP run."""
-    runs: dict[tuple[str, str], dict] = {}
+    """(text, setting) -> {"dp": run[, "sigma0": run]}, for the settings with a DP run; the
+    σ = 0 twin of an averaged DP run is the setting's σ = 0 run."""
+    dp: dict[tuple[str, str], dict] = {}
+    sigma0: dict[tuple[str, str], dict] = {}
     for (kind, _), e in done.items():
         if kind == "run":
-            runs.setdefault((e["corpus"], json.dumps(e["setting"], sort_keys=True)),
-                            {})[e["mode"]] = e
-    return {k: v for k, v in runs.items() if "dp" in v}
+            s = e["setting"]
+            (dp if e["mode"] == "dp" else sigma0)[
+                (e["corpus"], json.dumps(s, sort_keys=True))] = e
+    runs = {}
+    for (corpus, s), e in dp.items():
+        twin = sigma0.get((corpus, json.dumps(keyed(json.loads(s), "sigma0"), sort_keys=True)))
+        runs[(corpus, s)] = {"dp": e, **({"sigma0": twin} if twin else {})}
+    return runs
 
 
 def _pairs(done: dict) -> dict[tuple[str, str], dict]:
@@ -183,7 +201,8 @@ def _pairs(done: dict) -> dict[tuple[str, str], dict]:
 
 def _describe(s: dict) -> str:
     return (f"B {s['batch']}, {s['epochs']:g} ep, lr {s['lr']:g}, C {s['clip']:g}, "
-            f"{s['layers']} blocks r{s['rank']}, {s['max_len']} tok")
+            f"{s['layers']} blocks r{s['rank']}, {s['max_len']} tok, "
+            f"{'averaged' if s.get('average') else 'last'} iterate")
 
 
 def run(quick: bool = False) -> list[Row]:

@@ -56,6 +56,7 @@ def train(spec: dict) -> dict:
                          steps=spec["steps"], learning_rate=spec["lr"],
                          clip_norm=spec.get("clip", 1.0),
                          max_seq_len=spec["max_len"], delta=spec.get("delta"),
+                         average_iterates=spec.get("average", True),
                          lora=LoRAConfig(layers=spec.get("layers"), rank=spec.get("rank", 8),
                                          alpha=2.0 * spec.get("rank", 8)))
     out = Path(spec["out"])

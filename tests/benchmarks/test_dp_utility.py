@@ -29,6 +29,18 @@ def test_a_setting_is_a_name_or_changes_to_the_default():
     assert (s["batch"], s["lr"], s["layers"], s["clip"]) == (128, 0.01, 4, 1.0)
     with pytest.raises(SystemExit):
         bench.setting("nonsense=1")
+    assert bench.setting("default")["average"] is True
+    assert bench.setting("average=0")["average"] is False
+
+
+def test_averaging_is_in_the_key_only_where_it_changes_the_run():
+    """A run measured before averaging existed has no ``average`` in its setting: it is the
+    ``average=0`` run, and σ = 0 runs (which publish their last iterate either way) are one
+    run whatever the setting says."""
+    s = bench.setting("epochs=2")
+    assert bench.keyed(s, "dp")["average"] is True
+    assert "average" not in bench.keyed(s, "sigma0")
+    assert "average" not in bench.keyed(bench.setting("epochs=2,average=0"), "dp")
 
 
 def test_the_plan_spends_epsilon_8_and_more_batch_means_fewer_steps():
@@ -47,7 +59,8 @@ def test_the_table_gives_the_kept_share_of_each_setting(tmp_path):
     for mode, ppl in (("dp", 82.0), ("sigma0", 80.0)):
         bench._append(out, done, {
             "kind": "run", "key": mode, "corpus": "shakespeare", "name": "default",
-            "setting": bench.setting("default"), "mode": mode, "base_key": key,
+            "setting": bench.keyed(bench.setting("default"), mode), "mode": mode,
+            "base_key": key,
             "plan": {"steps": 22, "sigma": 0.57 if mode == "dp" else 0.0},
             "perplexity": ppl, "train_seconds": 600.0})
     again = bench.load(out)  # read back from the file, as a later session does
@@ -58,12 +71,24 @@ def test_the_table_gives_the_kept_share_of_each_setting(tmp_path):
     # A setting run with --dp-only: no kept share of its own, judged against the best σ0.
     bench._append(out, done, {
         "kind": "run", "key": "dp-b64", "corpus": "shakespeare", "name": "batch=64",
-        "setting": bench.setting("batch=64"), "mode": "dp", "base_key": key,
+        "setting": bench.keyed(bench.setting("batch=64"), "dp"), "mode": "dp", "base_key": key,
         "plan": {"steps": 11, "sigma": 0.6}, "perplexity": 84.0, "train_seconds": 300.0})
     rows = [[c.strip() for c in line.strip("|").split("|")]
             for line in bench.table(bench.load(out)).splitlines()[2:]]
     only = next(r for r in rows if r[1].startswith("B 64"))
     assert only[5] == "" and only[8] == "no σ0 run" and only[9] == "80%"
+    # A run stored before averaging (no "average" in its setting) is the last iterate's, and
+    # the averaged DP run of the same setting is paired with the same σ = 0 run.
+    old = {k: v for k, v in bench.setting("default").items() if k != "average"}
+    bench._append(out, done, {
+        "kind": "run", "key": "dp-old", "corpus": "shakespeare", "name": "default",
+        "setting": old, "mode": "dp", "base_key": key,
+        "plan": {"steps": 22, "sigma": 0.57}, "perplexity": 86.0, "train_seconds": 600.0})
+    rows = [[c.strip() for c in line.strip("|").split("|")]
+            for line in bench.table(bench.load(out)).splitlines()[2:]]
+    defaults = [r for r in rows if r[1].startswith("B 32, 1 ep")]
+    assert [(r[1].rsplit(", ", 1)[1], r[8]) for r in sorted(defaults, key=lambda r: r[6])] \
+        == [("averaged iterate", "90%"), ("last iterate", "70%")]
 
 
 def test_the_schedule_plan_is_the_ledgers_own_and_stops_at_the_budget():
