@@ -123,7 +123,7 @@ def cmd_models_import(args: Namespace) -> int:
     from persona.core.cli.commands_bundle import _progress
     from persona.core.models.importer import import_gguf
 
-    info(f"Checking and copying {args.file} into {cache.models_cache()} ...")
+    info(f"Checking and copying {args.file} into {cache.models_cache()}…")
     # A byte bar on stderr while the file is copied and hashed; Ctrl+C stops the copy and
     # removes its temporary file (nothing is registered).
     update, close = _progress("import", args.json)

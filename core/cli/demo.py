@@ -77,10 +77,10 @@ def run_demo(home: Home, *, question: str = DEFAULT_QUESTION,
     demo_dir.mkdir(exist_ok=True)
 
     if pipe.store.count() == 0:
-        say(f"Loading the sample persona into {pipe.home.root} ...")
+        say(f"Loading the sample persona into {pipe.home.root}…")
         with setup.stage("load_sample_persona"):
             load_sample_persona(pipe, log)
-    say("Loading the models ...")
+    say("Loading the models…")
     with setup.stage("load_models"):
         pipe.warm_up()
 

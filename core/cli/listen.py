@@ -32,7 +32,7 @@ def listen_loop(pipe: Pipeline, *, once: bool = False, reply: bool = False,
     """
     limit_hit = threading.Event()
     recorder = Recorder.from_settings(pipe.settings, on_level=_meter, on_limit=limit_hit.set)
-    log("Loading the speech model ...")
+    log("Loading the speech model…")
     pipe.transcriber.warm_up()
     pipe.warm_between_turns = not once  # a session of turns: read the next one's start early
     while True:

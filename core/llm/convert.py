@@ -132,9 +132,9 @@ def make_portable(folder: Path) -> None:
 def convert_gguf(gguf: Path, dest: Path, progress: Progress | None = None) -> None:
     """Write the HF folder of ``gguf`` into ``dest`` (an empty temporary folder)."""
     say = progress or log.info
-    say(f"Converting the bundled language model {gguf.name} (once, about a minute)...")
+    say(f"Converting the bundled language model {gguf.name} (once, about a minute)…")
     model, tokenizer = load_gguf(gguf)
-    say("Saving the converted model...")
+    say("Saving the converted model…")
     fresh = plain_copy(model)
     fresh.save_pretrained(dest, safe_serialization=True)
     tokenizer.save_pretrained(dest)
@@ -142,7 +142,7 @@ def convert_gguf(gguf: Path, dest: Path, progress: Progress | None = None) -> No
     if not (dest / "chat_template.jinja").exists() and "chat_template" not in json.loads(
             (dest / "tokenizer_config.json").read_text(encoding="utf-8")):
         raise ModelError(f"{gguf} has no chat template; set 'llm_model' to a chat model folder.")
-    say("Checking the converted model against the GGUF...")
+    say("Checking the converted model against the GGUF…")
     verify_conversion(model, tokenizer, dest)
     (dest / SOURCE_FILE).write_text(json.dumps(source_info(gguf)), encoding="utf-8")
     say("The language model is ready.")

@@ -162,7 +162,7 @@ def conversion_lock(models_dir: Path, progress: Progress | None = None, *,
         got = _try_lock(f)
         if not got and blocking:
             (progress or log.info)("Another Persona process is converting the language model; "
-                                   "waiting for it to finish...")
+                                   "waiting for it to finish…")
             _lock(f)
             got = True
         try:

@@ -133,7 +133,7 @@ def verify(path: Path, sha256: str, fix: str, progress: Progress | None = None) 
     if is_verified(path, sha256):
         return path
     if progress:
-        progress(f"Checking {path.name} against its sha256 (once) ...")
+        progress(f"Checking {path.name} against its sha256 (once)…")
     got = sha256_of(path)
     if got != sha256:
         raise ModelError(f"{path} has sha256 {got}, not the pinned {sha256}: the file is "
@@ -188,7 +188,7 @@ def join_parts(parts: list[Path], dest: Path, sha256: str, fix: str,
         if dest.is_file() and is_verified(dest, sha256):
             return dest  # another process joined it while we waited
         if progress:
-            progress(f"Joining {len(parts)} parts into {dest.name} (once) ...")
+            progress(f"Joining {len(parts)} parts into {dest.name} (once)…")
         tmp, got = copy_hashing(parts, dest.parent, dest.name)
         if got != sha256:
             tmp.unlink(missing_ok=True)

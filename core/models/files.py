@@ -59,7 +59,7 @@ def asr_folder(spec: ModelSpec, progress: Progress | None = None) -> Path:
         if model.is_file() and cache.is_verified(model, spec.sha256):
             return folder
         if progress:
-            progress(f"Joining the {spec.name} speech model (once) ...")
+            progress(f"Joining the {spec.name} speech model (once)…")
         parent = cache.private_dir(folder.parent)
         tmp = Path(tempfile.mkdtemp(prefix=f".{spec.sha256}.tmp-", dir=parent))
         try:

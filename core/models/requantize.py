@@ -100,7 +100,7 @@ def runtime_copy(source: Path, source_sha256: str, quant: str,
             return dest
         if progress:
             progress(f"Making a faster {quant} copy of the model for this computer (once, "
-                     "about 10 s) ...")
+                     "about 10 s)…")
         _quantize(source, dest, FTYPES[quant], threads or os.cpu_count() or 1)
         return dest
 
