@@ -6,8 +6,10 @@
 Jobs: ``train`` (DP-SGD on torch or MLX, or the plain reference), ``losses`` (each record's
 loss under the base model or an adapter), ``norms`` (per-example gradient norms) and
 ``nightly`` (``persona retrain``'s whole job on a
-fresh home holding ~50k tokens of new memories) and ``night`` (one night of the schedule on a
-home kept between calls, benchmarks/bench_dp_schedule.py).
+fresh home holding ~50k tokens of new memories), ``night`` (one night of the schedule on a
+home kept between calls, benchmarks/bench_dp_schedule.py) and ``head`` (the trainer's
+forward/backward and an evaluation pass, with the vocabulary projection on target positions
+or on all of them, benchmarks/bench_target_nll.py).
 """
 
 from __future__ import annotations
@@ -119,6 +121,55 @@ def norms(spec: dict) -> dict:
                                 for k in (10, 25, 50, 75, 90)}}
 
 
+def head(spec: dict) -> dict:
+    """The trainer's forward and backward passes over ``batches`` batches of ``batch``
+    records (micro-batched as it does, with Opacus' per-example gradients), then the
+    held-out records' NLL under the base model: ``whole`` projects every position onto the
+    vocabulary, else only the target positions (core/evaluate/perplexity.py)."""
+    import torch
+
+    from persona.core.evaluate.perplexity import (
+        EVAL_TOKENS,
+        length_batches,
+        pad_batch,
+        target_nll_torch,
+    )
+    from persona.core.train.config import LoRAConfig, TrainConfig
+    from persona.core.train.dp_torch import MICRO_BATCH, MICRO_TOKENS, _Trainer
+    from persona.core.train.lora import merged_model
+    from persona.core.train.tokens import encode_examples, pad_id
+
+    data = the_split(spec)
+    n, whole = spec["batch"] * spec["batches"], spec["whole"]
+    config = TrainConfig(noise_multiplier=0.0, sample_rate=1.0, steps=1,
+                         max_seq_len=spec["max_len"],
+                         lora=LoRAConfig(layers=spec.get("layers"), rank=spec.get("rank", 8),
+                                         alpha=2.0 * spec.get("rank", 8)))
+    trainer = _Trainer(model_folder(spec.get("model")), data.train[:n], config, None, None)
+    t0, train_nll = time.perf_counter(), 0.0
+    for i in range(0, len(trainer.encoded), spec["batch"]):
+        batch = trainer.encoded[i:i + spec["batch"]]
+        for micro in length_batches(batch, MICRO_BATCH, max_tokens=MICRO_TOKENS):
+            nll, mask = target_nll_torch(trainer.gsm, *pad_batch(micro, trainer.pad_id),
+                                         whole_logits=whole)
+            (nll.sum(1) / mask.sum(1)).sum().backward()
+            train_nll += float(nll.sum())
+        trainer.optimizer.zero_grad(set_to_none=True)
+    train_seconds = time.perf_counter() - t0
+    del trainer
+    model, tokenizer = merged_model(model_folder(spec.get("model")), None)
+    encoded = encode_examples(tokenizer, data.heldout, spec["max_len"])
+    t0, eval_nll, tokens = time.perf_counter(), 0.0, 0
+    with torch.inference_mode():
+        for batch in length_batches(encoded, 8, max_tokens=EVAL_TOKENS):
+            nll, mask = target_nll_torch(model, *pad_batch(batch, pad_id(tokenizer)),
+                                         whole_logits=whole)
+            eval_nll += float(nll.sum(dtype=torch.float64))
+            tokens += int(mask.sum())
+    return {"train_seconds": train_seconds, "eval_seconds": time.perf_counter() - t0,
+            "train_nll": train_nll, "eval_nll": eval_nll / tokens, "eval_tokens": tokens}
+
+
 def nightly(spec: dict) -> dict:
     """Fill a fresh home with ~``tokens`` tokens of new memories, then run the nightly job
     (with the catalog language model ``spec["model"]``, default: the settings' default)."""
@@ -197,7 +248,8 @@ def _tokenizer(model: str | None = None):
     return AutoTokenizer.from_pretrained(str(model_folder(model)))
 
 
-JOBS = {"train": train, "losses": losses, "norms": norms, "nightly": nightly, "night": night}
+JOBS = {"train": train, "losses": losses, "norms": norms, "nightly": nightly, "night": night,
+        "head": head}
 
 
 def main() -> None:

@@ -99,17 +99,50 @@ def pad_batch(batch: Sequence[Encoded], pad_id: int):
     return ids, attention, target
 
 
-def target_nll_torch(model, ids, attention, target):
+# How target_nll_torch computes a token's NLL; part of what a held-out perplexity kept in an
+# adapter's metadata depends on (runner.heldout_digest), so a change is measured afresh.
+# 2 (2026-12-04): the softmax over each target position's logits as a row, not over the
+# vocabulary as a strided dimension (which was off by up to 1e-3 nats a token).
+NLL_VERSION = 2
+
+# Causal LMs whose logits are exactly ``lm_head(decoder(ids).last_hidden_state)`` (no
+# softcapping or logit scale in between), so the vocabulary projection can be applied to the
+# target positions only.
+_PLAIN_HEADS = frozenset({"Qwen2ForCausalLM", "Qwen3ForCausalLM", "LlamaForCausalLM",
+                          "MistralForCausalLM"})
+
+
+def target_nll_torch(model, ids, attention, target, *, whole_logits: bool = False):
     """Per-token NLL [B, T-1] of the target tokens (0 elsewhere) and their mask [B, T-1].
 
-    Runs the model forward (with autograd if enabled by the caller).
+    Runs the model forward (with autograd if enabled by the caller). For the models of
+    ``_PLAIN_HEADS`` the vocabulary projection runs on the positions that predict a target
+    token only, not on prompt and padding positions (``whole_logits``: on every position,
+    as other models need); over a vocabulary of 150k it is a large part of a forward pass,
+    and of the backward pass through it. Either way the softmax is taken over the target
+    positions' logits as rows: over the vocabulary as a strided dimension, float32 rounding
+    was off by up to 1e-3 nats a token.
     """
+    import torch
     import torch.nn.functional as F
 
-    logits = model(input_ids=ids, attention_mask=attention).logits
     mask = target[:, 1:]
-    nll = F.cross_entropy(logits[:, :-1].transpose(1, 2).float(), ids[:, 1:], reduction="none")
-    return nll * mask, mask
+    causal = _causal_lm(model)
+    if whole_logits or type(causal).__name__ not in _PLAIN_HEADS:
+        logits = model(input_ids=ids, attention_mask=attention).logits[:, :-1][mask]
+    else:
+        hidden = causal.get_decoder()(input_ids=ids, attention_mask=attention).last_hidden_state
+        logits = causal.get_output_embeddings()(hidden[:, :-1][mask])  # [targets, vocabulary]
+    picked = F.cross_entropy(logits.float(), ids[:, 1:][mask], reduction="none")
+    return torch.zeros(mask.shape, dtype=picked.dtype).masked_scatter(mask, picked), mask
+
+
+def _causal_lm(model):
+    """The transformers causal LM inside Opacus' and peft's wrappers (their LoRA layers and
+    hooks live in its modules, so calling its parts directly keeps them)."""
+    model = getattr(model, "_module", model)  # opacus GradSampleModule
+    get_base = getattr(model, "get_base_model", None)  # peft PeftModel
+    return get_base() if callable(get_base) else model
 
 
 EVAL_TOKENS = 1024  # padded positions per forward pass when evaluating (see length_batches)
