@@ -134,7 +134,8 @@ def target_nll_torch(model, ids, attention, target, *, whole_logits: bool = Fals
         hidden = causal.get_decoder()(input_ids=ids, attention_mask=attention).last_hidden_state
         logits = causal.get_output_embeddings()(hidden[:, :-1][mask])  # [targets, vocabulary]
     picked = F.cross_entropy(logits.float(), ids[:, 1:][mask], reduction="none")
-    return torch.zeros(mask.shape, dtype=picked.dtype).masked_scatter(mask, picked), mask
+    return torch.zeros(mask.shape, dtype=picked.dtype,
+                       device=picked.device).masked_scatter(mask, picked), mask
 
 
 def _causal_lm(model):
