@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from persona.core.errors import ModelError, PersonaError
-from persona.core.evaluate.perplexity import NLL_VERSION
+from persona.core.evaluate import perplexity
 from persona.core.paths import Home
 from persona.core.settings import Settings
 from persona.core.train.adapter_store import AdapterMeta, AdapterStore
@@ -360,11 +360,19 @@ def evaluate(model_folder: Path, loss_fn, heldout: Sequence[TrainingExample], ma
                       candidate_perplexity=None if cand is None else math.exp(cand))
 
 
+def nll_version(backend: str) -> int:
+    """The version of how ``backend`` computes a held-out NLL (each module's NLL_VERSION)."""
+    if backend == "mlx":
+        from persona.core.train import nll_mlx
+        return nll_mlx.NLL_VERSION
+    return perplexity.NLL_VERSION
+
+
 def heldout_digest(heldout: Sequence[TrainingExample], max_seq_len: int, backend: str, *,
                    base: dict, model: str | None) -> str:
     """What a held-out perplexity depends on besides the adapter: the held-out records' words
     and how they are cut, the backend, the base model, and how the NLL is computed."""
-    h = hashlib.sha256(json.dumps([backend, max_seq_len, base, model, NLL_VERSION],
+    h = hashlib.sha256(json.dumps([backend, max_seq_len, base, model, nll_version(backend)],
                                   sort_keys=True).encode())
     for ex in sorted(heldout, key=lambda e: e.record_id):
         h.update(json.dumps([ex.record_id, ex.prompt, ex.target]).encode("utf-8"))

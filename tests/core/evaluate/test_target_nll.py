@@ -4,6 +4,8 @@ padding in the batch (real model: the tests' small Llama, real LoRA, real Opacus
 
 from __future__ import annotations
 
+import pytest
+
 from persona.core.train.config import LoRAConfig
 from persona.core.train.dataset import TrainingExample
 from tests.core.llm.conftest import make_peft_adapter, model_folder  # noqa: F401
@@ -95,14 +97,23 @@ def test_nll_is_zero_off_target_and_other_architectures_use_the_whole_logits(
         assert other.double().sub(ref).abs().max().item() < 1e-4
 
 
+@pytest.mark.parametrize("backend", ["torch", "mlx"])
 def test_a_new_way_of_computing_the_nll_measures_the_base_and_current_adapter_afresh(
-        monkeypatch):
+        monkeypatch, backend):
     """The base model's and current adapter's perplexities kept with an adapter are reused
-    only when measured the same way (runner.heldout_digest includes NLL_VERSION)."""
-    from persona.core.train import runner
+    only when measured the same way (runner.heldout_digest includes the backend's
+    NLL_VERSION); a change on one backend leaves the other's digests alone."""
+    from persona.core.evaluate import perplexity
+    from persona.core.train import nll_mlx, runner
 
     heldout = [TrainingExample("r1", "", "A line of held-out text.")]
-    before = runner.heldout_digest(heldout, 128, "torch", base={}, model=None)
-    assert runner.heldout_digest(heldout, 128, "torch", base={}, model=None) == before
-    monkeypatch.setattr(runner, "NLL_VERSION", runner.NLL_VERSION + 1)
-    assert runner.heldout_digest(heldout, 128, "torch", base={}, model=None) != before
+    before = {b: runner.heldout_digest(heldout, 128, b, base={}, model=None)
+              for b in ("torch", "mlx")}
+    assert runner.heldout_digest(heldout, 128, backend, base={}, model=None) == before[backend]
+    module = nll_mlx if backend == "mlx" else perplexity
+    monkeypatch.setattr(module, "NLL_VERSION", module.NLL_VERSION + 1)
+    after = {b: runner.heldout_digest(heldout, 128, b, base={}, model=None)
+             for b in ("torch", "mlx")}
+    assert after[backend] != before[backend]
+    other = "torch" if backend == "mlx" else "mlx"
+    assert after[other] == before[other]
