@@ -94,33 +94,41 @@ def sample(examples: Sequence, limit: int = AUDIT_LIMIT) -> list:
     return sorted(examples, key=key)[:limit] if len(examples) > limit else list(examples)
 
 
-def record_losses(backend: str, model_folder: Path, adapter: Path | None, examples: Sequence,
-                  max_seq_len: int = 256) -> list[float]:
-    """Each example's mean NLL over its target tokens under the base model plus ``adapter``
-    (examples with no target token are left out)."""
+def record_losses(backend: str, model_folder: Path, adapter: Path | None,
+                  groups: Sequence[Sequence], max_seq_len: int = 256) -> list[list[float]]:
+    """For each group of examples, each example's mean NLL over its target tokens under the
+    base model plus ``adapter`` (examples with no target token are left out). The model is
+    loaded once for all the groups."""
     if backend == "mlx":
-        return _record_losses_mlx(model_folder, adapter, examples, max_seq_len)
+        return _record_losses_mlx(model_folder, adapter, groups, max_seq_len)
     from persona.core.evaluate.perplexity import example_nll_torch
     from persona.core.train.lora import merged_model
     from persona.core.train.tokens import encode_examples, pad_id
 
     model, tokenizer = merged_model(model_folder, adapter)
-    encoded = encode_examples(tokenizer, examples, max_seq_len)
-    parts = example_nll_torch(model, encoded, pad_id=pad_id(tokenizer))
-    return [p.nll for p in parts if p.tokens and not math.isnan(p.nll)]
+    out = []
+    for group in groups:
+        parts = example_nll_torch(model, encode_examples(tokenizer, group, max_seq_len),
+                                  pad_id=pad_id(tokenizer))
+        out.append([p.nll for p in parts if p.tokens and not math.isnan(p.nll)])
+    return out
 
 
-def _record_losses_mlx(model_folder, adapter, examples, max_seq_len) -> list[float]:
+def _record_losses_mlx(model_folder, adapter, groups, max_seq_len) -> list[list[float]]:
     from persona.core.evaluate.perplexity import length_batches
     from persona.core.train.dp_mlx import eval_model_mlx
     from persona.core.train.nll_mlx import example_losses, pad_batch
     from persona.core.train.tokens import encode_examples, pad_id
 
     model, tokenizer = eval_model_mlx(model_folder, adapter)
-    out: list[float] = []
-    for batch in length_batches(encode_examples(tokenizer, examples, max_seq_len), 8):
-        out.extend(float(x) for x in example_losses(model, *pad_batch(batch, pad_id(tokenizer))))
-    return [x for x in out if not math.isnan(x)]
+    out = []
+    for group in groups:
+        losses: list[float] = []
+        for batch in length_batches(encode_examples(tokenizer, group, max_seq_len), 8):
+            losses.extend(float(x) for x in
+                          example_losses(model, *pad_batch(batch, pad_id(tokenizer))))
+        out.append([x for x in losses if not math.isnan(x)])
+    return out
 
 
 def audit_adapter(backend: str, model_folder: Path, adapter: Path, members: Sequence,
@@ -130,8 +138,10 @@ def audit_adapter(backend: str, model_folder: Path, adapter: Path, members: Sequ
     """The loss-threshold attack's AUC on ``adapter``: its trained records (``members``)
     against held-out ones (``nonmembers``), at most ``limit`` of each. None when either
     side has no record to score."""
-    m = losses(backend, model_folder, adapter, sample(members, limit), max_seq_len)
-    o = losses(backend, model_folder, adapter, sample(nonmembers, limit), max_seq_len)
+    if not members or not nonmembers:
+        return None
+    m, o = losses(backend, model_folder, adapter,
+                  [sample(members, limit), sample(nonmembers, limit)], max_seq_len)
     if not m or not o:
         return None
     return MembershipAudit(membership_auc=round(loss_attack_auc(m, o), 4), members=len(m),

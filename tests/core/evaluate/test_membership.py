@@ -26,9 +26,13 @@ class Ex:
     loss: float
 
 
-def losses(_backend, _folder, _adapter, examples, _max_len):
+LOADS = []
+
+
+def losses(_backend, _folder, _adapter, groups, _max_len):
     # The per-record losses an adapter would give: here carried by the examples themselves.
-    return [e.loss for e in examples]
+    LOADS.append(len(groups))
+    return [[e.loss for e in group] for group in groups]
 
 
 def test_the_audit_scores_members_against_held_out_records(tmp_path):
@@ -37,6 +41,7 @@ def test_the_audit_scores_members_against_held_out_records(tmp_path):
     audit = audit_adapter("torch", tmp_path, tmp_path, members, outside, version="v1",
                           run_id="r1", losses=losses)
     assert audit.membership_auc == 1.0  # every member has the lower loss: fully exposed
+    assert LOADS[-1] == 2  # both sides scored with one load of the model
     assert (audit.members, audit.nonmembers) == (128, 20)  # members capped, the same ones
     assert sample(members) == sample(list(reversed(members)))
     assert audit_adapter("torch", tmp_path, tmp_path, members, [], losses=losses) is None
