@@ -142,7 +142,7 @@ def run_nights(corpus: str, nights: int, work: Path, model: str | None, out: Pat
                            adapter=night["adapter"]))["heldout_perplexity"]
         _append(out, done, {"kind": "night", "key": f"{series}#{k}", "series": series,
                             "home": str(home), "corpus": corpus, "model": model, "night": k,
-                            "perplexity": ppl,
+                            "perplexity": ppl, "gate": night.get("gate"),
                             **{f: night[f] for f in ("seconds", "trained", "records", "steps",
                                                      "sigma", "run_epsilon", "promoted",
                                                      "reason", "max_record_epsilon",
@@ -152,6 +152,14 @@ def run_nights(corpus: str, nights: int, work: Path, model: str | None, out: Pat
         if not night["trained"]:
             log(f"{corpus}: every record is at its budget after {k - 1} nights")
             return
+
+
+def _gate(gate: dict | None) -> str:
+    """The gate's paired difference, candidate − current, in nats a token (± its standard
+    error); nights before 2026-12-04 11:30 kept no gate numbers."""
+    if not gate or gate.get("difference") is None:
+        return ""
+    return f" [{gate['difference']:+.4f} ± {gate['standard_error']:.4f}]"
 
 
 def table(done: dict) -> str:
@@ -170,7 +178,8 @@ def table(done: dict) -> str:
         went_on = "yes" if e.get("optimizer_continued") else "no"
         rows.append((e["corpus"], series, str(e["night"]), str(e["records"]), str(e["steps"]),
                      f"{e['sigma']:.2f}", f"{float(e['max_record_epsilon']):.2f}", went_on,
-                     "yes" if e["promoted"] else f"no ({e['reason'].split(';')[0]})",
+                     ("yes" if e["promoted"] else f"no ({e['reason'].split(';')[0].split(' (')[0]})")
+                     + _gate(e.get("gate")),
                      f"{base:.1f}" if base else "—", f"{ppl:.1f}" if ppl else "—", below,
                      f"{e['seconds'] / 60:.1f}"))
     head = ("text", "series", "night", "records", "steps", "σ", "max ε spent",

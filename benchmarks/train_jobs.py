@@ -233,7 +233,14 @@ def night(spec: dict) -> dict:
                                                                       backend="torch"))
     summary = build_summary(Ledger(home.ledger_file, budget=settings.privacy_budget))
     current = AdapterStore(home).current_dir()
+    ev = outcome.evaluation
+    diff = ev.difference if ev is not None else None
+    gate = None if ev is None else {
+        "reference": ev.reference_perplexity, "candidate": ev.candidate_perplexity,
+        "difference": None if diff is None else diff.nll,
+        "standard_error": None if diff is None else diff.standard_error}
     return {"seconds": time.perf_counter() - t0, "trained": outcome.result is not None,
+            "gate": gate,
             "records": len(outcome.plan.eligible_ids), "steps": outcome.plan.steps,
             "sigma": outcome.plan.noise_multiplier, "run_epsilon": outcome.plan.run_epsilon,
             "promoted": outcome.promoted, "reason": outcome.reason,

@@ -191,14 +191,14 @@ def cmd_eval(args: Namespace) -> int:
 
     home, settings = _home_settings(args)
     backend = args.backend or training_backend(settings)
-    _, loss_fn, fmt = trainer(backend)
+    _, fmt = trainer(backend)
     examples = (heldout_from_files([Path(p) for p in args.heldout], names=settings.redact_names)
                 .heldout if args.heldout else load_dataset(home, settings).heldout)
     store = AdapterStore(home)
     adapter = find_adapter(store.current_dir(), fmt)
     version = store.current_version()
     meta = store.meta(version) if version else None
-    ev = evaluate(ensure_model_folder(settings, home), loss_fn, examples, 256,
+    ev = evaluate(ensure_model_folder(settings, home), backend, examples, 256,
                   current=adapter, candidate=None)
     if ev is None:
         from persona.core.errors import TextError

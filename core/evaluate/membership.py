@@ -97,38 +97,12 @@ def sample(examples: Sequence, limit: int = AUDIT_LIMIT) -> list:
 def record_losses(backend: str, model_folder: Path, adapter: Path | None,
                   groups: Sequence[Sequence], max_seq_len: int = 256) -> list[list[float]]:
     """For each group of examples, each example's mean NLL over its target tokens under the
-    base model plus ``adapter`` (examples with no target token are left out). The model is
+    base model plus ``adapter`` (examples with no target token are left out), the model
     loaded once for all the groups."""
-    if backend == "mlx":
-        return _record_losses_mlx(model_folder, adapter, groups, max_seq_len)
-    from persona.core.evaluate.perplexity import example_nll_torch
-    from persona.core.train.lora import merged_model
-    from persona.core.train.tokens import encode_examples, pad_id
+    from persona.core.evaluate.record_scores import record_scores
 
-    model, tokenizer = merged_model(model_folder, adapter)
-    out = []
-    for group in groups:
-        parts = example_nll_torch(model, encode_examples(tokenizer, group, max_seq_len),
-                                  pad_id=pad_id(tokenizer))
-        out.append([p.nll for p in parts if p.tokens and not math.isnan(p.nll)])
-    return out
-
-
-def _record_losses_mlx(model_folder, adapter, groups, max_seq_len) -> list[list[float]]:
-    from persona.core.evaluate.perplexity import length_batches
-    from persona.core.train.dp_mlx import eval_model_mlx
-    from persona.core.train.nll_mlx import example_losses, pad_batch
-    from persona.core.train.tokens import encode_examples, pad_id
-
-    model, tokenizer = eval_model_mlx(model_folder, adapter)
-    out = []
-    for group in groups:
-        losses: list[float] = []
-        for batch in length_batches(encode_examples(tokenizer, group, max_seq_len), 8):
-            losses.extend(float(x) for x in
-                          example_losses(model, *pad_batch(batch, pad_id(tokenizer))))
-        out.append([x for x in losses if not math.isnan(x)])
-    return out
+    return [[s.nll for s in group if s.tokens and not math.isnan(s.nll)]
+            for group in record_scores(backend, model_folder, adapter, groups, max_seq_len)]
 
 
 def audit_adapter(backend: str, model_folder: Path, adapter: Path, members: Sequence,

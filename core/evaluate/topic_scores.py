@@ -26,6 +26,7 @@ def topic_perplexity(pipe, report: TopicReport, *, backend: str | None = None,
                      max_records: int = MAX_RECORDS, log: Progress | None = None) -> None:
     """Fill each topic's ``perplexity`` and ``heldout_records`` (the persona's, on the
     topic's held-out records)."""
+    from persona.core.evaluate.record_scores import pooled, record_scores
     from persona.core.llm.adapters import find_adapter
     from persona.core.llm.models import ensure_model_folder
     from persona.core.train.adapter_store import AdapterStore
@@ -33,7 +34,7 @@ def topic_perplexity(pipe, report: TopicReport, *, backend: str | None = None,
 
     heldout = {ex.record_id: ex for ex in load_dataset(pipe.home, pipe.settings).heldout}
     backend = backend or training_backend(pipe.settings)
-    _, loss_fn, fmt = trainer(backend)
+    _, fmt = trainer(backend)
     adapter = find_adapter(AdapterStore(pipe.home).current_dir(), fmt)
     folder = ensure_model_folder(pipe.settings, pipe.home)
     groups = []
@@ -45,28 +46,10 @@ def topic_perplexity(pipe, report: TopicReport, *, backend: str | None = None,
     if log is not None:
         log(f"perplexity on {sum(map(len, groups))} held-out records in "
             f"{sum(1 for g in groups if g)} topics")
-    if backend == "torch":  # the model loads once for every topic
-        losses = _torch_losses(folder, adapter, groups)
-    else:
-        losses = [loss_fn(folder, adapter, g, max_seq_len=MAX_SEQ_LEN)[0] if g else None
-                  for g in groups]
-    for topic, nll in zip(report.topics, losses, strict=True):
-        topic.perplexity = None if nll is None else perplexity(nll)
-
-
-def _torch_losses(folder, adapter, groups) -> list[float | None]:
-    """The mean NLL per token of each group of examples, the model loaded once."""
-    from persona.core.evaluate.perplexity import mean_nll_torch
-    from persona.core.train.lora import merged_model
-    from persona.core.train.tokens import encode_examples, pad_id
-
-    model, tokenizer = merged_model(folder, adapter)
-    out: list[float | None] = []
-    for group in groups:
-        encoded = encode_examples(tokenizer, group, MAX_SEQ_LEN)
-        out.append(mean_nll_torch(model, encoded, pad_id=pad_id(tokenizer)).nll
-                   if encoded else None)
-    return out
+    scores = record_scores(backend, folder, adapter, groups, MAX_SEQ_LEN)  # one model load
+    for topic, group in zip(report.topics, scores, strict=True):
+        nll, tokens = pooled(group)
+        topic.perplexity = perplexity(nll) if tokens else None
 
 
 def topic_qa(pipe, report: TopicReport, *, per_topic: int = 3, log: Progress | None = None,

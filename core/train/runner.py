@@ -96,11 +96,30 @@ class Evaluation:
     base_perplexity: float
     reference_perplexity: float  # the current adapter's (or the base model's, if none)
     candidate_perplexity: float | None = None
+    # Per-record held-out scores (core/evaluate/record_scores.py), in heldout_order's order:
+    # the gate pairs them (core/train/gate.py) and a promoted candidate keeps its own.
+    reference_scores: list | None = None
+    candidate_scores: list | None = None
+
+    @property
+    def difference(self):
+        """gate.Difference of the candidate against the reference, or None (not measured)."""
+        if self.reference_scores is None or self.candidate_scores is None:
+            return None
+        from persona.core.train.gate import paired_difference
+
+        return paired_difference(self.reference_scores, self.candidate_scores)
 
     @property
     def not_worse(self) -> bool:
-        return (self.candidate_perplexity is not None
-                and self.candidate_perplexity <= self.reference_perplexity)
+        """The gate: the candidate is kept unless it is worse beyond the held-out slice's
+        noise (core/train/gate.py); a candidate with no finite perplexity never is."""
+        if self.candidate_perplexity is None or not math.isfinite(self.candidate_perplexity):
+            return False
+        diff = self.difference
+        if diff is None:
+            return self.candidate_perplexity <= self.reference_perplexity
+        return not diff.worse_beyond_noise
 
 
 @dataclass
@@ -128,7 +147,8 @@ class RunOutcome:
         ev = self.evaluation
         ppl = ("" if ev is None or ev.candidate_perplexity is None else
                f", held-out perplexity {ev.reference_perplexity:.2f} → "
-               f"{ev.candidate_perplexity:.2f}")
+               f"{ev.candidate_perplexity:.2f}"
+               + ("" if ev.difference is None else f" ({ev.difference.describe()})"))
         verdict = f"promoted as {self.version}" if self.promoted else f"rejected: {self.reason}"
         return f"{head}{ppl}; {verdict} ({self.seconds:.0f} s)"
 
@@ -144,15 +164,15 @@ def training_backend(settings: Settings) -> str:
 
 
 def trainer(backend: str):
-    """(train function, held-out loss function, adapter format) of ``backend``."""
+    """(train function, adapter format) of ``backend``."""
     if backend == "torch":
-        from persona.core.train.dp_torch import heldout_loss_torch, train_torch
+        from persona.core.train.dp_torch import train_torch
 
-        return train_torch, heldout_loss_torch, "peft"
+        return train_torch, "peft"
     if backend == "mlx":
-        from persona.core.train.dp_mlx import heldout_loss_mlx, train_mlx
+        from persona.core.train.dp_mlx import train_mlx
 
-        return train_mlx, heldout_loss_mlx, "mlx"
+        return train_mlx, "mlx"
     raise PersonaError(f"unknown training backend {backend!r}; use 'torch' or 'mlx'")
 
 
@@ -199,7 +219,7 @@ def _run_locked(home: Home, settings: Settings, options: TrainOptions, *,
 
     t0 = time.perf_counter()
     backend = options.backend or training_backend(settings)
-    train_fn, loss_fn, fmt = trainer(backend)
+    train_fn, fmt = trainer(backend)
     ledger = Ledger(home.ledger_file, budget=settings.privacy_budget)
     store = AdapterStore(home)
     checkpoints = checkpoints_dir(home)
@@ -288,7 +308,7 @@ def _run_locked(home: Home, settings: Settings, options: TrainOptions, *,
 
     digest = heldout_digest(dataset.heldout, config.max_seq_len, backend,
                             base=base_record(settings), model=settings.llm_model)
-    outcome.evaluation = evaluate(model_folder, loss_fn, dataset.heldout, config.max_seq_len,
+    outcome.evaluation = evaluate(model_folder, backend, dataset.heldout, config.max_seq_len,
                                   current=None if from_base
                                   else find_adapter(store.current_dir(), fmt),
                                   candidate=candidate / fmt,
@@ -297,6 +317,9 @@ def _run_locked(home: Home, settings: Settings, options: TrainOptions, *,
         outcome.reason = "no held-out records yet to judge it by; kept the current adapter"
         store.discard(candidate)
     elif outcome.evaluation.not_worse:
+        from persona.core.train.gate import save_scores
+
+        save_scores(candidate, outcome.evaluation.candidate_scores)
         _add_other_format(candidate, fmt, model_folder, log)
         _add_gguf(candidate, settings, log)
         summary = build_summary(ledger)
@@ -317,7 +340,9 @@ def _run_locked(home: Home, settings: Settings, options: TrainOptions, *,
             dataset.heldout,
             max_seq_len=config.max_seq_len, version=outcome.version, run_id=run_id, log=log)
     else:
-        outcome.reason = "held-out perplexity got worse; kept the current adapter"
+        diff = outcome.evaluation.difference
+        noise = "" if diff is None else f" beyond noise ({diff.describe()})"
+        outcome.reason = f"held-out perplexity got worse{noise}; kept the current adapter"
         store.discard(candidate)
     outcome.seconds = time.perf_counter() - t0
     return outcome
@@ -335,29 +360,41 @@ def _check_judgeable(dataset: Dataset) -> None:
             "charged; talk or import a few more notes and train again.")
 
 
-def evaluate(model_folder: Path, loss_fn, heldout: Sequence[TrainingExample], max_seq_len: int,
-             *, current: Path | None, candidate: Path | None,
+def heldout_order(heldout: Sequence[TrainingExample]) -> list[TrainingExample]:
+    """The held-out examples in the order their per-record scores are kept in: the same
+    records give the same order whatever order the store lists them in."""
+    return sorted(heldout, key=lambda e: (e.record_id, e.prompt, e.target))
+
+
+def evaluate(model_folder: Path, backend: str, heldout: Sequence[TrainingExample],
+             max_seq_len: int, *, current: Path | None, candidate: Path | None,
              known: Evaluation | None = None) -> Evaluation | None:
-    """Held-out perplexity of the base model, the current adapter and the candidate.
-    ``known``: the base model's and the current adapter's, measured on these same records
-    when the current adapter was promoted (``known_evaluation``); only the candidate is
-    measured then."""
+    """Held-out perplexity of the base model, the current adapter and the candidate, with
+    per-record scores for the gate. ``known``: the base model's perplexity and the current
+    adapter's scores, measured on these same records when the current adapter was promoted
+    (``known_evaluation``); only the candidate is measured then."""
+    from persona.core.evaluate.record_scores import pooled, record_scores
+
     if not heldout:
         return None
+    records = heldout_order(heldout)
+
+    def scores(adapter: Path | None) -> list:
+        return record_scores(backend, model_folder, adapter, [records], max_seq_len)[0]
+
     if known is not None:
-        cand = None if candidate is None else loss_fn(model_folder, candidate, heldout,
-                                                      max_seq_len=max_seq_len)[0]
-        return Evaluation(tokens=known.tokens, base_perplexity=known.base_perplexity,
-                          reference_perplexity=known.reference_perplexity,
-                          candidate_perplexity=None if cand is None else math.exp(cand))
-    base_nll, tokens = loss_fn(model_folder, None, heldout, max_seq_len=max_seq_len)
-    ref_nll = base_nll if current is None else loss_fn(model_folder, current, heldout,
-                                                       max_seq_len=max_seq_len)[0]
-    cand = None if candidate is None else loss_fn(model_folder, candidate, heldout,
-                                                  max_seq_len=max_seq_len)[0]
-    return Evaluation(tokens=tokens, base_perplexity=math.exp(base_nll),
+        base_ppl, ref = known.base_perplexity, known.reference_scores
+    else:
+        base = scores(None)
+        base_ppl = math.exp(pooled(base)[0])
+        ref = base if current is None else scores(current)
+    ref_nll, tokens = pooled(ref)
+    cand = None if candidate is None else scores(candidate)
+    return Evaluation(tokens=tokens, base_perplexity=base_ppl,
                       reference_perplexity=math.exp(ref_nll),
-                      candidate_perplexity=None if cand is None else math.exp(cand))
+                      candidate_perplexity=None if cand is None else
+                      perplexity.perplexity(pooled(cand)[0]),
+                      reference_scores=ref, candidate_scores=cand)
 
 
 def nll_version(backend: str) -> int:
@@ -380,17 +417,22 @@ def heldout_digest(heldout: Sequence[TrainingExample], max_seq_len: int, backend
 
 
 def known_evaluation(store: AdapterStore, digest: str) -> Evaluation | None:
-    """The base model's and the current adapter's held-out perplexity as measured when the
-    current adapter was promoted, if that was on the same records (``digest``): a night
-    whose held-out slice has not changed then measures only its candidate (two passes of
-    three saved)."""
+    """The base model's held-out perplexity and the current adapter's per-record scores as
+    measured when the current adapter was promoted, if that was on the same records
+    (``digest``): a night whose held-out slice has not changed then measures only its
+    candidate (two passes of three saved)."""
+    from persona.core.train.gate import load_scores
+
     version = store.current_version()
     meta = store.meta(version) if version else None
     if (meta is None or meta.heldout_digest != digest or meta.perplexity is None
             or meta.base_perplexity is None or not meta.heldout_tokens):
         return None
+    kept = load_scores(store.current_dir())  # None: promoted before scores were kept
+    if kept is None or sum(s.tokens for s in kept) != meta.heldout_tokens:
+        return None
     return Evaluation(tokens=meta.heldout_tokens, base_perplexity=meta.base_perplexity,
-                      reference_perplexity=meta.perplexity)
+                      reference_perplexity=meta.perplexity, reference_scores=kept)
 
 
 def _select(examples: Sequence[TrainingExample], ids) -> list[TrainingExample]:

@@ -133,3 +133,29 @@ def test_the_schedule_home_is_carried_between_checkouts_by_a_bundle(tmp_path):
     assert Ledger(Home.resolve(elsewhere).ledger_file).record_epsilons() == \
         ledger.record_epsilons()
     assert not bring_in(carry, elsewhere)  # a home that is there is left as it is
+
+
+def test_the_schedule_table_shows_the_gates_paired_difference():
+    """A night's row says whether the gate kept it and by how much the candidate differed
+    from the adapter in use (nats a token ± its standard error); older nights kept none."""
+    from benchmarks.bench_dp_schedule import MAX_LEN, RECORDS, table
+
+    key = json.dumps({"corpus": "pydocs", "model": None, "records": RECORDS,
+                      "max_len": MAX_LEN}, sort_keys=True)
+    night = {"kind": "night", "series": "s", "home": "/h", "corpus": "pydocs", "records": 528,
+             "steps": 17, "sigma": 1.08, "max_record_epsilon": 4.6, "seconds": 1800,
+             "optimizer_continued": True}
+    done = {("base", key): {"kind": "base", "key": key, "corpus": "pydocs", "perplexity": 26.0},
+            ("night", "s#1"): dict(night, key="s#1", night=1, perplexity=19.5, promoted=True,
+                                   reason="", gate=None),
+            ("night", "s#2"): dict(night, key="s#2", night=2, perplexity=19.4, promoted=True,
+                                   reason="", gate={"difference": 0.0021,
+                                                    "standard_error": 0.0035}),
+            ("night", "s#3"): dict(night, key="s#3", night=3, perplexity=19.4, promoted=False,
+                                   reason="held-out perplexity got worse beyond noise (+0.0300 "
+                                   "± 0.0040 nats a token); kept the current adapter",
+                                   gate={"difference": 0.03, "standard_error": 0.004})}
+    rows = table(done).splitlines()[2:]
+    assert "| yes " in rows[0] and "[" not in rows[0]
+    assert "yes [+0.0021 ± 0.0035]" in rows[1]
+    assert "no (held-out perplexity got worse beyond noise) [+0.0300 ± 0.0040]" in rows[2]

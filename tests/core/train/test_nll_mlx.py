@@ -112,3 +112,23 @@ def test_a_torch_trained_adapter_scores_the_same_on_mlx(model_folder, tmp_path):
     assert abs(mlx_nll - mlx_base) > 1e-3  # the (small, random) adapter matters...
     # ...and moves the loss the same way on both backends.
     assert mlx_nll - mlx_base == pytest.approx(torch_nll - torch_base, abs=1e-4)
+
+
+def test_per_record_scores_are_in_the_records_order_on_both_backends(model_folder):  # noqa: F811
+    """record_scores batches records by length; each score must still be its own record's
+    (the promotion gate pairs them record by record)."""
+    from persona.core.evaluate.perplexity import combine
+    from persona.core.evaluate.record_scores import record_scores
+
+    groups = [EXAMPLES, list(reversed(EXAMPLES))]
+    got = {b: record_scores(b, model_folder, None, groups, 64) for b in ("mlx", "torch")}
+    for b in got:
+        assert [s.tokens for s in got[b][0]] == [s.tokens for s in got[b][1]][::-1]
+        assert [s.nll for s in got[b][0]] == pytest.approx([s.nll for s in got[b][1]][::-1],
+                                                           abs=1e-5)
+    for m, t in zip(got["mlx"][0], got["torch"][0], strict=True):
+        assert m.tokens == t.tokens and m.nll == pytest.approx(t.nll, abs=5e-5)
+    pooled_nll, tokens = combine((s.nll, s.tokens) for s in got["torch"][0])
+    from persona.core.train.dp_torch import heldout_loss_torch
+    assert (pooled_nll, tokens) == pytest.approx(
+        heldout_loss_torch(model_folder, None, EXAMPLES, max_seq_len=64), abs=1e-5)

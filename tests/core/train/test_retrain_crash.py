@@ -54,7 +54,9 @@ def home(tmp_path, model_folder):  # noqa: F811
     return pipe.home
 
 
-def wait_for_checkpoint(proc: subprocess.Popen, home, timeout: float = 240) -> Path:
+def wait_for_checkpoint(proc: subprocess.Popen, home, timeout: float = 600) -> Path:
+    # It returns at the first checkpoint (about a minute on 2 idle cores); the limit only
+    # has to outlast a loaded machine (240 s did not, beside two training jobs).
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         found = sorted(checkpoints_dir(home).glob("*/step-*/manifest.json"))

@@ -7,16 +7,21 @@ hash-based held-out slice judges each run). Settings are small so the test stays
 
 from __future__ import annotations
 
+import contextlib
+import io
+import json
 import math
 import stat
 
 import pytest
 
+from persona.core.cli import main
+from persona.core.evaluate import record_scores
 from persona.core.evaluate.membership import audit_fields, audit_path
 from persona.core.memory.schema import Memory
 from persona.core.pipeline import Pipeline
-from persona.core.train import dp_torch
 from persona.core.train.adapter_store import AdapterMeta, AdapterStore
+from persona.core.train.gate import load_scores
 from persona.core.train.runner import TrainOptions, run_training
 from persona.privacy.ledger import Ledger
 from persona.privacy.report import build_summary
@@ -74,16 +79,26 @@ def test_runs_are_charged_judged_promoted_or_rejected_and_rolled_back(home, monk
     # A run that wrecks the model (an absurd learning rate) must not replace the good one.
     # Its held-out slice is the good run's: only its candidate is measured, against the
     # base model's and the good adapter's perplexity as measured when that was promoted.
+    # `persona eval` scores the promoted adapter on the same held-out slice (cut at 256
+    # tokens, not the run's 32: at least as many tokens).
+    out = _cli_json(home, "eval", "--perplexity-only")
+    assert out["adapter"] == good.version and out["tokens"] >= ev.tokens
+    assert out["persona_perplexity"] < out["base_perplexity"]
+
+    # The good adapter's per-record scores were kept beside it for that (core/train/gate.py).
+    assert load_scores(store.current_dir()) == good.evaluation.candidate_scores
     measured = []
-    loss = dp_torch.heldout_loss_torch
-    monkeypatch.setattr(dp_torch, "heldout_loss_torch",
-                        lambda folder, adapter, *a, **kw: measured.append(adapter)
-                        or loss(folder, adapter, *a, **kw))
+    scores = record_scores.record_scores
+    monkeypatch.setattr(record_scores, "record_scores",
+                        lambda backend, folder, adapter, *a, **kw: measured.append(adapter)
+                        or scores(backend, folder, adapter, *a, **kw))
     bad = run_training(home, settings, _options(epsilon=math.inf, learning_rate=50.0))
     assert len(measured) == 1 and measured[0].parent.name.startswith(".candidate-")
     assert bad.evaluation.reference_perplexity == good.evaluation.candidate_perplexity
     assert bad.evaluation.base_perplexity == good.evaluation.base_perplexity
     assert bad.evaluation.candidate_perplexity > bad.evaluation.reference_perplexity
+    assert bad.evaluation.difference.worse_beyond_noise  # by far more than chance
+    assert "beyond noise" in bad.reason
     assert not bad.promoted and store.current_version() == good.version
     assert len(store.versions()) == 1  # the rejected candidate left nothing behind
 
@@ -174,3 +189,11 @@ def test_an_adapter_for_another_base_model_is_not_continued_from(home):
     meta = store.meta(store.current_version())
     spec = selected_llm(settings)
     assert meta.from_base and (meta.base_model, meta.base_sha256) == (spec.name, spec.sha256)
+
+
+def _cli_json(home, *args: str) -> dict:
+    """`persona ARGS --json --home HOME`, in this process, its JSON answer."""
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf):
+        assert main([*args, "--json", "--home", str(home.root)]) == 0
+    return json.loads(buf.getvalue())
