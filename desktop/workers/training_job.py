@@ -8,8 +8,9 @@ home's logs folder, which this object tails on a short timer; the same file lets
 window pick up a run that an earlier one left going (``attach_if_running``).
 
 - ``cancel()`` sends SIGTERM: the run checkpoints and stops between steps. The ledger charged
-  it in full when it began (the honest account), and only a finished, not-worse run is
-  promoted, so the current adapter is untouched.
+  it in full when it began (the honest account), and only a finished run that the gate
+  keeps (not worse beyond noise: core/train/gate.py) is promoted, so the current adapter is
+  untouched.
 - ``detach()`` stops listening; the run goes on and finishes by itself.
 """
 
