@@ -388,8 +388,11 @@ def evaluate(model_folder: Path, backend: str, heldout: Sequence[TrainingExample
         base = scores(None)
         base_ppl = math.exp(pooled(base)[0])
         ref = base if current is None else scores(current)
-    ref_nll, tokens = pooled(ref)
     cand = None if candidate is None else scores(candidate)
+    if known is not None and cand is not None and current is not None and (
+            [s.tokens for s in ref] != [s.tokens for s in cand]):
+        ref = scores(current)  # kept scores of other token streams (a new tokenizer): measure
+    ref_nll, tokens = pooled(ref)
     return Evaluation(tokens=tokens, base_perplexity=base_ppl,
                       reference_perplexity=math.exp(ref_nll),
                       candidate_perplexity=None if cand is None else

@@ -75,3 +75,29 @@ def test_scores_are_kept_privately_beside_the_adapter_and_unreadable_ones_are_no
     file.write_text("[[1.0")
     assert load_scores(tmp_path) is None
     assert load_scores(tmp_path / "missing") is None and load_scores(None) is None
+
+
+def test_kept_scores_of_other_token_streams_are_measured_again(monkeypatch, tmp_path):
+    """Scores kept beside the adapter in use pair with the candidate's only if the records
+    were cut into the same tokens; otherwise (a new tokenizer, say) the adapter in use is
+    scored again instead of the gate failing after the night's training."""
+    from persona.core.evaluate import record_scores
+    from persona.core.train.dataset import TrainingExample
+    from persona.core.train.runner import evaluate
+
+    current, candidate = tmp_path / "current", tmp_path / "candidate"
+    now = {current: scores([2.0, 3.0], [11, 30]), candidate: scores([2.0, 2.9], [11, 30])}
+    asked = []
+    monkeypatch.setattr(record_scores, "record_scores",
+                        lambda backend, folder, adapter, groups, max_len:
+                        asked.append(adapter) or [now[adapter]])
+    heldout = [TrainingExample("a", "", "one"), TrainingExample("b", "", "two")]
+    kept = Evaluation(41, 30.0, 20.0, reference_scores=scores([2.0, 3.0], [10, 30]))
+    ev = evaluate(tmp_path, "torch", heldout, 128, current=current, candidate=candidate,
+                  known=kept)
+    assert asked == [candidate, current] and ev.reference_scores == now[current]
+    assert ev.tokens == 41 and ev.not_worse and ev.difference.nll < 0
+    asked.clear()
+    kept = Evaluation(41, 30.0, 20.0, reference_scores=now[current])
+    evaluate(tmp_path, "torch", heldout, 128, current=current, candidate=candidate, known=kept)
+    assert asked == [candidate]  # the same tokens: only the candidate is measured
