@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from persona.core.errors import ModelError, PersonaError
+from persona.core.errors import ModelError, PersonaError, TextError
 from persona.core.evaluate import perplexity
 from persona.core.paths import Home
 from persona.core.settings import Settings
@@ -386,6 +386,9 @@ def evaluate(model_folder: Path, backend: str, heldout: Sequence[TrainingExample
         base_ppl, ref = known.base_perplexity, known.reference_scores
     else:
         base = scores(None)
+        if not base:
+            raise TextError(f"None of the {len(records)} held-out examples has a token to "
+                            "predict; give held-out text with words in it.")
         base_ppl = math.exp(pooled(base)[0])
         ref = base if current is None else scores(current)
     cand = None if candidate is None else scores(candidate)

@@ -101,3 +101,15 @@ def test_kept_scores_of_other_token_streams_are_measured_again(monkeypatch, tmp_
     kept = Evaluation(41, 30.0, 20.0, reference_scores=now[current])
     evaluate(tmp_path, "torch", heldout, 128, current=current, candidate=candidate, known=kept)
     assert asked == [candidate]  # the same tokens: only the candidate is measured
+
+
+def test_held_out_text_with_no_token_to_predict_is_a_clear_error(monkeypatch, tmp_path):
+    from persona.core.errors import TextError
+    from persona.core.evaluate import record_scores
+    from persona.core.train.dataset import TrainingExample
+    from persona.core.train.runner import evaluate
+
+    monkeypatch.setattr(record_scores, "record_scores", lambda *a, **kw: [[]])
+    with pytest.raises(TextError, match="None of the 1 held-out examples"):
+        evaluate(tmp_path, "torch", [TrainingExample("a", "", " ")], 128, current=None,
+                 candidate=None)
